@@ -1,0 +1,361 @@
+//! Layered configuration: `config/default.toml` → `config/<BIRTHCERT_ENV>.toml` →
+//! `BIRTHCERT__SECTION__KEY` environment variables. `config/` is read from the working
+//! directory unless `BIRTHCERT_CONFIG_DIR` names another.
+
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("unknown BIRTHCERT_ENV {0:?}: use default, test or production")]
+    UnknownEnvironment(String),
+    #[error("missing required setting {key} (set BIRTHCERT__{env_name})")]
+    Missing { key: &'static str, env_name: String },
+    #[error("invalid setting {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Default,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Default => "default",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+}
+
+impl TryFrom<&str> for Environment {
+    type Error = ConfigError;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "default" | "local" | "development" => Ok(Environment::Default),
+            "test" => Ok(Environment::Test),
+            "production" | "prod" => Ok(Environment::Production),
+            other => Err(ConfigError::UnknownEnvironment(other.to_string())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub wechat: WechatSettings,
+    pub mock: MockSettings,
+    pub jwt: JwtSettings,
+    pub crypto: CryptoSettings,
+    pub blobs: BlobSettings,
+    pub calendar: CalendarSettings,
+    pub seed: SeedSettings,
+    #[serde(skip, default = "default_env")]
+    pub environment: Environment,
+}
+
+fn default_env() -> Environment {
+    Environment::Default
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub json_limit_bytes: usize,
+    pub payload_limit_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://...` or `postgres://...`; may carry a password, so it is a secret.
+    pub url: SecretString,
+    pub auto_migrate: bool,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    /// Absent = the in-process store.
+    pub url: Option<SecretString>,
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WechatSettings {
+    pub app_id: String,
+    pub app_secret: SecretString,
+    pub token: SecretString,
+    pub encoding_aes_key: SecretString,
+    /// The previous EncodingAESKey, still accepted while WeChat rotates to the new one.
+    pub previous_encoding_aes_key: Option<SecretString>,
+    pub original_id: String,
+    pub api_base_url: Option<String>,
+    pub mini_program_app_id: String,
+    pub mini_program_app_secret: SecretString,
+    pub token_endpoint: TokenEndpoint,
+    pub request_timeout_secs: u64,
+    pub templates: TemplateIds,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpoint {
+    StableToken,
+    Token,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplateIds {
+    pub submitted: String,
+    pub returned: String,
+    pub modification_decided: String,
+    pub issued: String,
+    pub shipped: String,
+    pub delivered: String,
+    pub reissuing: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MockSettings {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JwtSettings {
+    pub secret: SecretString,
+    pub issuer: String,
+    pub audience: String,
+    pub ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CryptoSettings {
+    /// Base64 of 32 bytes: AES-256-GCM key for ID and phone numbers at rest.
+    pub data_key: SecretString,
+    /// Stored beside each ciphertext so a later key can be introduced without re-encrypting.
+    pub data_key_id: String,
+    /// Base64 of 32 bytes: HMAC-SHA256 key for blind indexes.
+    pub index_key: SecretString,
+}
+
+/// Demo accounts for the embedded profile (`demo.officer`, `demo.admin`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SeedSettings {
+    pub demo_accounts: bool,
+    pub demo_institution: String,
+    pub demo_password: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BlobSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CalendarSettings {
+    pub holidays_file: PathBuf,
+    pub institutions_file: PathBuf,
+}
+
+impl Settings {
+    /// Reads the layered configuration from the process environment.
+    pub fn load() -> Result<Settings, ConfigError> {
+        let env = Environment::try_from(std::env::var("BIRTHCERT_ENV").unwrap_or_default().as_str())?;
+        let dir = std::env::var("BIRTHCERT_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("config"));
+        Self::load_from(&dir, env)
+    }
+
+    pub fn load_from(dir: &std::path::Path, env: Environment) -> Result<Settings, ConfigError> {
+        let mut builder =
+            config::Config::builder().add_source(config::File::from(dir.join("default.toml")).required(true));
+        if env != Environment::Default {
+            builder = builder.add_source(config::File::from(dir.join(format!("{}.toml", env.as_str()))).required(true));
+        }
+        let raw = builder
+            .add_source(config::Environment::with_prefix("BIRTHCERT").prefix_separator("__").separator("__"))
+            .build()?;
+        let mut settings: Settings = raw.try_deserialize()?;
+        settings.environment = env;
+        settings.resolve_relative_paths(dir);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Data files named in the config are relative to the directory above `config/`
+    /// (the project root), so the service finds them wherever it is started from.
+    fn resolve_relative_paths(&mut self, config_dir: &std::path::Path) {
+        let root = config_dir.parent().map(PathBuf::from).unwrap_or_default();
+        for path in [&mut self.calendar.holidays_file, &mut self.calendar.institutions_file] {
+            if path.is_relative() && !path.exists() {
+                let candidate = root.join(&*path);
+                if candidate.exists() {
+                    *path = candidate;
+                }
+            }
+        }
+    }
+
+    /// Refuses settings the service cannot run with; the error names the key in one line.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let required: [(&'static str, &SecretString); 7] = [
+            ("database.url", &self.database.url),
+            ("jwt.secret", &self.jwt.secret),
+            ("crypto.data_key", &self.crypto.data_key),
+            ("crypto.index_key", &self.crypto.index_key),
+            ("wechat.app_secret", &self.wechat.app_secret),
+            ("wechat.token", &self.wechat.token),
+            ("wechat.mini_program_app_secret", &self.wechat.mini_program_app_secret),
+        ];
+        for (key, value) in required {
+            if value.expose_secret().trim().is_empty() {
+                return Err(missing(key));
+            }
+        }
+        if self.wechat.encoding_aes_key.expose_secret().trim().is_empty() {
+            return Err(missing("wechat.encoding_aes_key"));
+        }
+        if self.environment == Environment::Production && self.seed.demo_accounts {
+            return Err(ConfigError::Invalid {
+                key: "seed.demo_accounts",
+                reason: "demo accounts are not allowed in production".into(),
+            });
+        }
+        if self.environment == Environment::Production && self.jwt.secret.expose_secret().len() < 32 {
+            return Err(ConfigError::Invalid { key: "jwt.secret", reason: "must be at least 32 characters".into() });
+        }
+        self.database_kind()?;
+        if let Some(url) = &self.redis.url {
+            let parsed = url::Url::parse(url.expose_secret())
+                .map_err(|e| ConfigError::Invalid { key: "redis.url", reason: e.to_string() })?;
+            if !matches!(parsed.scheme(), "redis" | "rediss") {
+                return Err(ConfigError::Invalid {
+                    key: "redis.url",
+                    reason: "scheme must be redis:// or rediss://".into(),
+                });
+            }
+        }
+        decode_key("crypto.data_key", &self.crypto.data_key)?;
+        decode_key("crypto.index_key", &self.crypto.index_key)?;
+        let aes_len = self.wechat.encoding_aes_key.expose_secret().len();
+        if aes_len != 43 {
+            return Err(ConfigError::Invalid {
+                key: "wechat.encoding_aes_key",
+                reason: format!("must be 43 characters, got {aes_len}"),
+            });
+        }
+        if let Some(base) = &self.wechat.api_base_url {
+            url::Url::parse(base)
+                .map_err(|e| ConfigError::Invalid { key: "wechat.api_base_url", reason: e.to_string() })?;
+        }
+        if self.wechat.api_base_url.is_none() && !self.mock.enabled {
+            return Err(missing("wechat.api_base_url"));
+        }
+        Ok(())
+    }
+
+    pub fn database_kind(&self) -> Result<DatabaseKind, ConfigError> {
+        let parsed = url::Url::parse(self.database.url.expose_secret())
+            .map_err(|e| ConfigError::Invalid { key: "database.url", reason: e.to_string() })?;
+        match parsed.scheme() {
+            "sqlite" => Ok(DatabaseKind::Sqlite),
+            "postgres" | "postgresql" => Ok(DatabaseKind::Postgres),
+            other => Err(ConfigError::Invalid {
+                key: "database.url",
+                reason: format!("unsupported scheme {other:?}: use sqlite:// or postgres://"),
+            }),
+        }
+    }
+
+    /// Where the WeChat platform APIs live: the configured URL, else the in-process mock.
+    pub fn wechat_api_base_url(&self) -> String {
+        match &self.wechat.api_base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}:{}", self.mock.host, self.mock.port),
+        }
+    }
+
+    pub fn data_key_bytes(&self) -> Result<[u8; 32], ConfigError> {
+        decode_key("crypto.data_key", &self.crypto.data_key)
+    }
+
+    pub fn index_key_bytes(&self) -> Result<[u8; 32], ConfigError> {
+        decode_key("crypto.index_key", &self.crypto.index_key)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+fn missing(key: &'static str) -> ConfigError {
+    ConfigError::Missing { key, env_name: key.replace('.', "__").to_ascii_uppercase() }
+}
+
+fn decode_key(key: &'static str, value: &SecretString) -> Result<[u8; 32], ConfigError> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.expose_secret().trim())
+        .map_err(|_| ConfigError::Invalid { key, reason: "must be base64".into() })?;
+    bytes.try_into().map_err(|_| ConfigError::Invalid { key, reason: "must decode to exactly 32 bytes".into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let s = Settings::load_from(&config_dir(), Environment::Default).expect("defaults load");
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.mock.port, 8081);
+        assert!(s.redis.url.is_none());
+        assert_eq!(s.database_kind().ok(), Some(DatabaseKind::Sqlite));
+        assert_eq!(s.wechat_api_base_url(), "http://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn production_without_secrets_names_the_missing_key() {
+        let err = Settings::load_from(&config_dir(), Environment::Production).unwrap_err();
+        let line = err.to_string();
+        assert!(line.contains("database.url"), "{line}");
+        assert!(line.contains("BIRTHCERT__DATABASE__URL"), "{line}");
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn environment_names() {
+        assert_eq!(Environment::try_from("production").ok(), Some(Environment::Production));
+        assert!(Environment::try_from("staging").is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! The rules, pure: no web framework, database, HTTP client or key-value store in here.
+
+pub mod certificate_number;
+pub mod institution;
+pub mod masking;
+pub mod resident_id;
+pub mod working_days;
+
+pub use certificate_number::CertificateNumber;
+pub use institution::Institution;
+pub use resident_id::ResidentId;
+pub use working_days::{Calendar, OfficeHours};

@@ -1,0 +1,102 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{KvError, KvStore};
+
+/// In-process store for a single instance. Expired entries are dropped when touched and swept
+/// every few thousand writes so the map cannot grow without bound.
+#[derive(Default)]
+pub struct MemoryKv {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<String, (String, Instant)>,
+    writes: u64,
+}
+
+impl Inner {
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut (String, Instant)> {
+        if self.entries.get(key).is_some_and(|(_, exp)| *exp <= now) {
+            self.entries.remove(key);
+        }
+        self.entries.get_mut(key)
+    }
+
+    fn insert(&mut self, key: &str, value: String, expires: Instant, now: Instant) {
+        self.writes += 1;
+        if self.writes % 4096 == 0 {
+            self.entries.retain(|_, (_, exp)| *exp > now);
+        }
+        self.entries.insert(key.to_string(), (value, expires));
+    }
+}
+
+impl MemoryKv {
+    pub fn new() -> MemoryKv {
+        MemoryKv::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A poisoned lock only means another thread panicked mid-operation; the map itself
+        // is still consistent for these single-step operations.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl KvStore for MemoryKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        Ok(self.lock().live(key, Instant::now()).map(|(v, _)| v.clone()))
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), KvError> {
+        let now = Instant::now();
+        self.lock().insert(key, value.to_string(), now + ttl, now);
+        Ok(())
+    }
+
+    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if inner.live(key, now).is_some() {
+            return Ok(false);
+        }
+        inner.insert(key, value.to_string(), now + ttl, now);
+        Ok(true)
+    }
+
+    async fn compare_and_delete(&self, key: &str, expected: &str) -> Result<bool, KvError> {
+        let mut inner = self.lock();
+        match inner.live(key, Instant::now()) {
+            Some((v, _)) if v == expected => {
+                inner.entries.remove(key);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, KvError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if let Some((v, _)) = inner.live(key, now) {
+            let n = v.parse::<i64>().map_err(|_| KvError::Protocol(format!("{key} is not a counter")))? + 1;
+            *v = n.to_string();
+            return Ok(n);
+        }
+        inner.insert(key, "1".to_string(), now + ttl, now);
+        Ok(1)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.lock().entries.remove(key);
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), KvError> {
+        Ok(())
+    }
+}

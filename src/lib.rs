@@ -1,0 +1,16 @@
+//! birthcert: online first issuance of the birth medical certificate (出生医学证明) in
+//! Pingyin county, Shandong. See README.md for a tour.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod kv;
+pub mod persistence;
+pub mod reference_data;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,16 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = birthcert::cli::Cli::parse();
+    match birthcert::cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One clear line, no backtrace.
+            eprintln!("birthcert: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

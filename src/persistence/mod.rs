@@ -1,0 +1,84 @@
+//! The only module that speaks sea-orm. Everything above it calls the functions here with
+//! domain types and gets domain types back.
+
+pub mod entities;
+pub mod institutions;
+pub mod staff;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use secrecy::ExposeSecret;
+
+use crate::config::{DatabaseKind, Settings};
+
+pub use sea_orm::DatabaseConnection as Db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PersistenceError {
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// True when the error is a unique-constraint violation (the same "once" rule hit twice).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, PersistenceError> {
+    let url = settings.database.url.expose_secret().to_string();
+    let kind = settings.database_kind().map_err(|e| PersistenceError::Corrupt(e.to_string()))?;
+    if kind == DatabaseKind::Sqlite {
+        ensure_sqlite_dir(&url);
+    }
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(settings.database.max_connections)
+        .connect_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
+        .acquire_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
+        .sqlx_logging(false)
+        // WAL lets readers proceed while one writer commits; the busy timeout makes writers
+        // queue instead of failing with "database is locked".
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+        });
+    Ok(Database::connect(options).await?)
+}
+
+/// `sqlite://./data/x.db?mode=rwc` → make sure `./data` exists.
+fn ensure_sqlite_dir(url: &str) {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+    }
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), PersistenceError> {
+    use migrations::MigratorTrait;
+    migrations::Migrator::up(db, None).await?;
+    Ok(())
+}
+
+pub async fn ping(db: &DatabaseConnection) -> Result<(), PersistenceError> {
+    db.execute_unprepared("SELECT 1").await?;
+    Ok(())
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

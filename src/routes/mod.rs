@@ -1,0 +1,45 @@
+//! HTTP handlers: extract, call, map errors. Rules live in `domain`, storage in `persistence`.
+
+pub mod extract;
+pub mod institutions;
+pub mod ops;
+pub mod sessions;
+
+use actix_web::web;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "birthcert", description = "Online first issuance of the birth medical certificate (出生医学证明), Pingyin county."),
+    paths(
+        ops::healthz,
+        ops::readyz,
+        institutions::list_institutions,
+        sessions::officer_session,
+        sessions::hospital_session,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(institutions::list_institutions)
+        .service(sessions::officer_session)
+        .service(sessions::hospital_session);
+}

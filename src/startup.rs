@@ -1,0 +1,217 @@
+//! Wiring: connect, migrate, load reference data, start the in-process mock when asked, build
+//! the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use secrecy::ExposeSecret;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+
+use crate::auth::JwtKeys;
+use crate::config::Settings;
+use crate::crypto::PersonalDataCipher;
+use crate::domain::Calendar;
+use crate::error::ApiError;
+use crate::kv::{KvStore, MemoryKv, RedisKv};
+use crate::persistence::{self, Db};
+use crate::{reference_data, routes, telemetry};
+
+/// Everything a handler may need, shared by all workers.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub kv: Arc<dyn KvStore>,
+    pub calendar: Arc<Calendar>,
+    pub jwt: JwtKeys,
+    pub cipher: PersonalDataCipher,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("database: {0}")]
+    Database(#[from] persistence::PersistenceError),
+    #[error("key-value store: {0}")]
+    Kv(#[from] crate::kv::KvError),
+    #[error(transparent)]
+    ReferenceData(#[from] reference_data::ReferenceDataError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("mock platform: {0}")]
+    Mock(std::io::Error),
+    #[error("demo accounts: {0}")]
+    Seed(String),
+    #[error("metrics: {0}")]
+    Metrics(String),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: web::Data<AppState>,
+    _mock: Option<mock_wechat::MockServer>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let db = persistence::connect(&settings).await?;
+        Self::build_with_db(settings, db).await
+    }
+
+    pub async fn build_with_db(settings: Settings, db: Db) -> Result<Application, StartupError> {
+        if settings.database.auto_migrate {
+            persistence::migrate(&db).await?;
+        }
+        let institutions = reference_data::load_institutions(&settings.calendar.institutions_file)?;
+        persistence::institutions::upsert_all(&db, &institutions).await?;
+        let calendar = reference_data::load_calendar(&settings.calendar.holidays_file)?;
+        warn_about_calendar_gaps(&calendar);
+        if settings.seed.demo_accounts {
+            crate::accounts::seed_demo_accounts(
+                &db,
+                &settings.seed.demo_institution,
+                settings.seed.demo_password.expose_secret(),
+            )
+            .await
+            .map_err(|e| StartupError::Seed(e.to_string()))?;
+        }
+
+        let kv: Arc<dyn KvStore> = match &settings.redis.url {
+            Some(url) => Arc::new(RedisKv::new(url.expose_secret(), &settings.redis.key_prefix)?),
+            None => Arc::new(MemoryKv::new()),
+        };
+
+        let mock = if settings.mock.enabled {
+            let mock_settings = mock_wechat::MockSettings::from_env()
+                .with_service_url(format!("http://{}:{}", settings.server.host, settings.server.port));
+            let mock = mock_wechat::MockServer::start(&settings.mock.host, settings.mock.port, mock_settings)
+                .await
+                .map_err(StartupError::Mock)?;
+            tracing::info!(port = mock.port(), "mock WeChat platform started in-process");
+            Some(mock)
+        } else {
+            None
+        };
+
+        let cipher = PersonalDataCipher::new(
+            &settings.crypto.data_key_id,
+            &settings.data_key_bytes()?,
+            settings.index_key_bytes()?,
+        );
+        let state = web::Data::new(AppState {
+            jwt: JwtKeys::new(&settings.jwt),
+            settings: Arc::new(settings),
+            db,
+            kv,
+            calendar: Arc::new(calendar),
+            cipher,
+        });
+
+        let addr = format!("{}:{}", state.settings.server.host, state.settings.server.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind { addr: addr.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
+        let server = run(listener, state.clone())?;
+        Ok(Application { port, server, state, _mock: mock })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server from elsewhere (tests, signal handlers of embedding programs).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn mock_port(&self) -> Option<u16> {
+        self._mock.as_ref().map(mock_wechat::MockServer::port)
+    }
+
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn warn_about_calendar_gaps(calendar: &Calendar) {
+    use chrono::Datelike;
+    let today = crate::domain::working_days::to_china(chrono::Utc::now()).date_naive();
+    // A review deadline is at most a couple of weeks away, so next year matters from December.
+    let mut years = vec![today.year()];
+    if today.month() >= 11 {
+        years.push(today.year() + 1);
+    }
+    for year in years {
+        if !calendar.covers(year) {
+            tracing::warn!(
+                year,
+                "HOLIDAY CALENDAR HAS NO DATA FOR {year}: working days that year are computed as plain Monday–Friday; \
+                 add the State Council schedule to config/holidays.toml"
+            );
+        }
+    }
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
+    let settings = state.settings.clone();
+    let metrics = actix_web_prom::PrometheusMetricsBuilder::new("birthcert")
+        .endpoint("/metrics")
+        // Unknown paths share one label so scanners cannot blow up the series count.
+        .mask_unmatched_patterns("UNMATCHED")
+        .build()
+        .map_err(|e| StartupError::Metrics(e.to_string()))?;
+    let openapi = routes::ApiDoc::openapi();
+    let json_limit = settings.server.json_limit_bytes;
+    let payload_limit = settings.server.payload_limit_bytes;
+    let workers = settings.server.workers;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(middleware::from_fn(telemetry::request_id_middleware))
+            .wrap(metrics.clone())
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .app_data(json_config(json_limit))
+            .app_data(web::PayloadConfig::new(payload_limit))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::bad_request("invalid_query", format!("query string: {e}")).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::bad_request("invalid_path", format!("path: {e}")).into()),
+            )
+            .configure(routes::configure)
+            .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+            .route(
+                "/docs",
+                web::get()
+                    .to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),
+            )
+            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound("route")) }))
+    })
+    .shutdown_timeout(settings.server.shutdown_timeout_secs);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    let server =
+        server.listen(listener).map_err(|source| StartupError::Bind { addr: "listener".into(), source })?.run();
+    Ok(server)
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(|err, _| {
+        use actix_web::error::JsonPayloadError;
+        let api = match &err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::PayloadTooLarge
+            }
+            JsonPayloadError::ContentType => ApiError::UnsupportedMediaType("send the body as application/json".into()),
+            other => ApiError::bad_request("invalid_json", format!("request body: {other}")),
+        };
+        api.into()
+    })
+}

@@ -1,0 +1,143 @@
+//! `spawn_app()`: the service on port 0 with a fresh database (a temporary SQLite file, or a
+//! new PostgreSQL database when TEST_DATABASE_URL is set, dropped afterwards), the in-process
+//! store (or Redis under a random key prefix when TEST_REDIS_URL is set) and mock_wechat on
+//! port 0.
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use actix_web::web;
+use birthcert::config::{Environment, Settings};
+use birthcert::startup::{AppState, Application};
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        birthcert::telemetry::init(birthcert::config::LogFormat::Pretty, "debug,sqlx=warn,sea_orm=warn");
+    }
+});
+
+pub fn config_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: web::Data<AppState>,
+    pub mock: mock_wechat::MockServer,
+    handle: actix_web::dev::ServerHandle,
+    _database: TestDatabase,
+}
+
+/// Options a test may change before the app starts.
+pub struct TestOptions {
+    pub redis_url: Option<String>,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions { redis_url: std::env::var("TEST_REDIS_URL").ok() }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    LazyLock::force(&TRACING);
+    let mock = mock_wechat::MockServer::start("127.0.0.1", 0, mock_wechat::MockSettings::default())
+        .await
+        .expect("mock starts");
+    let database = TestDatabase::create().await;
+    let mut settings = Settings::load_from(&config_dir(), Environment::Test).expect("test settings");
+    settings.database.url = SecretString::from(database.url.clone());
+    settings.redis.url = options.redis_url.map(SecretString::from);
+    settings.redis.key_prefix = format!("birthcert-test:{}:", uuid::Uuid::new_v4().simple());
+    settings.wechat.api_base_url = Some(mock.base_url());
+    settings.blobs.dir = database.dir.path().join("blobs");
+
+    let app = Application::build(settings).await.expect("app builds");
+    let port = app.port();
+    let state = app.state.clone();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        state,
+        mock,
+        handle,
+        _database: database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub url: String,
+    dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    async fn create() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) => {
+                let name = format!("birthcert_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url).await.expect("TEST_DATABASE_URL reachable");
+                admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+                admin.close().await.ok();
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                TestDatabase { url: url.to_string(), dir, postgres: Some((admin_url, name)) }
+            }
+            Err(_) => {
+                let path = dir.path().join("birthcert.db");
+                TestDatabase { url: format!("sqlite://{}?mode=rwc", path.display()), dir, postgres: None }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop runs outside async: use a small runtime on a helper thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let _ =
+                            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! API tests through real HTTP, one binary. Each test gets its own app, database and mock.
+
+mod config;
+mod extractors;
+mod health;
+mod helpers;
+mod institutions;
+mod kv;
+mod schema;
+mod sessions;
