@@ -57,3 +57,62 @@ fn unknown_environment_is_refused() {
     assert_ne!(code, 0);
     assert!(stderr.contains("staging"), "{stderr}");
 }
+
+/// `officer add` and `hospital-key add` against a fresh SQLite file; then the service accepts
+/// what they created.
+#[tokio::test]
+async fn command_line_creates_officers_and_hospital_keys() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+    let base = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_birthcert"));
+        cmd.args(args)
+            .env("BIRTHCERT_CONFIG_DIR", config_dir())
+            .env("BIRTHCERT__DATABASE__URL", &db_url)
+            .env("BIRTHCERT__SEED__DEMO_ACCOUNTS", "false")
+            .env("RUST_LOG", "error");
+        cmd
+    };
+    let out = base(&["officer", "add", "--institution", "PY-ZYY", "--username", "zhao.officer"])
+        .env("BIRTHCERT_PASSWORD", "a sufficiently long one")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = base(&["officer", "add", "--institution", "NOPE", "--username", "x.officer"])
+        .env("BIRTHCERT_PASSWORD", "a sufficiently long one")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOPE"));
+
+    let out = base(&["hospital-key", "add", "--institution", "PY-ZYY"]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).expect("utf8").trim().to_string();
+    assert!(key.starts_with("bck_"), "{key}");
+
+    // The service, started on that database, signs both in.
+    let mut settings =
+        birthcert::config::Settings::load_from(&config_dir(), birthcert::config::Environment::Test).expect("settings");
+    settings.database.url = secrecy::SecretString::from(db_url.clone());
+    let app = birthcert::startup::Application::build(settings).await.expect("builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+    let officer = client
+        .post(format!("{address}/api/v1/officer/session"))
+        .json(&serde_json::json!({"username": "zhao.officer", "password": "a sufficiently long one"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(officer.status(), 200);
+    let hospital = client
+        .post(format!("{address}/api/v1/hospital/session"))
+        .json(&serde_json::json!({"institution_code": "PY-ZYY", "api_key": key}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(hospital.status(), 200);
+    handle.stop(false).await;
+}
