@@ -1,0 +1,63 @@
+//! Callback signatures: `signature = sha1(sort[token, timestamp, nonce])` on every request and,
+//! in safe mode, `msg_signature = sha1(sort[token, timestamp, nonce, Encrypt])` over the body.
+
+use sha1::{Digest, Sha1};
+use subtle::ConstantTimeEq;
+
+/// Lower-case hex SHA-1 of the lexicographically sorted, concatenated parts.
+pub fn sign(parts: &[&str]) -> String {
+    let mut sorted: Vec<&str> = parts.to_vec();
+    sorted.sort_unstable();
+    let mut hasher = Sha1::new();
+    for p in sorted {
+        hasher.update(p.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Constant-time comparison against the expected lower-case hex; WeChat sends lower case, so
+/// upper-case hex is refused rather than normalised.
+pub fn verify(expected_parts: &[&str], offered: &str) -> bool {
+    let expected = sign(expected_parts);
+    expected.len() == offered.len() && bool::from(expected.as_bytes().ct_eq(offered.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_get_example() {
+        // Token AAAAA, the official URL-verification example.
+        assert_eq!(sign(&["AAAAA", "1714036504", "1514711492"]), "f464b24fc39322e44b38aa78f5edd27bd1441696");
+        assert!(verify(&["AAAAA", "1714036504", "1514711492"], "f464b24fc39322e44b38aa78f5edd27bd1441696"));
+    }
+
+    #[test]
+    fn official_plaintext_post_example() {
+        assert_eq!(sign(&["AAAAA", "1714037059", "486452656"]), "899cf89e464efb63f54ddac96b0a0a235f53aa78");
+    }
+
+    #[test]
+    fn sdk_signature_vectors() {
+        assert_eq!(sign(&["a", "b", "c"]), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            sign(&["RMNlACHlV5ThzfRlVS4D4", "timestamp", "nonce", "encrypt"]),
+            "8edac0945683c119ee71c9f6256d76c48aa08a96"
+        );
+    }
+
+    #[test]
+    fn negatives() {
+        let good = "f464b24fc39322e44b38aa78f5edd27bd1441696";
+        // Wrong nonce.
+        assert!(!verify(&["AAAAA", "1714036504", "1514711493"], good));
+        // Upper-case hex.
+        assert!(!verify(&["AAAAA", "1714036504", "1514711492"], &good.to_uppercase()));
+        // Missing parameter (an empty nonce) and an empty signature.
+        assert!(!verify(&["AAAAA", "1714036504", ""], good));
+        assert!(!verify(&["AAAAA", "1714036504", "1514711492"], ""));
+        // Truncated.
+        assert!(!verify(&["AAAAA", "1714036504", "1514711492"], &good[..39]));
+    }
+}

@@ -1,0 +1,141 @@
+//! A small, strict reader for WeChat's XML: one `<xml>` root, elements with text or CDATA, and
+//! nested lists (subscribe-message events). No DTDs, no entities beyond the predefined five.
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    #[error("malformed XML: {0}")]
+    Malformed(String),
+    #[error("the root element must be <xml>")]
+    Root,
+    #[error("XML nests too deeply")]
+    TooDeep,
+    #[error("document type declarations are not accepted")]
+    Doctype,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Element {
+    pub name: String,
+    pub text: String,
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// Text of a direct child, trimmed of surrounding whitespace outside CDATA.
+    pub fn text_of(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.as_str())
+    }
+}
+
+const MAX_DEPTH: usize = 8;
+
+pub fn parse(input: &str) -> Result<Element, XmlError> {
+    let mut reader = Reader::from_str(input);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    loop {
+        match reader.read_event().map_err(|e| XmlError::Malformed(e.to_string()))? {
+            Event::Start(start) => {
+                if root.is_some() {
+                    return Err(XmlError::Malformed("content after the root element".into()));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(XmlError::TooDeep);
+                }
+                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                if stack.is_empty() && name != "xml" {
+                    return Err(XmlError::Root);
+                }
+                stack.push(Element { name, ..Element::default() });
+            }
+            Event::Empty(empty) => {
+                let name = String::from_utf8_lossy(empty.name().as_ref()).into_owned();
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(Element { name, ..Element::default() }),
+                    None if name == "xml" => root = Some(Element { name, ..Element::default() }),
+                    None => return Err(XmlError::Root),
+                }
+            }
+            Event::Text(text) => {
+                let value = text.unescape().map_err(|e| XmlError::Malformed(e.to_string()))?;
+                match stack.last_mut() {
+                    Some(el) => el.text.push_str(value.trim()),
+                    None if value.trim().is_empty() => {}
+                    None => return Err(XmlError::Malformed("text outside the root element".into())),
+                }
+            }
+            Event::CData(data) => {
+                let value = std::str::from_utf8(&data).map_err(|e| XmlError::Malformed(e.to_string()))?;
+                match stack.last_mut() {
+                    Some(el) => el.text.push_str(value),
+                    None => return Err(XmlError::Malformed("CDATA outside the root element".into())),
+                }
+            }
+            Event::End(_) => {
+                let done = stack.pop().ok_or_else(|| XmlError::Malformed("unbalanced end tag".into()))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => root = Some(done),
+                }
+            }
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::Eof => break,
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(XmlError::Malformed("unclosed element".into()));
+    }
+    root.ok_or_else(|| XmlError::Malformed("empty document".into()))
+}
+
+/// Writes `value` as CDATA, splitting any `]]>` so the section cannot be closed early.
+pub fn cdata(value: &str) -> String {
+    format!("<![CDATA[{}]]>", value.replace("]]>", "]]]]><![CDATA[>"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_text_cdata_and_nesting() {
+        let doc =
+            parse("<xml><A><![CDATA[x < y]]></A><B>1 &amp; 2</B><L><I><T>t1</T></I><I><T>t2</T></I></L><E/></xml>")
+                .expect("parses");
+        assert_eq!(doc.text_of("A"), Some("x < y"));
+        assert_eq!(doc.text_of("B"), Some("1 & 2"));
+        let items: Vec<&str> = doc.child("L").expect("L").children.iter().filter_map(|i| i.text_of("T")).collect();
+        assert_eq!(items, ["t1", "t2"]);
+        assert_eq!(doc.text_of("E"), Some(""));
+    }
+
+    #[test]
+    fn refuses_what_is_not_wechat_xml() {
+        assert_eq!(parse("<root/>"), Err(XmlError::Root));
+        assert!(parse("<xml><a></xml>").is_err());
+        assert!(parse("<xml>").is_err());
+        assert!(parse("").is_err());
+        assert!(parse("{\"json\": true}").is_err());
+        assert_eq!(
+            parse("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><xml>&e;</xml>"),
+            Err(XmlError::Doctype)
+        );
+        assert!(parse("<xml></xml><xml></xml>").is_err());
+        let deep = format!("<xml>{}{}</xml>", "<a>".repeat(20), "</a>".repeat(20));
+        assert_eq!(parse(&deep), Err(XmlError::TooDeep));
+    }
+
+    #[test]
+    fn cdata_cannot_be_broken_out_of() {
+        let written = format!("<xml><C>{}</C></xml>", cdata("a]]><b>evil</b>"));
+        assert_eq!(parse(&written).expect("parses").text_of("C"), Some("a]]><b>evil</b>"));
+    }
+}
