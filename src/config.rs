@@ -60,6 +60,7 @@ pub struct Settings {
     pub blobs: BlobSettings,
     pub calendar: CalendarSettings,
     pub seed: SeedSettings,
+    pub workers: WorkerSettings,
     #[serde(skip, default = "default_env")]
     pub environment: Environment,
 }
@@ -117,6 +118,11 @@ pub struct WechatSettings {
     pub mini_program_app_secret: SecretString,
     pub token_endpoint: TokenEndpoint,
     pub request_timeout_secs: u64,
+    /// Reply to unrecognised text by echoing it. Off in service; on only for protocol
+    /// conformance runs (`check_webhook.py` and the wrk peers compare against echo servers).
+    pub echo_unknown_text: bool,
+    /// Where the template message takes the family (mini-program page).
+    pub mini_program_page: String,
     pub templates: TemplateIds,
 }
 
@@ -136,6 +142,21 @@ pub struct TemplateIds {
     pub shipped: String,
     pub delivered: String,
     pub reissuing: String,
+}
+
+impl TemplateIds {
+    pub fn for_event(&self, event: crate::domain::notification::NotificationEvent) -> &str {
+        use crate::domain::notification::NotificationEvent as E;
+        match event {
+            E::Submitted => &self.submitted,
+            E::Returned => &self.returned,
+            E::ModificationDecided => &self.modification_decided,
+            E::Issued => &self.issued,
+            E::Shipped => &self.shipped,
+            E::Delivered => &self.delivered,
+            E::Reissuing => &self.reissuing,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,6 +182,18 @@ pub struct CryptoSettings {
     pub data_key_id: String,
     /// Base64 of 32 bytes: HMAC-SHA256 key for blind indexes.
     pub index_key: SecretString,
+}
+
+/// Background workers inside the service process.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// Run the notification outbox worker (tests turn it off and drain by hand).
+    pub outbox: bool,
+    pub outbox_poll_ms: u64,
+    /// Attempts before a notification is marked failed.
+    pub outbox_max_attempts: i32,
+    /// First retry delay; doubles per attempt, at most one hour.
+    pub outbox_base_backoff_secs: i64,
 }
 
 /// Demo accounts for the embedded profile (`demo.officer`, `demo.admin`).

@@ -4,14 +4,17 @@
 pub mod accounts;
 pub mod auth;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod kv;
+pub mod official_account;
 pub mod persistence;
 pub mod reference_data;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
 pub mod wechat;
+pub mod workers;

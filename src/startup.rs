@@ -11,12 +11,16 @@ use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 
 use crate::auth::JwtKeys;
+use crate::clients::wechat::WechatClient;
 use crate::config::Settings;
 use crate::crypto::PersonalDataCipher;
 use crate::domain::Calendar;
 use crate::error::ApiError;
 use crate::kv::{KvStore, MemoryKv, RedisKv};
+use crate::official_account::OfficialAccount;
 use crate::persistence::{self, Db};
+use crate::wechat::crypto::{AesKey, KeyRing};
+use crate::workers::outbox::OutboxWorker;
 use crate::{reference_data, routes, telemetry};
 
 /// Everything a handler may need, shared by all workers.
@@ -27,6 +31,17 @@ pub struct AppState {
     pub calendar: Arc<Calendar>,
     pub jwt: JwtKeys,
     pub cipher: PersonalDataCipher,
+    pub wechat: Arc<WechatClient>,
+    /// Current and previous EncodingAESKey for safe-mode callbacks.
+    pub wechat_keys: KeyRing,
+    pub official_account: Arc<OfficialAccount>,
+}
+
+impl AppState {
+    /// The notification worker over this state (tests drain with its `run_once`).
+    pub fn outbox_worker(&self) -> OutboxWorker {
+        OutboxWorker::new(self.db.clone(), self.wechat.clone(), self.settings.clone())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +62,8 @@ pub enum StartupError {
     Seed(String),
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error("invalid setting {key}: {reason}")]
+    Setting { key: &'static str, reason: String },
 }
 
 pub struct Application {
@@ -54,6 +71,7 @@ pub struct Application {
     server: Server,
     pub state: web::Data<AppState>,
     _mock: Option<mock_wechat::MockServer>,
+    stop_workers: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -102,20 +120,39 @@ impl Application {
             &settings.data_key_bytes()?,
             settings.index_key_bytes()?,
         );
+        let wechat_keys = key_ring(&settings)?;
+        let wechat = Arc::new(
+            WechatClient::new(&settings, kv.clone())
+                .map_err(|e| StartupError::Setting { key: "wechat", reason: e.to_string() })?,
+        );
+        let calendar = Arc::new(calendar);
+        let official_account = Arc::new(OfficialAccount {
+            db: db.clone(),
+            wechat: wechat.clone(),
+            calendar: calendar.clone(),
+            echo_unknown_text: settings.wechat.echo_unknown_text,
+        });
         let state = web::Data::new(AppState {
             jwt: JwtKeys::new(&settings.jwt),
             settings: Arc::new(settings),
             db,
             kv,
-            calendar: Arc::new(calendar),
+            calendar,
             cipher,
+            wechat,
+            wechat_keys,
+            official_account,
         });
+        let (stop_workers, stop_rx) = tokio::sync::watch::channel(false);
+        if state.settings.workers.outbox {
+            tokio::spawn(state.outbox_worker().run(stop_rx));
+        }
 
         let addr = format!("{}:{}", state.settings.server.host, state.settings.server.port);
         let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind { addr: addr.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
         let server = run(listener, state.clone())?;
-        Ok(Application { port, server, state, _mock: mock })
+        Ok(Application { port, server, state, _mock: mock, stop_workers })
     }
 
     pub fn port(&self) -> u16 {
@@ -133,8 +170,26 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish (graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        // The HTTP server has drained; let the workers finish their current row and stop.
+        let _ = self.stop_workers.send(true);
+        result
     }
+}
+
+fn key_ring(settings: &Settings) -> Result<KeyRing, StartupError> {
+    let invalid = |key: &'static str| {
+        move |e: crate::wechat::crypto::CryptoError| StartupError::Setting { key, reason: e.to_string() }
+    };
+    let current = AesKey::from_encoding_aes_key(settings.wechat.encoding_aes_key.expose_secret())
+        .map_err(invalid("wechat.encoding_aes_key"))?;
+    let previous = match &settings.wechat.previous_encoding_aes_key {
+        Some(k) if !k.expose_secret().is_empty() => Some(
+            AesKey::from_encoding_aes_key(k.expose_secret()).map_err(invalid("wechat.previous_encoding_aes_key"))?,
+        ),
+        _ => None,
+    };
+    Ok(KeyRing { current, previous })
 }
 
 fn warn_about_calendar_gaps(calendar: &Calendar) {
@@ -175,6 +230,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .app_data(json_config(json_limit))
+            .app_data(web::PayloadConfig::new(payload_limit))
             .app_data(web::PayloadConfig::new(payload_limit))
             .app_data(
                 web::QueryConfig::default()

@@ -19,6 +19,12 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// A short form of an opaque reference (application id) for messages: its last 6 characters.
+pub fn short_reference(reference: &str) -> String {
+    let chars: Vec<char> = reference.chars().collect();
+    chars[chars.len().saturating_sub(6)..].iter().collect::<String>().to_uppercase()
+}
+
 fn mask_middle(value: &str, head: usize, tail: usize) -> String {
     let chars: Vec<char> = value.chars().collect();
     if chars.len() <= head + tail {

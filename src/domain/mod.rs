@@ -1,8 +1,10 @@
 //! The rules, pure: no web framework, database, HTTP client or key-value store in here.
 
+pub mod application_state;
 pub mod certificate_number;
 pub mod institution;
 pub mod masking;
+pub mod notification;
 pub mod resident_id;
 pub mod working_days;
 

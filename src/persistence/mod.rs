@@ -3,7 +3,9 @@
 
 pub mod entities;
 pub mod institutions;
+pub mod outbox;
 pub mod staff;
+pub mod users;
 
 use std::time::Duration;
 

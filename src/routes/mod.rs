@@ -1,9 +1,11 @@
 //! HTTP handlers: extract, call, map errors. Rules live in `domain`, storage in `persistence`.
 
+pub mod auth_login;
 pub mod extract;
 pub mod institutions;
 pub mod ops;
 pub mod sessions;
+pub mod wechat_callback;
 
 use actix_web::web;
 use utoipa::OpenApi;
@@ -17,6 +19,9 @@ use utoipa::OpenApi;
         institutions::list_institutions,
         sessions::officer_session,
         sessions::hospital_session,
+        auth_login::login,
+        wechat_callback::verify,
+        wechat_callback::push,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
     modifiers(&BearerAuth)
@@ -41,5 +46,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(ops::readyz)
         .service(institutions::list_institutions)
         .service(sessions::officer_session)
-        .service(sessions::hospital_session);
+        .service(sessions::hospital_session)
+        .service(auth_login::login)
+        .service(wechat_callback::verify)
+        .service(wechat_callback::push);
 }

@@ -20,7 +20,8 @@ async fn healthz_and_readyz_answer_200_with_a_request_id() {
 #[tokio::test]
 async fn readyz_is_503_with_a_reason_when_redis_is_down_and_the_rest_keeps_serving() {
     // Nothing listens on port 1.
-    let app = spawn_app_with(TestOptions { redis_url: Some("redis://127.0.0.1:1".into()) }).await;
+    let app =
+        spawn_app_with(TestOptions { redis_url: Some("redis://127.0.0.1:1".into()), ..TestOptions::default() }).await;
     let res = app.get("/readyz").await;
     assert_eq!(res.status(), 503);
     let body: Value = res.json().await.expect("json");

@@ -31,14 +31,23 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
+/// Adjusts the settings of one test's app before it starts.
+pub type Configure = Box<dyn FnOnce(&mut Settings)>;
+
 /// Options a test may change before the app starts.
 pub struct TestOptions {
     pub redis_url: Option<String>,
+    pub mock: mock_wechat::MockSettings,
+    pub configure: Option<Configure>,
 }
 
 impl Default for TestOptions {
     fn default() -> Self {
-        TestOptions { redis_url: std::env::var("TEST_REDIS_URL").ok() }
+        TestOptions {
+            redis_url: std::env::var("TEST_REDIS_URL").ok(),
+            mock: mock_wechat::MockSettings::default(),
+            configure: None,
+        }
     }
 }
 
@@ -48,9 +57,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     LazyLock::force(&TRACING);
-    let mock = mock_wechat::MockServer::start("127.0.0.1", 0, mock_wechat::MockSettings::default())
-        .await
-        .expect("mock starts");
+    let mock = mock_wechat::MockServer::start("127.0.0.1", 0, options.mock).await.expect("mock starts");
     let database = TestDatabase::create().await;
     let mut settings = Settings::load_from(&config_dir(), Environment::Test).expect("test settings");
     settings.database.url = SecretString::from(database.url.clone());
@@ -58,12 +65,17 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     settings.redis.key_prefix = format!("birthcert-test:{}:", uuid::Uuid::new_v4().simple());
     settings.wechat.api_base_url = Some(mock.base_url());
     settings.blobs.dir = database.dir.path().join("blobs");
+    settings.wechat.request_timeout_secs = 2;
+    if let Some(configure) = options.configure {
+        configure(&mut settings);
+    }
 
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
     let state = app.state.clone();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
+    mock.set_service_url(&format!("http://127.0.0.1:{port}"));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
 
@@ -87,6 +99,78 @@ impl TestApp {
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
         self.client.post(self.url(path)).json(body).send().await.expect("request sent")
     }
+
+    /// Calls the mock platform's control API.
+    pub async fn mock_post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.mock.base_url()))
+            .json(body)
+            .send()
+            .await
+            .expect("mock reachable");
+        assert!(res.status().is_success(), "mock {path}: {}", res.status());
+        res.json().await.expect("mock answers JSON")
+    }
+
+    pub async fn mock_get(&self, path: &str) -> serde_json::Value {
+        self.client
+            .get(format!("{}{path}", self.mock.base_url()))
+            .send()
+            .await
+            .expect("mock reachable")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// A WeChat user known to the mock, with a fresh login code.
+    pub async fn wechat_user(&self, follows: bool) -> serde_json::Value {
+        self.mock_post("/_mock/users", &serde_json::json!({"follows_official_account": follows})).await
+    }
+
+    /// Signs in through the mini-program flow; returns (token, user id).
+    pub async fn login(&self, code: &str) -> (String, String) {
+        let res = self.post_json("/api/v1/auth/login", &serde_json::json!({"code": code})).await;
+        assert_eq!(res.status(), 200, "login");
+        let body: serde_json::Value = res.json().await.expect("json");
+        let token = body["token"].as_str().expect("token").to_string();
+        let user_id = self.state.jwt.verify(&token).expect("valid").sub;
+        (token, user_id)
+    }
+
+    /// Runs the outbox worker until nothing is due.
+    pub async fn drain_outbox(&self) -> usize {
+        let worker = self.state.outbox_worker();
+        let mut total = 0;
+        loop {
+            let n = worker.run_once().await.expect("outbox pass");
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    }
+
+    /// Sends a callback the way WeChat would, through the mock.
+    pub async fn wechat_callback(&self, xml: &str, encrypt: bool) -> serde_json::Value {
+        self.mock_post("/_mock/callbacks", &serde_json::json!({"xml": xml, "encrypt": encrypt})).await
+    }
+}
+
+/// Polls `check` until it is true or 5 s pass.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
 }
 
 impl Drop for TestApp {

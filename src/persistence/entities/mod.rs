@@ -4,5 +4,7 @@
 pub mod hospital_api_key;
 pub mod identity_link;
 pub mod institution;
+pub mod notification;
 pub mod officer;
+pub mod subscription_consent;
 pub mod user;

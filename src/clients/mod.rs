@@ -1,0 +1,3 @@
+//! Outbound calls to outside systems, each behind a small surface with typed errors.
+
+pub mod wechat;

@@ -1,0 +1,118 @@
+//! The application's states (DESIGN §2) and how each is described to the family.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApplicationState {
+    Draft,
+    Ineligible,
+    ParentsEntered,
+    IdentityVerified,
+    DocumentsUploaded,
+    ModificationRequested,
+    Confirmed,
+    Signed,
+    AwaitingPayment,
+    Submitted,
+    Returned,
+    Issued,
+    Shipped,
+    LostInTransit,
+    Delivered,
+    Withdrawn,
+}
+
+impl ApplicationState {
+    pub const ALL: [ApplicationState; 16] = [
+        ApplicationState::Draft,
+        ApplicationState::Ineligible,
+        ApplicationState::ParentsEntered,
+        ApplicationState::IdentityVerified,
+        ApplicationState::DocumentsUploaded,
+        ApplicationState::ModificationRequested,
+        ApplicationState::Confirmed,
+        ApplicationState::Signed,
+        ApplicationState::AwaitingPayment,
+        ApplicationState::Submitted,
+        ApplicationState::Returned,
+        ApplicationState::Issued,
+        ApplicationState::Shipped,
+        ApplicationState::LostInTransit,
+        ApplicationState::Delivered,
+        ApplicationState::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationState::Draft => "draft",
+            ApplicationState::Ineligible => "ineligible",
+            ApplicationState::ParentsEntered => "parents_entered",
+            ApplicationState::IdentityVerified => "identity_verified",
+            ApplicationState::DocumentsUploaded => "documents_uploaded",
+            ApplicationState::ModificationRequested => "modification_requested",
+            ApplicationState::Confirmed => "confirmed",
+            ApplicationState::Signed => "signed",
+            ApplicationState::AwaitingPayment => "awaiting_payment",
+            ApplicationState::Submitted => "submitted",
+            ApplicationState::Returned => "returned",
+            ApplicationState::Issued => "issued",
+            ApplicationState::Shipped => "shipped",
+            ApplicationState::LostInTransit => "lost_in_transit",
+            ApplicationState::Delivered => "delivered",
+            ApplicationState::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApplicationState> {
+        ApplicationState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// What the family reads, with what to do next where there is something to do.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ApplicationState::Draft => "已创建，请填写父母信息",
+            ApplicationState::Ineligible => "不符合网上办理条件，请到签发机构现场办理",
+            ApplicationState::ParentsEntered => "父母信息已填写，请完成人脸识别",
+            ApplicationState::IdentityVerified => "身份已核验，请上传父母身份证照片",
+            ApplicationState::DocumentsUploaded => "材料已上传，请核对登记表并确认新生儿姓名",
+            ApplicationState::ModificationRequested => "已申请修改住院分娩信息，等待签发机构处理",
+            ApplicationState::Confirmed => "登记表已确认，请母亲电子签名",
+            ApplicationState::Signed => "已签名，请填写邮寄地址并支付邮寄费",
+            ApplicationState::AwaitingPayment => "待支付邮寄费",
+            ApplicationState::Submitted => "已提交，等待签发机构审核（2个工作日内）",
+            ApplicationState::Returned => "已退回，请按退回原因修改后重新提交",
+            ApplicationState::Issued => "审核通过，出生医学证明已签发，等待寄出",
+            ApplicationState::Shipped => "已寄出，请留意快递",
+            ApplicationState::LostInTransit => "邮寄途中遗失，正在补发",
+            ApplicationState::Delivered => "已签收，办理完成",
+            ApplicationState::Withdrawn => "已撤回",
+        }
+    }
+
+    /// Still in progress: blocks a second application for the same delivery record.
+    pub fn is_live(self) -> bool {
+        !matches!(self, ApplicationState::Withdrawn | ApplicationState::Ineligible)
+    }
+}
+
+impl fmt::Display for ApplicationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_every_state_has_a_description() {
+        for s in ApplicationState::ALL {
+            assert_eq!(ApplicationState::parse(s.as_str()), Some(s));
+            assert!(!s.describe().is_empty());
+        }
+        assert_eq!(ApplicationState::parse("nonsense"), None);
+        assert!(!ApplicationState::Withdrawn.is_live());
+        assert!(ApplicationState::Submitted.is_live());
+    }
+}

@@ -1,0 +1,199 @@
+//! `GET/POST /wechat/callback`: the official account's server URL.
+//!
+//! Every request carries `signature`; safe mode (`encrypt_type=aes`) must also carry a valid
+//! `msg_signature` over the Encrypt field — checking only `signature` there is the classic
+//! encrypted-mode bug. Duplicates (WeChat retries after 5 s) are recognised through the shared
+//! store and answered with the first reply, without repeating the effect.
+
+use std::time::Duration;
+
+use actix_web::{get, post, web, HttpResponse};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::wechat::message::Inbound;
+use crate::wechat::reply::{self, Reply};
+use crate::wechat::{signature, xml};
+use secrecy::ExposeSecret;
+
+/// WeChat's messages are small; anything bigger is not from WeChat.
+pub const MAX_CALLBACK_BYTES: usize = 64 * 1024;
+const DEDUPE_TTL: Duration = Duration::from_secs(300);
+/// The reply must leave well inside WeChat's 5 s.
+const REPLY_BUDGET: Duration = Duration::from_millis(3500);
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct VerifyQuery {
+    signature: Option<String>,
+    timestamp: Option<String>,
+    nonce: Option<String>,
+    echostr: Option<String>,
+}
+
+fn forbidden() -> HttpResponse {
+    HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body("invalid signature")
+}
+
+fn signed(state: &AppState, signature_: &Option<String>, timestamp: &Option<String>, nonce: &Option<String>) -> bool {
+    match (signature_, timestamp, nonce) {
+        (Some(sig), Some(ts), Some(nonce)) => {
+            signature::verify(&[state.settings.wechat.token.expose_secret(), ts, nonce], sig)
+        }
+        _ => false,
+    }
+}
+
+/// URL verification: echo `echostr` when the signature matches.
+#[utoipa::path(tag = "wechat", params(VerifyQuery), responses((status = 200, description = "echostr"), (status = 403)))]
+#[get("/wechat/callback")]
+pub async fn verify(state: web::Data<AppState>, query: web::Query<VerifyQuery>) -> HttpResponse {
+    let q = query.into_inner();
+    if !signed(&state, &q.signature, &q.timestamp, &q.nonce) {
+        return forbidden();
+    }
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(q.echostr.unwrap_or_default())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PushQuery {
+    signature: Option<String>,
+    timestamp: Option<String>,
+    nonce: Option<String>,
+    openid: Option<String>,
+    encrypt_type: Option<String>,
+    msg_signature: Option<String>,
+}
+
+fn bad_xml(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_xml", message)
+}
+
+/// Reads the body, refusing more than [`MAX_CALLBACK_BYTES`] with 400.
+async fn read_body(mut payload: web::Payload) -> Result<String, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+        if body.len() + chunk.len() > MAX_CALLBACK_BYTES {
+            return Err(ApiError::bad_request("xml_too_large", "callback body exceeds 64 KiB"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| bad_xml("body is not UTF-8"))
+}
+
+/// Messages and events.
+#[utoipa::path(tag = "wechat", params(PushQuery), request_body(content = String, content_type = "text/xml"),
+    responses((status = 200, description = "passive reply XML or `success`"), (status = 400), (status = 403)))]
+#[post("/wechat/callback")]
+pub async fn push(
+    state: web::Data<AppState>,
+    query: web::Query<PushQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    if !signed(&state, &q.signature, &q.timestamp, &q.nonce) {
+        return Ok(forbidden());
+    }
+    let (timestamp, nonce) = (q.timestamp.unwrap_or_default(), q.nonce.unwrap_or_default());
+    let body = read_body(payload).await?;
+    let safe_mode = q.encrypt_type.as_deref() == Some("aes");
+    let wechat = &state.settings.wechat;
+    let token = wechat.token.expose_secret();
+
+    let (plain, key) = if safe_mode {
+        let outer = xml::parse(&body).map_err(|e| bad_xml(e.to_string()))?;
+        let encrypted =
+            outer.text_of("Encrypt").filter(|e| !e.is_empty()).ok_or_else(|| bad_xml("Encrypt is missing"))?;
+        let valid =
+            q.msg_signature.as_deref().is_some_and(|ms| signature::verify(&[token, &timestamp, &nonce, encrypted], ms));
+        if !valid {
+            return Ok(forbidden());
+        }
+        let (plain, key) = state
+            .wechat_keys
+            .decrypt(encrypted, &wechat.app_id)
+            .map_err(|e| ApiError::bad_request("decrypt_failed", e.to_string()))?;
+        (plain, Some(key.clone()))
+    } else {
+        (body, None)
+    };
+    let message = Inbound::parse(&plain).map_err(|e| bad_xml(e.to_string()))?;
+    if let Some(openid) = &q.openid {
+        if openid != &message.header().from_user {
+            return Err(bad_xml("openid does not match FromUserName"));
+        }
+    }
+
+    let reply_xml = match dedupe(&state, &message).await {
+        Seen::First(key_name) => {
+            let reply = match tokio::time::timeout(REPLY_BUDGET, state.official_account.handle(&message)).await {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(e)) => {
+                    // Answering anything but success would make WeChat retry a message we could
+                    // not handle; log it instead.
+                    tracing::error!(error = %e, "callback handling failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!("callback handling exceeded its budget; answered success");
+                    None
+                }
+            };
+            let xml = reply.map(|r| render(&r, &message, wechat.original_id.as_str()));
+            if let Some(name) = key_name {
+                let stored = xml.clone().unwrap_or_else(|| reply::SUCCESS.to_string());
+                if let Err(e) = state.kv.set(&name, &stored, DEDUPE_TTL).await {
+                    tracing::warn!(error = %e, "could not store callback reply for retries");
+                }
+            }
+            xml
+        }
+        Seen::Before(previous) => {
+            tracing::info!("duplicate callback; answered with the first reply");
+            previous.filter(|p| p != reply::SUCCESS)
+        }
+    };
+
+    let Some(xml) = reply_xml else {
+        return Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(reply::SUCCESS));
+    };
+    let body = match key {
+        Some(key) => {
+            let reply_nonce = uuid::Uuid::new_v4().simple().to_string();
+            reply::encrypt_reply(&xml, &key, &wechat.app_id, token, chrono::Utc::now().timestamp(), &reply_nonce[..16])
+        }
+        None => xml,
+    };
+    Ok(HttpResponse::Ok().content_type("application/xml; charset=utf-8").body(body))
+}
+
+fn render(reply: &Reply, message: &Inbound, account: &str) -> String {
+    let h = message.header();
+    let from = if h.to_user.is_empty() { account } else { h.to_user.as_str() };
+    reply.to_xml(&h.from_user, from, chrono::Utc::now().timestamp())
+}
+
+enum Seen {
+    /// Not seen before; the key to store the reply under (None when the store is down).
+    First(Option<String>),
+    /// Seen; the stored reply once the first delivery finished.
+    Before(Option<String>),
+}
+
+async fn dedupe(state: &AppState, message: &Inbound) -> Seen {
+    let key = format!("wechat:callback:{}", message.dedupe_key());
+    match state.kv.set_if_absent(&key, "", DEDUPE_TTL).await {
+        Ok(true) => Seen::First(Some(key)),
+        Ok(false) => match state.kv.get(&key).await {
+            Ok(Some(v)) if !v.is_empty() => Seen::Before(Some(v)),
+            _ => Seen::Before(None),
+        },
+        Err(e) => {
+            // Without the store a retry may be handled twice; every effect is idempotent.
+            tracing::warn!(error = %e, "dedupe store unavailable; handling without dedupe");
+            Seen::First(None)
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Delivers queued notifications: a template message when the user follows the official
+//! account, else a subscribe message when they accepted that template, else the row is marked
+//! undeliverable (it stays visible in the application's timeline). Retries with exponential
+//! backoff up to a bound; 43004, 43101 and 40003 are final, retrying cannot help.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use serde_json::{json, Map};
+
+use crate::clients::wechat::{ErrKind, MiniProgramLink, SubscribeMessage, TemplateMessage, WechatClient, WechatError};
+use crate::config::Settings;
+use crate::persistence::outbox::{self, OutboxRow, Outcome};
+use crate::persistence::{users, Db, PersistenceError};
+
+pub struct OutboxWorker {
+    db: Db,
+    wechat: Arc<WechatClient>,
+    settings: Arc<Settings>,
+}
+
+const BATCH: u64 = 20;
+const LEASE_SECS: i64 = 60;
+
+fn is_final(kind: ErrKind) -> bool {
+    matches!(kind, ErrKind::RequireSubscribe | ErrKind::UserRefusedSubscription | ErrKind::InvalidOpenId)
+}
+
+impl OutboxWorker {
+    pub fn new(db: Db, wechat: Arc<WechatClient>, settings: Arc<Settings>) -> OutboxWorker {
+        OutboxWorker { db, wechat, settings }
+    }
+
+    /// One pass over due rows; returns how many were handled. Tests call this to drain the
+    /// outbox step by step.
+    pub async fn run_once(&self) -> Result<usize, PersistenceError> {
+        let rows = outbox::claim_due(&self.db, BATCH, Duration::seconds(LEASE_SECS)).await?;
+        for row in &rows {
+            self.deliver(row).await?;
+        }
+        Ok(rows.len())
+    }
+
+    /// Runs until `stop` flips to true.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let idle = std::time::Duration::from_millis(self.settings.workers.outbox_poll_ms);
+        loop {
+            let handled = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox pass failed");
+                    0
+                }
+            };
+            if handled == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(idle) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+    }
+
+    async fn deliver(&self, row: &OutboxRow) -> Result<(), PersistenceError> {
+        let event = row.notification.event();
+        let template_id = self.settings.wechat.templates.for_event(event).to_string();
+        let mut data = Map::new();
+        for (key, value) in row.notification.fields(row.created_at) {
+            data.insert(key.to_string(), json!({ "value": value }));
+        }
+        // Stable per row, so WeChat drops a resend of a message that did arrive.
+        let client_msg_id = format!("bc{}", row.seq);
+
+        let official = users::external_id(&self.db, &row.user_id, users::OFFICIAL_ACCOUNT).await?;
+        let result: Result<(&str, String), WechatError> = if let Some(openid) = official {
+            let message = TemplateMessage {
+                touser: openid,
+                template_id,
+                miniprogram: Some(MiniProgramLink {
+                    appid: self.settings.wechat.mini_program_app_id.clone(),
+                    pagepath: self.page(row),
+                }),
+                client_msg_id,
+                data,
+            };
+            self.wechat.send_template(&message).await.map(|msgid| ("template", msgid))
+        } else if users::consent_status(&self.db, &row.user_id, &template_id).await?.as_deref() == Some("accept") {
+            let Some(openid) = users::external_id(&self.db, &row.user_id, users::MINI_PROGRAM).await? else {
+                return outbox::record(&self.db, row.seq, Outcome::Undeliverable { reason: "no mini-program openid" })
+                    .await;
+            };
+            let message = SubscribeMessage {
+                touser: openid,
+                template_id,
+                page: self.page(row),
+                miniprogram_state: "formal".into(),
+                lang: "zh_CN".into(),
+                data,
+            };
+            self.wechat.send_subscribe(&message).await.map(|()| ("subscribe", String::new()))
+        } else {
+            tracing::info!(seq = row.seq, "notification undeliverable: not following and no consent");
+            return outbox::record(
+                &self.db,
+                row.seq,
+                Outcome::Undeliverable {
+                    reason: "user neither follows the account nor accepted the subscribe template",
+                },
+            )
+            .await;
+        };
+
+        match result {
+            Ok((channel, msgid)) => {
+                tracing::info!(seq = row.seq, channel, "notification sent");
+                outbox::record(&self.db, row.seq, Outcome::Sent { channel, msgid: &msgid }).await
+            }
+            Err(e) => {
+                let attempts = row.attempts + 1;
+                let error = e.to_string();
+                let final_error = e.kind().is_some_and(is_final);
+                if final_error || attempts >= self.settings.workers.outbox_max_attempts {
+                    tracing::warn!(seq = row.seq, errcode = ?e.errcode(), attempts, "notification failed");
+                    outbox::record(&self.db, row.seq, Outcome::Failed { errcode: e.errcode(), error: &error }).await
+                } else {
+                    let delay = self.backoff(attempts);
+                    tracing::info!(seq = row.seq, errcode = ?e.errcode(), attempts, retry_in_secs = delay.num_seconds(), "notification will be retried");
+                    outbox::record(
+                        &self.db,
+                        row.seq,
+                        Outcome::Retry { errcode: e.errcode(), error: &error, at: Utc::now() + delay },
+                    )
+                    .await
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: i32) -> Duration {
+        let base = self.settings.workers.outbox_base_backoff_secs.max(1);
+        let factor = 1i64 << attempts.clamp(0, 16);
+        Duration::seconds((base.saturating_mul(factor)).min(3600))
+    }
+
+    fn page(&self, row: &OutboxRow) -> String {
+        match &row.application_id {
+            Some(id) => format!("{}?id={id}", self.settings.wechat.mini_program_page),
+            None => self.settings.wechat.mini_program_page.clone(),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The notification outbox, drained step by step.
+
+use birthcert::domain::notification::Notification;
+use birthcert::persistence::{outbox, users};
+use serde_json::json;
+
+use crate::helpers::{eventually, spawn_app, spawn_app_with, TestApp, TestOptions};
+
+async fn follower(app: &TestApp, blocks: bool) -> (String, serde_json::Value) {
+    let user =
+        app.mock_post("/_mock/users", &json!({"follows_official_account": true, "blocks_templates": blocks})).await;
+    let (_, user_id) = app.login(user["code"].as_str().expect("code")).await;
+    users::link_official_account(
+        &app.state.db,
+        user["unionid"].as_str().expect("u"),
+        user["official_openid"].as_str().expect("o"),
+    )
+    .await
+    .expect("link");
+    (user_id, user)
+}
+
+fn submitted() -> Notification {
+    Notification::Submitted {
+        reference: "APP123".into(),
+        review_due_at: chrono::Utc::now() + chrono::Duration::days(2),
+    }
+}
+
+async fn states(app: &TestApp) -> Vec<String> {
+    outbox::list(&app.state.db).await.expect("list").into_iter().map(|r| r.state).collect()
+}
+
+#[tokio::test]
+async fn a_follower_gets_a_template_message_within_wechats_field_rules_and_delivery_is_recorded() {
+    let app = spawn_app().await;
+    let (user_id, user) = follower(&app, false).await;
+    outbox::enqueue(&app.state.db, &user_id, None, &submitted(), "n1").await.expect("enqueue");
+    // Enqueuing the same effect twice keeps one row.
+    outbox::enqueue(&app.state.db, &user_id, None, &submitted(), "n1").await.expect("enqueue");
+    assert_eq!(app.drain_outbox().await, 1);
+
+    let sent = app.mock_get("/_mock/messages").await;
+    let list = sent.as_array().expect("list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["kind"], "template");
+    assert_eq!(list[0]["touser"], user["official_openid"]);
+    assert_eq!(list[0]["template_id"], "TPL_SUBMITTED");
+    for (key, field) in list[0]["data"].as_object().expect("data") {
+        assert!(key != "first" && key != "remark");
+        assert!(field.get("color").is_none());
+        let value = field["value"].as_str().expect("value");
+        assert!(value.chars().count() <= 20 && !value.contains('\n'), "{key}={value}");
+    }
+    let db = app.state.db.clone();
+    eventually("TEMPLATESENDJOBFINISH to mark it delivered", || {
+        let db = db.clone();
+        async move { outbox::list(&db).await.map(|r| r[0].state == "delivered").unwrap_or(false) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_who_blocked_the_account_is_recorded_as_user_blocked() {
+    let app = spawn_app().await;
+    let (user_id, _) = follower(&app, true).await;
+    outbox::enqueue(&app.state.db, &user_id, None, &submitted(), "n1").await.expect("enqueue");
+    app.drain_outbox().await;
+    let db = app.state.db.clone();
+    eventually("user_blocked", || {
+        let db = db.clone();
+        async move { outbox::list(&db).await.map(|r| r[0].state == "user_blocked").unwrap_or(false) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_non_follower_with_consent_gets_a_subscribe_message_and_without_it_is_undeliverable() {
+    let app = spawn_app().await;
+    let consenting = app.wechat_user(false).await;
+    let (_, consenting_id) = app.login(consenting["code"].as_str().expect("code")).await;
+    users::record_consent(&app.state.db, &consenting_id, "TPL_SUBMITTED", "accept").await.expect("consent");
+    let silent = app.wechat_user(false).await;
+    let (_, silent_id) = app.login(silent["code"].as_str().expect("code")).await;
+
+    outbox::enqueue(&app.state.db, &consenting_id, Some("app-1"), &submitted(), "c1").await.expect("enqueue");
+    outbox::enqueue(&app.state.db, &silent_id, None, &submitted(), "s1").await.expect("enqueue");
+    app.drain_outbox().await;
+
+    let rows = outbox::list(&app.state.db).await.expect("list");
+    assert_eq!(rows[0].state, "sent");
+    assert_eq!(rows[0].channel.as_deref(), Some("subscribe"));
+    assert_eq!(rows[1].state, "undeliverable");
+    let sent = app.mock_get("/_mock/messages").await;
+    let list = sent.as_array().expect("list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["kind"], "subscribe");
+    assert_eq!(list[0]["touser"], consenting["openid"]);
+    assert!(list[0]["page"].as_str().expect("page").contains("app-1"));
+}
+
+#[tokio::test]
+async fn final_errcodes_are_not_retried() {
+    let app = spawn_app().await;
+    let (user_id, _) = follower(&app, false).await;
+    app.mock_post(
+        "/_mock/faults",
+        &json!({"path": "/cgi-bin/message/template/send", "mode": "errcode", "errcode": 43004, "times": 1}),
+    )
+    .await;
+    outbox::enqueue(&app.state.db, &user_id, None, &submitted(), "n1").await.expect("enqueue");
+    app.drain_outbox().await;
+    outbox::make_all_due(&app.state.db).await.expect("due");
+    assert_eq!(app.drain_outbox().await, 0, "nothing left to retry");
+    let rows = outbox::list(&app.state.db).await.expect("list");
+    assert_eq!(rows[0].state, "failed");
+    assert_eq!(rows[0].last_errcode, Some(43004));
+    assert_eq!(rows[0].attempts, 1);
+}
+
+#[tokio::test]
+async fn with_the_platform_down_for_a_while_every_message_arrives_exactly_once_after_it_recovers() {
+    let app = spawn_app().await;
+    let (user_id, _) = follower(&app, false).await;
+    for i in 0..5 {
+        let n = Notification::Issued { reference: format!("APP{i}"), certificate_number: format!("R37000000{i}") };
+        outbox::enqueue(&app.state.db, &user_id, None, &n, &format!("issued-{i}")).await.expect("enqueue");
+    }
+    // Down for the first eleven calls: every row fails at least twice.
+    app.mock_post("/_mock/faults", &json!({"path": "/cgi-bin/message/template/send", "mode": "http_500", "times": 11}))
+        .await;
+    for _ in 0..5 {
+        app.drain_outbox().await;
+        outbox::make_all_due(&app.state.db).await.expect("due");
+    }
+    assert!(states(&app).await.iter().all(|s| s == "sent" || s == "delivered"), "{:?}", states(&app).await);
+    let sent = app.mock_get("/_mock/messages").await;
+    let mut refs: Vec<String> = sent
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|m| m["data"]["keyword1"]["value"].as_str().expect("v").to_string())
+        .collect();
+    refs.sort();
+    refs.dedup();
+    assert_eq!(sent.as_array().expect("list").len(), 5, "each message exactly once");
+    assert_eq!(refs.len(), 5);
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_bound() {
+    let app = spawn_app_with(TestOptions {
+        configure: Some(Box::new(|s| s.workers.outbox_max_attempts = 3)),
+        ..TestOptions::default()
+    })
+    .await;
+    let (user_id, _) = follower(&app, false).await;
+    app.mock_post(
+        "/_mock/faults",
+        &json!({"path": "/cgi-bin/message/template/send", "mode": "http_500", "times": 100}),
+    )
+    .await;
+    outbox::enqueue(&app.state.db, &user_id, None, &submitted(), "n1").await.expect("enqueue");
+    for _ in 0..5 {
+        app.drain_outbox().await;
+        outbox::make_all_due(&app.state.db).await.expect("due");
+    }
+    let rows = outbox::list(&app.state.db).await.expect("list");
+    assert_eq!(rows[0].state, "failed");
+    assert_eq!(rows[0].attempts, 3);
+}

@@ -1,0 +1,309 @@
+//! The official-account callback through real HTTP, signed and encrypted by the mock's own code.
+
+use birthcert::persistence::users;
+use mock_wechat::mock_sign;
+use serde_json::Value;
+
+use crate::helpers::{eventually, spawn_app, spawn_app_with, TestApp, TestOptions};
+
+const TOKEN: &str = "birthcert-dev-token";
+const ACCOUNT: &str = "gh_birthcert0001";
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub fn text_xml(from: &str, content: &str, msg_id: u64, create_time: i64) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName><CreateTime>{create_time}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
+}
+
+pub fn event_xml(from: &str, event: &str, extra: &str, create_time: i64) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName><CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>{extra}</xml>"
+    )
+}
+
+fn signed_query(timestamp: &str, nonce: &str) -> Vec<(String, String)> {
+    vec![
+        ("signature".into(), mock_sign(&[TOKEN, timestamp, nonce])),
+        ("timestamp".into(), timestamp.into()),
+        ("nonce".into(), nonce.into()),
+    ]
+}
+
+async fn post_raw(app: &TestApp, query: &[(String, String)], body: String) -> reqwest::Response {
+    app.client.post(app.url("/wechat/callback")).query(query).body(body).send().await.expect("sent")
+}
+
+fn reply_content(xml: &str) -> String {
+    birthcert::wechat::xml::parse(xml).expect("reply is XML").text_of("Content").unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn url_verification_echoes_only_with_a_valid_signature() {
+    let app = spawn_app().await;
+    let ts = now().to_string();
+    let mut q = signed_query(&ts, "1514711492");
+    q.push(("echostr".into(), "4375120948345356249".into()));
+    let res = app.client.get(app.url("/wechat/callback")).query(&q).send().await.expect("sent");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.expect("text"), "4375120948345356249");
+
+    let good_sig = q[0].1.clone();
+    let cases: Vec<Vec<(String, String)>> = vec![
+        // wrong nonce
+        vec![
+            ("signature".into(), good_sig.clone()),
+            ("timestamp".into(), ts.clone()),
+            ("nonce".into(), "1514711493".into()),
+            ("echostr".into(), "x".into()),
+        ],
+        // upper-case hex
+        vec![
+            ("signature".into(), good_sig.to_uppercase()),
+            ("timestamp".into(), ts.clone()),
+            ("nonce".into(), "1514711492".into()),
+            ("echostr".into(), "x".into()),
+        ],
+        // missing nonce
+        vec![("signature".into(), good_sig.clone()), ("timestamp".into(), ts.clone()), ("echostr".into(), "x".into())],
+        // nothing
+        vec![("echostr".into(), "x".into())],
+    ];
+    for q in cases {
+        let res = app.client.get(app.url("/wechat/callback")).query(&q).send().await.expect("sent");
+        assert_eq!(res.status(), 403, "{q:?}");
+    }
+}
+
+#[tokio::test]
+async fn consultation_lists_institutions_phones_and_hours() {
+    let app = spawn_app().await;
+    let answer = app.wechat_callback(&text_xml("oUserA", "咨询", 7001, now()), false).await;
+    assert_eq!(answer["status"], 200);
+    let content = reply_content(answer["body"].as_str().expect("body"));
+    for needle in ["平阴县人民医院", "0531-87888565", "0531-87880938", "0531-87896922", "08:30-12:00", "14:30-17:30"]
+    {
+        assert!(content.contains(needle), "{needle} missing from {content}");
+    }
+    let xml = birthcert::wechat::xml::parse(answer["body"].as_str().expect("body")).expect("xml");
+    assert_eq!(xml.text_of("ToUserName"), Some("oUserA"));
+    assert_eq!(xml.text_of("FromUserName"), Some(ACCOUNT));
+    let created: i64 = xml.text_of("CreateTime").expect("CreateTime").parse().expect("seconds");
+    assert!((created - now()).abs() < 60, "CreateTime must be Unix seconds");
+}
+
+#[tokio::test]
+async fn progress_for_an_unknown_follower_says_how_to_start() {
+    let app = spawn_app().await;
+    let answer = app.wechat_callback(&text_xml("oNobody", "进度", 7002, now()), false).await;
+    assert!(reply_content(answer["body"].as_str().expect("body")).contains("小程序"));
+}
+
+#[tokio::test]
+async fn menu_click_explains_how_to_apply_and_unknown_text_gets_success() {
+    let app = spawn_app().await;
+    let answer = app
+        .wechat_callback(
+            &event_xml("oUserB", "CLICK", "<EventKey><![CDATA[APPLY_BIRTH_CERT]]></EventKey>", now()),
+            false,
+        )
+        .await;
+    assert!(reply_content(answer["body"].as_str().expect("body")).contains("电子健康卡"));
+    let answer = app.wechat_callback(&text_xml("oUserB", "hello", 7003, now()), false).await;
+    assert_eq!(answer["body"], "success");
+    let answer = app
+        .wechat_callback(
+            &event_xml(
+                "oUserB",
+                "LOCATION",
+                "<Latitude>36.28</Latitude><Longitude>116.45</Longitude><Precision>30</Precision>",
+                now(),
+            ),
+            false,
+        )
+        .await;
+    assert_eq!(answer["body"], "success");
+}
+
+#[tokio::test]
+async fn safe_mode_request_from_the_mock_is_accepted_and_the_reply_opens_with_the_mocks_code() {
+    let app = spawn_app().await;
+    let answer = app.wechat_callback(&text_xml("oUserC", "咨询", 7004, now()), true).await;
+    assert_eq!(answer["status"], 200, "{answer}");
+    let reply = &answer["reply"];
+    assert_eq!(reply["signature_ok"], true, "{answer}");
+    assert_eq!(reply["app_id_ok"], true, "{answer}");
+    let ts: i64 = reply["timestamp"].as_str().expect("timestamp").parse().expect("integer");
+    assert!((ts - now()).abs() < 60, "reply TimeStamp must be seconds, got {ts}");
+    assert!(reply_content(reply["xml"].as_str().expect("xml")).contains("0531-87888565"));
+}
+
+#[tokio::test]
+async fn safe_mode_requires_msg_signature_over_the_encrypted_body() {
+    let app = spawn_app().await;
+    let settings = app.mock.settings().clone();
+    let aes = birthcert::wechat::crypto::AesKey::from_encoding_aes_key(&settings.encoding_aes_key).expect("key");
+    let encrypted = aes.encrypt(&text_xml("oUserD", "咨询", 7005, now()), &settings.app_id);
+    let body =
+        format!("<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>");
+    let ts = now().to_string();
+    let nonce = "n0nce";
+    // `signature` alone, where safe mode needs msg_signature too.
+    let mut q = signed_query(&ts, nonce);
+    q.push(("encrypt_type".into(), "aes".into()));
+    assert_eq!(post_raw(&app, &q, body.clone()).await.status(), 403);
+    // msg_signature computed without the Encrypt field (i.e. just `signature`).
+    let mut wrong = q.clone();
+    wrong.push(("msg_signature".into(), mock_sign(&[TOKEN, &ts, nonce])));
+    assert_eq!(post_raw(&app, &wrong, body.clone()).await.status(), 403);
+    // The right one.
+    let mut right = q.clone();
+    right.push(("msg_signature".into(), mock_sign(&[TOKEN, &ts, nonce, &encrypted])));
+    assert_eq!(post_raw(&app, &right, body).await.status(), 200);
+}
+
+#[tokio::test]
+async fn bad_signature_malformed_and_oversized_bodies_are_refused_with_nothing_stored() {
+    let app = spawn_app().await;
+    let ts = now().to_string();
+    let mut q = signed_query(&ts, "abc");
+    q[0].1 = "0".repeat(40);
+    let res = post_raw(&app, &q, event_xml("oUserE", "unsubscribe", "", now())).await;
+    assert_eq!(res.status(), 403);
+
+    let q = signed_query(&ts, "abc");
+    for body in ["<xml><ToUserName>x</ToUserName>", "{\"json\": 1}", "<xml><MsgType>text</MsgType></xml>", ""] {
+        let res = post_raw(&app, &q, body.to_string()).await;
+        assert_eq!(res.status(), 400, "{body}");
+        assert_eq!(res.json::<Value>().await.expect("json")["code"], "invalid_xml");
+    }
+    let huge = text_xml("oUserE", &"x".repeat(70 * 1024), 7006, now());
+    let res = post_raw(&app, &q, huge).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.expect("json")["code"], "xml_too_large");
+
+    // A foreign appid inside a correctly signed safe-mode body.
+    let aes =
+        birthcert::wechat::crypto::AesKey::from_encoding_aes_key(&app.mock.settings().encoding_aes_key).expect("key");
+    let encrypted = aes.encrypt(&text_xml("oUserE", "咨询", 7007, now()), "wxOTHER000000000x");
+    let mut q = signed_query(&ts, "abc");
+    q.push(("encrypt_type".into(), "aes".into()));
+    q.push(("msg_signature".into(), mock_sign(&[TOKEN, &ts, "abc", &encrypted])));
+    let res = post_raw(&app, &q, format!("<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")).await;
+    assert_eq!(res.status(), 400);
+
+    assert!(birthcert::persistence::outbox::list(&app.state.db).await.expect("list").is_empty());
+    assert_eq!(users::user_by_official_openid(&app.state.db, "oUserE").await.expect("query"), None);
+}
+
+#[tokio::test]
+async fn subscribe_links_through_the_unionid_and_unsubscribe_only_unlinks() {
+    let app = spawn_app().await;
+    let user = app.wechat_user(true).await;
+    let (_, user_id) = app.login(user["code"].as_str().expect("code")).await;
+    let official = user["official_openid"].as_str().expect("openid").to_string();
+
+    let answer = app
+        .wechat_callback(
+            &event_xml(&official, "subscribe", "<EventKey><![CDATA[qrscene_123]]></EventKey>", now()),
+            false,
+        )
+        .await;
+    assert!(reply_content(answer["body"].as_str().expect("body")).contains("欢迎关注"));
+    let db = app.state.db.clone();
+    let o = official.clone();
+    eventually("the follower to be linked", || {
+        let db = db.clone();
+        let o = o.clone();
+        async move { users::user_by_official_openid(&db, &o).await.ok().flatten().is_some() }
+    })
+    .await;
+    assert_eq!(
+        users::user_by_official_openid(&app.state.db, &official).await.expect("q").as_deref(),
+        Some(user_id.as_str())
+    );
+
+    let answer = app.wechat_callback(&event_xml(&official, "unsubscribe", "", now() + 1), false).await;
+    assert_eq!(answer["body"], "success");
+    assert_eq!(users::user_by_official_openid(&app.state.db, &official).await.expect("q"), None);
+    // The user and their mini-program identity remain.
+    assert!(users::external_id(&app.state.db, &user_id, users::MINI_PROGRAM).await.expect("q").is_some());
+}
+
+#[tokio::test]
+async fn a_callback_delivered_three_times_has_one_effect_and_the_same_reply() {
+    let app = spawn_app().await;
+    let user = app.wechat_user(true).await;
+    let official = user["official_openid"].as_str().expect("openid").to_string();
+    let xml = event_xml(&official, "subscribe", "", now());
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        replies.push(app.wechat_callback(&xml, false).await["body"].clone());
+    }
+    assert_eq!(replies[0], replies[1]);
+    assert_eq!(replies[1], replies[2]);
+    let db = app.state.db.clone();
+    let o = official.clone();
+    eventually("the follower to be linked", || {
+        let db = db.clone();
+        let o = o.clone();
+        async move { users::user_by_official_openid(&db, &o).await.ok().flatten().is_some() }
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.mock_get("/_mock/stats").await["user_info_calls"], 1, "user/info must be asked once");
+
+    // Same MsgId three times, encrypted this time: the same reply each time.
+    let xml = text_xml(&official, "咨询", 880001, now());
+    let mut contents = Vec::new();
+    for _ in 0..3 {
+        let a = app.wechat_callback(&xml, true).await;
+        contents.push(reply_content(a["reply"]["xml"].as_str().expect("reply")));
+    }
+    assert!(contents.iter().all(|c| c == &contents[0] && c.contains("0531")));
+}
+
+#[tokio::test]
+async fn previous_encoding_aes_key_is_accepted_and_the_reply_uses_it() {
+    // The mock still encrypts with the old key; the service has rotated to a new one.
+    let app = spawn_app_with(TestOptions {
+        configure: Some(Box::new(|s| {
+            s.wechat.previous_encoding_aes_key = Some(s.wechat.encoding_aes_key.clone());
+            s.wechat.encoding_aes_key = secrecy::SecretString::from("ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut");
+        })),
+        ..TestOptions::default()
+    })
+    .await;
+    let answer = app.wechat_callback(&text_xml("oUserF", "咨询", 7008, now()), true).await;
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["reply"]["signature_ok"], true);
+    assert!(reply_content(answer["reply"]["xml"].as_str().expect("decrypted with the old key")).contains("0531"));
+}
+
+#[tokio::test]
+async fn subscribe_message_consent_events_are_recorded() {
+    let app = spawn_app().await;
+    let user = app.wechat_user(true).await;
+    let (_, user_id) = app.login(user["code"].as_str().expect("code")).await;
+    let official = user["official_openid"].as_str().expect("openid").to_string();
+    users::link_official_account(&app.state.db, user["unionid"].as_str().expect("unionid"), &official)
+        .await
+        .expect("link");
+
+    let popup = "<SubscribeMsgPopupEvent><List><TemplateId><![CDATA[TPL_SUBMITTED]]></TemplateId><SubscribeStatusString><![CDATA[accept]]></SubscribeStatusString><PopupScene>2</PopupScene></List><List><TemplateId><![CDATA[TPL_ISSUED]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString><PopupScene>2</PopupScene></List></SubscribeMsgPopupEvent>";
+    app.wechat_callback(&event_xml(&official, "subscribe_msg_popup_event", popup, now()), false).await;
+    let status = |t: &'static str| {
+        let db = app.state.db.clone();
+        let u = user_id.clone();
+        async move { users::consent_status(&db, &u, t).await.expect("q") }
+    };
+    assert_eq!(status("TPL_SUBMITTED").await.as_deref(), Some("accept"));
+    assert_eq!(status("TPL_ISSUED").await.as_deref(), Some("reject"));
+
+    let change = "<SubscribeMsgChangeEvent><List><TemplateId><![CDATA[TPL_SUBMITTED]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString></List></SubscribeMsgChangeEvent>";
+    app.wechat_callback(&event_xml(&official, "subscribe_msg_change_event", change, now() + 1), false).await;
+    assert_eq!(status("TPL_SUBMITTED").await.as_deref(), Some("reject"));
+}
