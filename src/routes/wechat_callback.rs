@@ -80,7 +80,7 @@ async fn read_body(mut payload: web::Payload) -> Result<String, ApiError> {
         }
         body.extend_from_slice(&chunk);
     }
-    String::from_utf8(body.to_vec()).map_err(|_| bad_xml("body is not UTF-8"))
+    String::from_utf8(Vec::from(body)).map_err(|_| bad_xml("body is not UTF-8"))
 }
 
 /// Messages and events.

@@ -162,12 +162,12 @@ fn optional(el: &Element, name: &str) -> Option<String> {
 }
 
 fn flat_fields(el: &Element) -> BTreeMap<String, String> {
-    el.children.iter().filter(|c| c.children.is_empty()).map(|c| (c.name.clone(), c.text.clone())).collect()
+    el.children.iter().filter(|c| c.children.is_empty()).map(|c| (c.name.to_string(), c.text.to_string())).collect()
 }
 
 /// The `List` items of a subscribe-message event: one `<List>` per item, directly or inside a
 /// wrapper element.
-fn list_items<'a>(el: &'a Element, wrapper: &str) -> Vec<&'a Element> {
+fn list_items<'a, 'b>(el: &'a Element<'b>, wrapper: &str) -> Vec<&'a Element<'b>> {
     match el.child(wrapper) {
         Some(w) => w.children.iter().filter(|c| c.name == "List").collect(),
         None => Vec::new(),

@@ -1,6 +1,8 @@
 //! A small, strict reader for WeChat's XML: one `<xml>` root, elements with text or CDATA, and
 //! nested lists (subscribe-message events). No DTDs, no entities beyond the predefined five.
 
+use std::borrow::Cow;
+
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
@@ -16,30 +18,61 @@ pub enum XmlError {
     Doctype,
 }
 
+/// An element borrowing from the document: names and unescaped text are copied only when
+/// they must be (entities, several text pieces), which keeps parsing cheap on the hot path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Element {
-    pub name: String,
-    pub text: String,
-    pub children: Vec<Element>,
+pub struct Element<'a> {
+    pub name: &'a str,
+    pub text: Cow<'a, str>,
+    pub children: Vec<Element<'a>>,
 }
 
-impl Element {
-    pub fn child(&self, name: &str) -> Option<&Element> {
+impl<'a> Element<'a> {
+    pub fn child(&self, name: &str) -> Option<&Element<'a>> {
         self.children.iter().find(|c| c.name == name)
     }
 
-    /// Text of a direct child, trimmed of surrounding whitespace outside CDATA.
+    /// Text of a direct child (text outside CDATA is trimmed).
     pub fn text_of(&self, name: &str) -> Option<&str> {
-        self.child(name).map(|c| c.text.as_str())
+        self.child(name).map(|c| c.text.as_ref())
+    }
+
+    fn push_text(&mut self, piece: Cow<'a, str>) {
+        if piece.is_empty() {
+            return;
+        }
+        if self.text.is_empty() {
+            self.text = piece;
+        } else {
+            self.text.to_mut().push_str(&piece);
+        }
     }
 }
 
 const MAX_DEPTH: usize = 8;
 
-pub fn parse(input: &str) -> Result<Element, XmlError> {
+fn name_of<'a>(input: &'a str, raw: &[u8]) -> Result<&'a str, XmlError> {
+    // The reader hands out slices of `input`; find the same bytes there to keep the borrow.
+    let name = std::str::from_utf8(raw).map_err(|e| XmlError::Malformed(e.to_string()))?;
+    let start = (name.as_ptr() as usize).checked_sub(input.as_ptr() as usize);
+    match start {
+        Some(start) if start + name.len() <= input.len() => Ok(&input[start..start + name.len()]),
+        _ => Err(XmlError::Malformed("element name outside the document".into())),
+    }
+}
+
+fn borrowed<'a>(input: &'a str, bytes: &[u8]) -> Result<Cow<'a, str>, XmlError> {
+    let s = std::str::from_utf8(bytes).map_err(|e| XmlError::Malformed(e.to_string()))?;
+    match (s.as_ptr() as usize).checked_sub(input.as_ptr() as usize) {
+        Some(start) if start + s.len() <= input.len() => Ok(Cow::Borrowed(&input[start..start + s.len()])),
+        _ => Ok(Cow::Owned(s.to_string())),
+    }
+}
+
+pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
     let mut reader = Reader::from_str(input);
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
+    let mut stack: Vec<Element<'_>> = Vec::new();
+    let mut root: Option<Element<'_>> = None;
     loop {
         match reader.read_event().map_err(|e| XmlError::Malformed(e.to_string()))? {
             Event::Start(start) => {
@@ -49,14 +82,14 @@ pub fn parse(input: &str) -> Result<Element, XmlError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(XmlError::TooDeep);
                 }
-                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                let name = name_of(input, start.name().as_ref())?;
                 if stack.is_empty() && name != "xml" {
                     return Err(XmlError::Root);
                 }
                 stack.push(Element { name, ..Element::default() });
             }
             Event::Empty(empty) => {
-                let name = String::from_utf8_lossy(empty.name().as_ref()).into_owned();
+                let name = name_of(input, empty.name().as_ref())?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(Element { name, ..Element::default() }),
                     None if name == "xml" => root = Some(Element { name, ..Element::default() }),
@@ -65,16 +98,20 @@ pub fn parse(input: &str) -> Result<Element, XmlError> {
             }
             Event::Text(text) => {
                 let value = text.unescape().map_err(|e| XmlError::Malformed(e.to_string()))?;
+                let trimmed: Cow<'_, str> = match value {
+                    Cow::Borrowed(b) => borrowed(input, b.trim().as_bytes())?,
+                    Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
+                };
                 match stack.last_mut() {
-                    Some(el) => el.text.push_str(value.trim()),
-                    None if value.trim().is_empty() => {}
+                    Some(el) => el.push_text(trimmed),
+                    None if trimmed.is_empty() => {}
                     None => return Err(XmlError::Malformed("text outside the root element".into())),
                 }
             }
             Event::CData(data) => {
-                let value = std::str::from_utf8(&data).map_err(|e| XmlError::Malformed(e.to_string()))?;
+                let value = borrowed(input, &data)?;
                 match stack.last_mut() {
-                    Some(el) => el.text.push_str(value),
+                    Some(el) => el.push_text(value),
                     None => return Err(XmlError::Malformed("CDATA outside the root element".into())),
                 }
             }

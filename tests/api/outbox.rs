@@ -169,3 +169,38 @@ async fn retries_stop_at_the_bound() {
     assert_eq!(rows[0].state, "failed");
     assert_eq!(rows[0].attempts, 3);
 }
+
+#[tokio::test]
+async fn two_workers_draining_at_once_send_each_message_once() {
+    let app = spawn_app().await;
+    let (user_id, _) = follower(&app, false).await;
+    for i in 0..12 {
+        let n = Notification::Delivered { reference: format!("APP{i}") };
+        outbox::enqueue(&app.state.db, &user_id, None, &n, &format!("d-{i}")).await.expect("enqueue");
+    }
+    let (a, b) = (app.state.outbox_worker(), app.state.outbox_worker());
+    let (ra, rb) = tokio::join!(
+        async {
+            let mut n = 0;
+            while let Ok(k) = a.run_once().await {
+                if k == 0 {
+                    break;
+                }
+                n += k;
+            }
+            n
+        },
+        async {
+            let mut n = 0;
+            while let Ok(k) = b.run_once().await {
+                if k == 0 {
+                    break;
+                }
+                n += k;
+            }
+            n
+        }
+    );
+    assert_eq!(ra + rb, 12, "every row handled by exactly one worker");
+    assert_eq!(app.mock_get("/_mock/messages").await.as_array().expect("list").len(), 12);
+}
