@@ -61,6 +61,7 @@ pub struct Settings {
     pub calendar: CalendarSettings,
     pub seed: SeedSettings,
     pub workers: WorkerSettings,
+    pub health_card: HealthCardSettings,
     #[serde(skip, default = "default_env")]
     pub environment: Environment,
 }
@@ -184,6 +185,16 @@ pub struct CryptoSettings {
     pub index_key: SecretString,
 }
 
+/// The electronic health card open platform.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HealthCardSettings {
+    /// Absent + mock.enabled = the in-process mock.
+    pub base_url: Option<String>,
+    pub app_id: String,
+    pub app_secret: SecretString,
+    pub hospital_id: String,
+}
+
 /// Background workers inside the service process.
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkerSettings {
@@ -255,7 +266,7 @@ impl Settings {
 
     /// Refuses settings the service cannot run with; the error names the key in one line.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let required: [(&'static str, &SecretString); 7] = [
+        let required: [(&'static str, &SecretString); 8] = [
             ("database.url", &self.database.url),
             ("jwt.secret", &self.jwt.secret),
             ("crypto.data_key", &self.crypto.data_key),
@@ -263,6 +274,7 @@ impl Settings {
             ("wechat.app_secret", &self.wechat.app_secret),
             ("wechat.token", &self.wechat.token),
             ("wechat.mini_program_app_secret", &self.wechat.mini_program_app_secret),
+            ("health_card.app_secret", &self.health_card.app_secret),
         ];
         for (key, value) in required {
             if value.expose_secret().trim().is_empty() {
@@ -308,6 +320,9 @@ impl Settings {
         if self.wechat.api_base_url.is_none() && !self.mock.enabled {
             return Err(missing("wechat.api_base_url"));
         }
+        if self.health_card.base_url.is_none() && !self.mock.enabled {
+            return Err(missing("health_card.base_url"));
+        }
         Ok(())
     }
 
@@ -327,6 +342,13 @@ impl Settings {
     /// Where the WeChat platform APIs live: the configured URL, else the in-process mock.
     pub fn wechat_api_base_url(&self) -> String {
         match &self.wechat.api_base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}:{}", self.mock.host, self.mock.port),
+        }
+    }
+
+    pub fn health_card_base_url(&self) -> String {
+        match &self.health_card.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}:{}", self.mock.host, self.mock.port),
         }

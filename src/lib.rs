@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod journey;
 pub mod kv;
 pub mod official_account;
 pub mod persistence;

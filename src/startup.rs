@@ -11,6 +11,7 @@ use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 
 use crate::auth::JwtKeys;
+use crate::clients::health_card::{HealthCardPlatform, HttpHealthCardPlatform};
 use crate::clients::wechat::WechatClient;
 use crate::config::Settings;
 use crate::crypto::PersonalDataCipher;
@@ -35,6 +36,7 @@ pub struct AppState {
     /// Current and previous EncodingAESKey for safe-mode callbacks.
     pub wechat_keys: KeyRing,
     pub official_account: Arc<OfficialAccount>,
+    pub health_cards: Arc<dyn HealthCardPlatform>,
 }
 
 impl AppState {
@@ -132,7 +134,19 @@ impl Application {
             calendar: calendar.clone(),
             echo_unknown_text: settings.wechat.echo_unknown_text,
         });
+        let health_cards: Arc<dyn HealthCardPlatform> = Arc::new(HttpHealthCardPlatform {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(settings.wechat.request_timeout_secs))
+                .build()
+                .map_err(|e| StartupError::Setting { key: "health_card", reason: e.to_string() })?,
+            base_url: settings.health_card_base_url(),
+            app_id: settings.health_card.app_id.clone(),
+            app_secret: settings.health_card.app_secret.clone(),
+            hospital_id: settings.health_card.hospital_id.clone(),
+            kv: kv.clone(),
+        });
         let state = web::Data::new(AppState {
+            health_cards,
             jwt: JwtKeys::new(&settings.jwt),
             settings: Arc::new(settings),
             db,

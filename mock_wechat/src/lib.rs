@@ -41,6 +41,8 @@ pub struct MockSettings {
     pub template_daily_quota: u64,
     /// WeChat's callback timeout.
     pub callback_timeout: Duration,
+    pub health_card_app_id: String,
+    pub health_card_app_secret: String,
 }
 
 impl Default for MockSettings {
@@ -58,6 +60,8 @@ impl Default for MockSettings {
             token_ttl: Duration::from_secs(7200),
             template_daily_quota: 100_000,
             callback_timeout: Duration::from_secs(5),
+            health_card_app_id: "hc0000000000000001".into(),
+            health_card_app_secret: "dev-health-card-secret".into(),
         }
     }
 }
@@ -147,6 +151,8 @@ struct Inner {
     face_outcomes: HashMap<String, String>,
     face_sessions: HashMap<String, FaceSession>,
     health_cards: HashMap<String, Value>,
+    used_health_codes: std::collections::HashSet<String>,
+    health_card_tokens: std::collections::HashSet<String>,
     callbacks_sent: u64,
     user_info_calls: u64,
 }
@@ -507,6 +513,71 @@ async fn face_query(state: State, req: HttpRequest, body: web::Json<Value>) -> H
     HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "verify_ret": if passed { 10000 } else { 90100 }}))
 }
 
+// ---- electronic health card platform ---------------------------------------------------
+
+fn hc_out(code: i64, msg: &str, rsp: Value) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"commonOut": {"resultCode": code, "errMsg": msg}, "rsp": rsp}))
+}
+
+/// The platform's signature, computed apart from the service's code.
+fn hc_sign(common_in: &Value, req: &Value, secret: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for obj in [common_in, req] {
+        for (k, v) in obj.as_object().into_iter().flatten() {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            if k != "sign" && !text.is_empty() {
+                pairs.push((k.clone(), text));
+            }
+        }
+    }
+    pairs.sort();
+    let joined = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(format!("{joined}{secret}").as_bytes()))
+}
+
+#[post("/rest/auth/HealthCard/HealthOpenAuth/AuthObj/getAppToken")]
+async fn hc_app_token(state: State, body: web::Json<Value>) -> HttpResponse {
+    if body["appId"].as_str() != Some(state.settings.health_card_app_id.as_str()) {
+        return hc_out(-1, "invalid appId", Value::Null);
+    }
+    let token = random_id("hctoken_");
+    state.lock().health_card_tokens.insert(token.clone());
+    hc_out(0, "", json!({"appToken": token, "expiresIn": 7200}))
+}
+
+#[post("/rest/auth/HealthCard/HealthOpenPlatform/ISVOpenObj/getHealthCardByHealthCode")]
+async fn hc_card_by_code(state: State, body: web::Json<Value>) -> HttpResponse {
+    if let Some(f) =
+        injected_fault(&state, "/rest/auth/HealthCard/HealthOpenPlatform/ISVOpenObj/getHealthCardByHealthCode").await
+    {
+        return f;
+    }
+    let common_in = &body["commonIn"];
+    let req = &body["req"];
+    if common_in["sign"].as_str() != Some(hc_sign(common_in, req, &state.settings.health_card_app_secret).as_str()) {
+        return hc_out(-2, "sign mismatch", Value::Null);
+    }
+    let mut inner = state.lock();
+    if !inner.health_card_tokens.contains(common_in["appToken"].as_str().unwrap_or_default()) {
+        return hc_out(-3, "invalid appToken", Value::Null);
+    }
+    let code = req["healthCode"].as_str().unwrap_or_default().to_string();
+    if inner.used_health_codes.contains(&code) {
+        return hc_out(10002, "healthCode already used", Value::Null);
+    }
+    let Some(card) = inner.health_cards.get(&code).cloned() else {
+        return hc_out(10001, "invalid healthCode", Value::Null);
+    };
+    inner.used_health_codes.insert(code);
+    hc_out(0, "", json!({"isSelf": true, "card": card}))
+}
+
 // ---- control API ------------------------------------------------------------------------
 
 #[get("/_mock/health")]
@@ -774,6 +845,8 @@ impl MockServer {
                 .service(add_fault)
                 .service(expire_tokens)
                 .service(post_callback)
+                .service(hc_app_token)
+                .service(hc_card_by_code)
         })
         .workers(2)
         .disable_signals()

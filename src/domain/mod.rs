@@ -1,9 +1,12 @@
 //! The rules, pure: no web framework, database, HTTP client or key-value store in here.
 
+pub mod application;
 pub mod application_state;
 pub mod certificate_number;
+pub mod eligibility;
 pub mod institution;
 pub mod masking;
+pub mod names;
 pub mod notification;
 pub mod resident_id;
 pub mod working_days;

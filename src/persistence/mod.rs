@@ -1,6 +1,7 @@
 //! The only module that speaks sea-orm. Everything above it calls the functions here with
 //! domain types and gets domain types back.
 
+pub mod applicant;
 pub mod entities;
 pub mod institutions;
 pub mod outbox;

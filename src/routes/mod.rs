@@ -1,5 +1,6 @@
 //! HTTP handlers: extract, call, map errors. Rules live in `domain`, storage in `persistence`.
 
+pub mod applicant;
 pub mod auth_login;
 pub mod extract;
 pub mod institutions;
@@ -22,6 +23,14 @@ use utoipa::OpenApi;
         auth_login::login,
         wechat_callback::verify,
         wechat_callback::push,
+        applicant::bind_health_card,
+        applicant::list_health_cards,
+        applicant::list_deliveries,
+        applicant::create_application,
+        applicant::list_applications,
+        applicant::get_application,
+        applicant::put_parents,
+        applicant::withdraw,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
     modifiers(&BearerAuth)
@@ -49,5 +58,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sessions::hospital_session)
         .service(auth_login::login)
         .service(wechat_callback::verify)
-        .service(wechat_callback::push);
+        .service(wechat_callback::push)
+        .service(applicant::bind_health_card)
+        .service(applicant::list_health_cards)
+        .service(applicant::list_deliveries)
+        .service(applicant::create_application)
+        .service(applicant::list_applications)
+        .service(applicant::get_application)
+        .service(applicant::put_parents)
+        .service(applicant::withdraw);
 }

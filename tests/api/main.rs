@@ -5,6 +5,7 @@ mod extractors;
 mod health;
 mod helpers;
 mod institutions;
+mod journey;
 mod kv;
 mod login;
 mod mock_platform;

@@ -1,10 +1,15 @@
 //! sea-orm entities, one module per table. Only `persistence` sees these; the rest of the
 //! service works with domain types and the query functions beside this module.
 
+pub mod application;
+pub mod application_event;
+pub mod delivery_record;
+pub mod health_card;
 pub mod hospital_api_key;
 pub mod identity_link;
 pub mod institution;
 pub mod notification;
 pub mod officer;
+pub mod parent;
 pub mod subscription_consent;
 pub mod user;

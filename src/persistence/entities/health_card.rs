@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "health_cards")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub id_number_enc: String,
+    pub id_number_key_id: String,
+    pub id_number_bidx: String,
+    pub id_number_masked: String,
+    pub phone_enc: Option<String>,
+    pub phone_key_id: Option<String>,
+    pub phone_bidx: Option<String>,
+    pub phone_masked: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

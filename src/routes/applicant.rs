@@ -1,0 +1,266 @@
+//! The mini-program's endpoints for the parent's journey. Extract, call `journey`, answer.
+//! Every response masks personal data; another user's ids are "not found".
+
+use actix_web::{get, post, put, web, HttpResponse};
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::application_state::ApplicationState as S;
+use crate::domain::working_days::to_china;
+use crate::error::ApiError;
+use crate::journey::{self, EligibilityView, ParentsInput};
+use crate::persistence::applicant::{self, Application};
+use crate::persistence::institutions;
+use crate::routes::extract::Applicant;
+use crate::startup::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct BindHealthCard {
+    pub health_code: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HealthCardView {
+    pub id: String,
+    pub name_masked: String,
+    pub id_number_masked: String,
+}
+
+fn card_view(c: &applicant::HealthCard) -> HealthCardView {
+    HealthCardView {
+        id: c.id.clone(),
+        name_masked: crate::domain::masking::mask_name(&c.name),
+        id_number_masked: c.id_number.masked.clone(),
+    }
+}
+
+#[utoipa::path(tag = "applicant", request_body = BindHealthCard, security(("bearer" = [])),
+    responses((status = 201, body = HealthCardView), (status = 200, body = HealthCardView, description = "already bound"), (status = 422)))]
+#[post("/api/v1/health-cards")]
+pub async fn bind_health_card(
+    state: web::Data<AppState>,
+    who: Applicant,
+    body: web::Json<BindHealthCard>,
+) -> Result<HttpResponse, ApiError> {
+    let code = body.health_code.trim();
+    if code.is_empty() || code.len() > 256 {
+        return Err(ApiError::bad_request("invalid_health_code", "health_code is required"));
+    }
+    let (card, created) =
+        journey::bind_health_card(&state.db, &state.cipher, state.health_cards.as_ref(), who.id(), code).await?;
+    let mut res = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    Ok(res.json(card_view(&card)))
+}
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = [HealthCardView])))]
+#[get("/api/v1/health-cards")]
+pub async fn list_health_cards(state: web::Data<AppState>, who: Applicant) -> Result<HttpResponse, ApiError> {
+    let cards = applicant::health_cards(&state.db, who.id()).await?;
+    Ok(HttpResponse::Ok().json(cards.iter().map(card_view).collect::<Vec<_>>()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DeliveriesQuery {
+    pub health_card_id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InstitutionRef {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub institution: InstitutionRef,
+    pub birth_at: DateTime<FixedOffset>,
+    pub baby_sex: String,
+}
+
+#[utoipa::path(tag = "applicant", params(DeliveriesQuery), security(("bearer" = [])), responses((status = 200, body = [DeliveryView]), (status = 404)))]
+#[get("/api/v1/deliveries")]
+pub async fn list_deliveries(
+    state: web::Data<AppState>,
+    who: Applicant,
+    query: web::Query<DeliveriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let card = applicant::health_card(&state.db, who.id(), &query.health_card_id)
+        .await?
+        .ok_or(ApiError::NotFound("health card"))?;
+    let all = institutions::list(&state.db).await?;
+    let views: Vec<DeliveryView> = applicant::deliveries_of_mother(&state.db, &card.id_number.bidx)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryView {
+            institution: InstitutionRef {
+                name: all.iter().find(|i| i.code == d.institution_code).map(|i| i.name.clone()).unwrap_or_default(),
+                code: d.institution_code,
+            },
+            id: d.id,
+            birth_at: to_china(d.birth_at),
+            baby_sex: d.baby_sex,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewApplication {
+    pub delivery_id: String,
+    pub health_card_id: String,
+    /// `mother` or `father`.
+    pub claimant_relation: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Step {
+    pub step: &'static str,
+    pub done: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TimelineView {
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub at: DateTime<FixedOffset>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApplicationView {
+    pub id: String,
+    pub state: String,
+    /// What the family reads, with what to do next.
+    pub state_description: &'static str,
+    pub claimant_relation: String,
+    pub institution_code: String,
+    pub steps: Vec<Step>,
+    pub timeline: Vec<TimelineView>,
+    pub review_due_at: Option<DateTime<FixedOffset>>,
+    pub eligibility_reasons: Vec<String>,
+    pub return_reasons: Vec<serde_json::Value>,
+    pub certificate_number: Option<String>,
+    pub shipment: Option<serde_json::Value>,
+}
+
+/// The journey's steps in order, and the first state in which each counts as done.
+const STEPS: [(&str, S); 9] = [
+    ("parents", S::ParentsEntered),
+    ("identity", S::IdentityVerified),
+    ("documents", S::DocumentsUploaded),
+    ("confirmation", S::Confirmed),
+    ("signature", S::Signed),
+    ("payment", S::Submitted),
+    ("review", S::Issued),
+    ("shipment", S::Shipped),
+    ("delivery", S::Delivered),
+];
+
+fn progress_rank(s: S) -> usize {
+    match s {
+        S::Draft | S::Ineligible | S::Withdrawn => 0,
+        S::ParentsEntered => 1,
+        S::IdentityVerified => 2,
+        S::DocumentsUploaded | S::ModificationRequested => 3,
+        S::Confirmed => 4,
+        S::Signed | S::AwaitingPayment => 5,
+        S::Submitted | S::Returned => 6,
+        S::Issued | S::LostInTransit => 7,
+        S::Shipped => 8,
+        S::Delivered => 9,
+    }
+}
+
+async fn view(state: &AppState, app: Application) -> Result<ApplicationView, ApiError> {
+    let timeline = applicant::timeline(&state.db, &app.id)
+        .await?
+        .into_iter()
+        .map(|e| TimelineView { kind: e.kind, from_state: e.from_state, to_state: e.to_state, at: to_china(e.at) })
+        .collect();
+    let rank = progress_rank(app.state);
+    Ok(ApplicationView {
+        steps: STEPS.iter().map(|(step, done_at)| Step { step, done: rank >= progress_rank(*done_at) }).collect(),
+        state_description: app.state.describe(),
+        state: app.state.as_str().to_string(),
+        review_due_at: app.review_due_at.map(to_china),
+        claimant_relation: app.claimant_relation,
+        institution_code: app.institution_code,
+        eligibility_reasons: app.eligibility_reasons,
+        return_reasons: app.return_reasons,
+        certificate_number: None,
+        shipment: None,
+        timeline,
+        id: app.id,
+    })
+}
+
+#[utoipa::path(tag = "applicant", request_body = NewApplication, security(("bearer" = [])),
+    responses((status = 201, body = ApplicationView), (status = 404), (status = 409), (status = 422)))]
+#[post("/api/v1/applications")]
+pub async fn create_application(
+    state: web::Data<AppState>,
+    who: Applicant,
+    body: web::Json<NewApplication>,
+) -> Result<HttpResponse, ApiError> {
+    let app = journey::create_application(
+        &state.db,
+        who.id(),
+        &body.delivery_id,
+        &body.health_card_id,
+        &body.claimant_relation,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(view(&state, app).await?))
+}
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = [ApplicationView])))]
+#[get("/api/v1/applications")]
+pub async fn list_applications(state: web::Data<AppState>, who: Applicant) -> Result<HttpResponse, ApiError> {
+    let mut views = Vec::new();
+    for app in applicant::applications_of(&state.db, who.id()).await? {
+        views.push(view(&state, app).await?);
+    }
+    Ok(HttpResponse::Ok().json(views))
+}
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = ApplicationView), (status = 404)))]
+#[get("/api/v1/applications/{id}")]
+pub async fn get_application(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let app = applicant::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
+    Ok(HttpResponse::Ok().json(view(&state, app).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ParentsAnswer {
+    pub eligibility: EligibilityView,
+    pub application: ApplicationView,
+}
+
+#[utoipa::path(tag = "applicant", request_body = ParentsInput, security(("bearer" = [])),
+    responses((status = 200, body = ParentsAnswer), (status = 404), (status = 409), (status = 422)))]
+#[put("/api/v1/applications/{id}/parents")]
+pub async fn put_parents(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+    body: web::Json<ParentsInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (eligibility, app) = journey::enter_parents(&state.db, &state.cipher, who.id(), &id, &body).await?;
+    Ok(HttpResponse::Ok().json(ParentsAnswer { eligibility, application: view(&state, app).await? }))
+}
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = ApplicationView), (status = 404), (status = 409)))]
+#[post("/api/v1/applications/{id}/withdrawal")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let app = journey::withdraw(&state.db, who.id(), &id).await?;
+    Ok(HttpResponse::Ok().json(view(&state, app).await?))
+}

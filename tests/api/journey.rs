@@ -1,0 +1,395 @@
+//! The parent's journey so far: health card, delivery records, application, parents and
+//! eligibility, withdrawal, the application view — with ownership and masking.
+
+use birthcert::crypto::Field;
+use birthcert::domain::resident_id::check_char;
+use birthcert::journey::store_number;
+use birthcert::persistence::applicant::{self, NewDelivery};
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+
+fn id(body: &str) -> String {
+    format!("{body}{}", check_char(body.as_bytes()))
+}
+
+const MOTHER: &str = "李梅";
+
+fn mother_id() -> String {
+    id("37012419950310002")
+}
+
+fn father_id() -> String {
+    id("37012419930521001")
+}
+
+async fn seed_delivery(app: &TestApp, mother_name: &str, mother_id: &str) -> String {
+    applicant::insert_delivery(
+        &app.state.db,
+        &NewDelivery {
+            institution_code: "PY-RMYY".into(),
+            mother_name: mother_name.into(),
+            mother_id_type: "resident_id".into(),
+            mother_id_number: store_number(&app.state.cipher, Field::IdNumber, mother_id),
+            baby_sex: "female".into(),
+            birth_at: chrono::Utc::now() - chrono::Duration::days(3),
+            birth_place: "平阴县人民医院".into(),
+            gestational_weeks: 39,
+            weight_g: 3300,
+            length_cm: 50,
+            health_status: "good".into(),
+            midwife_name: "王芳".into(),
+            late: false,
+        },
+    )
+    .await
+    .expect("delivery")
+}
+
+/// A signed-in parent with the mother's card bound: (token, card id).
+async fn parent_with_card(app: &TestApp, name: &str, id_number: &str) -> (String, String) {
+    let user = app.wechat_user(false).await;
+    let (token, _) = app.login(user["code"].as_str().expect("code")).await;
+    let code = app
+        .mock_post("/_mock/health-cards", &json!({"name": name, "id_number": id_number, "phone": "13812345678"}))
+        .await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/health-cards"))
+        .bearer_auth(&token)
+        .json(&json!({"health_code": code["health_code"]}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 201);
+    let card: Value = res.json().await.expect("json");
+    (token, card["id"].as_str().expect("id").to_string())
+}
+
+async fn send(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("sent");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn parents(mother_id: &str, father_type: &str, father_number: &str) -> Value {
+    json!({
+        "mother": {"name": MOTHER, "id_type": "resident_id", "id_number": mother_id, "nationality": "中国", "ethnicity": "汉族", "phone": "13812345678", "address": "平阴县榆山街道"},
+        "father": {"name": "张伟", "id_type": father_type, "id_number": father_number, "nationality": "中国", "ethnicity": "汉族", "phone": "13987654321"}
+    })
+}
+
+#[tokio::test]
+async fn health_card_binds_once_with_masked_details() {
+    let app = spawn_app().await;
+    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    let (status, list) = send(&app, reqwest::Method::GET, "/api/v1/health-cards", &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list[0]["id"], card_id.as_str());
+    assert_eq!(list[0]["name_masked"], "李*");
+    assert_eq!(list[0]["id_number_masked"], "3701**********0021".replace("0021", &mother_id()[14..]));
+    assert!(!list.to_string().contains(&mother_id()));
+
+    let (status, body) =
+        send(&app, reqwest::Method::POST, "/api/v1/health-cards", &token, Some(json!({"health_code": "nope"}))).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["code"], "invalid_health_code");
+
+    // Someone else sees none of it.
+    let other = app.wechat_user(false).await;
+    let (other_token, _) = app.login(other["code"].as_str().expect("code")).await;
+    let (_, list) = send(&app, reqwest::Method::GET, "/api/v1/health-cards", &other_token, None).await;
+    assert_eq!(list, json!([]));
+}
+
+#[tokio::test]
+async fn a_used_health_code_is_refused() {
+    let app = spawn_app().await;
+    let user = app.wechat_user(false).await;
+    let (token, _) = app.login(user["code"].as_str().expect("code")).await;
+    let code = app.mock_post("/_mock/health-cards", &json!({"name": MOTHER, "id_number": mother_id()})).await;
+    let body = json!({"health_code": code["health_code"]});
+    assert_eq!(send(&app, reqwest::Method::POST, "/api/v1/health-cards", &token, Some(body.clone())).await.0, 201);
+    let (status, answer) = send(&app, reqwest::Method::POST, "/api/v1/health-cards", &token, Some(body)).await;
+    assert_eq!(status, 422);
+    assert_eq!(answer["code"], "invalid_health_code");
+}
+
+#[tokio::test]
+async fn deliveries_are_those_of_the_cards_mother_only() {
+    let app = spawn_app().await;
+    let mine = seed_delivery(&app, MOTHER, &mother_id()).await;
+    seed_delivery(&app, "王芳", &id("37012419960101002")).await;
+    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    let (status, list) =
+        send(&app, reqwest::Method::GET, &format!("/api/v1/deliveries?health_card_id={card_id}"), &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    assert_eq!(list[0]["id"], mine.as_str());
+    assert_eq!(list[0]["institution"]["name"], "平阴县人民医院");
+    assert!(list[0]["birth_at"].as_str().expect("time").ends_with("+08:00"));
+
+    let other = app.wechat_user(false).await;
+    let (other_token, _) = app.login(other["code"].as_str().expect("code")).await;
+    let (status, _) =
+        send(&app, reqwest::Method::GET, &format!("/api/v1/deliveries?health_card_id={card_id}"), &other_token, None)
+            .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn one_live_application_per_delivery_and_none_after_a_certificate() {
+    let app = spawn_app().await;
+    let delivery = seed_delivery(&app, MOTHER, &mother_id()).await;
+    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    let new = json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"});
+    let (status, first) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(new.clone())).await;
+    assert_eq!(status, 201);
+    assert_eq!(first["state"], "draft");
+    let (status, again) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(new.clone())).await;
+    assert_eq!(status, 409);
+    assert_eq!(again["code"], "application_exists");
+
+    let first_id = first["id"].as_str().expect("id");
+    let (status, withdrawn) =
+        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{first_id}/withdrawal"), &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(withdrawn["state"], "withdrawn");
+    let (status, _) =
+        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{first_id}/withdrawal"), &token, None).await;
+    assert_eq!(status, 409, "withdrawing twice is out of order");
+    let (status, second) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(new.clone())).await;
+    assert_eq!(status, 201);
+
+    // A certificate for this birth ends online first issuance.
+    let second_id = second["id"].as_str().expect("id");
+    app.state
+        .db
+        .execute_unprepared(&format!(
+            "INSERT INTO certificate_stock (number, institution_code, state, received_by, received_at) VALUES ('R370000001', 'PY-RMYY', 'issued', 'a', '2026-11-26T10:00:00+08:00'); \
+             INSERT INTO certificates (id, number, application_id, institution_code, state, issued_by, issued_at) VALUES ('c1', 'R370000001', '{second_id}', 'PY-RMYY', 'issued', 'o', '2026-11-26T10:00:00+08:00'); \
+             UPDATE applications SET state = 'withdrawn' WHERE id = '{second_id}'"
+        ))
+        .await
+        .expect("certificate");
+    let (status, body) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(new)).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["code"], "not_first_issuance");
+}
+
+#[tokio::test]
+async fn bad_application_requests() {
+    let app = spawn_app().await;
+    let delivery = seed_delivery(&app, MOTHER, &mother_id()).await;
+    let other_delivery = seed_delivery(&app, "王芳", &id("37012419960101002")).await;
+    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/applications",
+        &token,
+        Some(json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "uncle"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["fields"][0]["field"], "claimant_relation");
+    let (status, _) = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/applications",
+        &token,
+        Some(json!({"delivery_id": other_delivery, "health_card_id": card_id, "claimant_relation": "mother"})),
+    )
+    .await;
+    assert_eq!(status, 404, "another mother's delivery record is not reachable");
+    let (status, _) = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/applications",
+        &token,
+        Some(json!({"delivery_id": delivery, "health_card_id": "nope", "claimant_relation": "mother"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/applications",
+        "not-a-token",
+        Some(json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"})),
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+async fn new_application(app: &TestApp) -> (String, String) {
+    let delivery = seed_delivery(app, MOTHER, &mother_id()).await;
+    let (token, card_id) = parent_with_card(app, MOTHER, &mother_id()).await;
+    let (status, created) = send(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/applications",
+        &token,
+        Some(json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "father"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    (token, created["id"].as_str().expect("id").to_string())
+}
+
+#[tokio::test]
+async fn eligible_parents_move_the_application_on_and_the_view_shows_it_masked() {
+    let app = spawn_app().await;
+    let (token, app_id) = new_application(&app).await;
+    let (status, body) = send(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/applications/{app_id}/parents"),
+        &token,
+        Some(parents(&mother_id(), "resident_id", &father_id())),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["eligibility"]["eligible"], true);
+    assert_eq!(body["eligibility"]["reasons"], json!([]));
+    assert_eq!(body["application"]["state"], "parents_entered");
+
+    // Parents stay editable until confirmation.
+    let (status, body) = send(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/applications/{app_id}/parents"),
+        &token,
+        Some(parents(&mother_id(), "resident_id", &father_id())),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["application"]["state"], "parents_entered");
+
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/applications/{app_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    let text = res.text().await.expect("text");
+    assert!(!text.contains(&mother_id()) && !text.contains(&father_id()) && !text.contains("13812345678"), "{text}");
+    let view: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(view["steps"][0], json!({"step": "parents", "done": true}));
+    assert_eq!(view["steps"][1], json!({"step": "identity", "done": false}));
+    let kinds: Vec<&str> =
+        view["timeline"].as_array().expect("timeline").iter().map(|e| e["kind"].as_str().expect("kind")).collect();
+    assert_eq!(kinds, ["created", "state_changed", "parents_updated"]);
+    assert!(view["state_description"].as_str().expect("text").contains("人脸识别"));
+
+    // The stored numbers are ciphertext.
+    let stored = applicant::parents(&app.state.db, &app_id).await.expect("parents");
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|p| !p.id_number.sealed.ciphertext.contains("370124")));
+}
+
+#[tokio::test]
+async fn failed_rules_are_all_reported_and_the_application_becomes_ineligible() {
+    let app = spawn_app().await;
+    let (token, app_id) = new_application(&app).await;
+    let mut body = parents(&id("37012419950310004"), "hk_macao_permit", "H12345678");
+    body["mother"]["name"] = json!("李美");
+    let (status, answer) =
+        send(&app, reqwest::Method::PUT, &format!("/api/v1/applications/{app_id}/parents"), &token, Some(body)).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["eligibility"]["eligible"], false);
+    let codes: Vec<&str> = answer["eligibility"]["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| r["code"].as_str().expect("code"))
+        .collect();
+    assert_eq!(codes, ["parent_not_mainland_resident", "mother_mismatch"]);
+    assert!(answer["eligibility"]["reasons"][0]["message"].as_str().expect("m").contains("现场"));
+    assert_eq!(answer["application"]["state"], "ineligible");
+    assert_eq!(
+        answer["application"]["eligibility_reasons"],
+        json!(["parent_not_mainland_resident", "mother_mismatch"])
+    );
+
+    let (status, answer) = send(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/applications/{app_id}/parents"),
+        &token,
+        Some(parents(&mother_id(), "resident_id", &father_id())),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(answer["code"], "wrong_state");
+}
+
+#[tokio::test]
+async fn a_single_parent_is_told_to_apply_on_site() {
+    let app = spawn_app().await;
+    let (token, app_id) = new_application(&app).await;
+    let mut body = parents(&mother_id(), "resident_id", &father_id());
+    body.as_object_mut().expect("object").remove("father");
+    let (_, answer) =
+        send(&app, reqwest::Method::PUT, &format!("/api/v1/applications/{app_id}/parents"), &token, Some(body)).await;
+    assert_eq!(answer["eligibility"]["reasons"][0]["code"], "single_parent");
+}
+
+#[tokio::test]
+async fn invalid_parent_input_is_422_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (token, app_id) = new_application(&app).await;
+    let mut body = parents(&mother_id(), "resident_id", &father_id());
+    let good = mother_id();
+    let wrong_check = if good.ends_with('1') { '2' } else { '1' };
+    body["mother"]["id_number"] = json!(format!("{}{wrong_check}", &good[..17]));
+    body["father"]["phone"] = json!("12345");
+    body["father"]["id_type"] = json!("driver_licence");
+    let (status, answer) =
+        send(&app, reqwest::Method::PUT, &format!("/api/v1/applications/{app_id}/parents"), &token, Some(body)).await;
+    assert_eq!(status, 422);
+    assert_eq!(answer["code"], "validation_failed");
+    let fields: Vec<(String, String)> = answer["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| (f["field"].as_str().expect("f").to_string(), f["code"].as_str().expect("c").to_string()))
+        .collect();
+    assert!(fields.contains(&("mother.id_number".into(), "checksum".into())), "{fields:?}");
+    assert!(fields.contains(&("father.phone".into(), "format".into())), "{fields:?}");
+    assert!(fields.contains(&("father.id_type".into(), "unknown".into())), "{fields:?}");
+    assert!(applicant::parents(&app.state.db, &app_id).await.expect("parents").is_empty());
+    let (_, view) = send(&app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
+    assert_eq!(view["state"], "draft");
+}
+
+#[tokio::test]
+async fn another_users_application_is_not_found_everywhere() {
+    let app = spawn_app().await;
+    let (_, app_id) = new_application(&app).await;
+    let other = app.wechat_user(false).await;
+    let (other_token, _) = app.login(other["code"].as_str().expect("code")).await;
+    for (method, path, body) in [
+        (reqwest::Method::GET, format!("/api/v1/applications/{app_id}"), None),
+        (
+            reqwest::Method::PUT,
+            format!("/api/v1/applications/{app_id}/parents"),
+            Some(parents(&mother_id(), "resident_id", &father_id())),
+        ),
+        (reqwest::Method::POST, format!("/api/v1/applications/{app_id}/withdrawal"), None),
+    ] {
+        let (status, _) = send(&app, method.clone(), &path, &other_token, body).await;
+        assert_eq!(status, 404, "{method} {path}");
+    }
+    let (_, list) = send(&app, reqwest::Method::GET, "/api/v1/applications", &other_token, None).await;
+    assert_eq!(list, json!([]));
+    // An officer token is the wrong role for applicant endpoints.
+    let officer = app.state.jwt.issue("o1", birthcert::auth::Role::Officer, Some("PY-RMYY")).expect("token");
+    assert_eq!(send(&app, reqwest::Method::GET, "/api/v1/applications", &officer, None).await.0, 403);
+}
