@@ -249,3 +249,282 @@ pub async fn withdraw(db: &Db, user_id: &str, application_id: &str) -> Result<Ap
     }
     applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))
 }
+
+// ---- identity and documents -------------------------------------------------------------
+
+use crate::blobs::{BlobError, BlobStore, StoredBlob, MAX_IMAGE_BYTES};
+use crate::clients::face::{FaceOutcome, FaceVerifier};
+use crate::kv::KvStore;
+use crate::persistence::{identity, users};
+
+/// Failed face attempts per parent before online eligibility ends.
+pub const MAX_FACE_FAILURES: u64 = 3;
+/// Face sessions a user may start per hour (each costs a platform call and the family's time).
+pub const FACE_SESSIONS_PER_HOUR: i64 = 20;
+
+pub const DOCUMENT_KINDS: [&str; 4] = ["mother_id_front", "mother_id_back", "father_id_front", "father_id_back"];
+
+fn parse_role(role: &str) -> Result<&'static str, ApiError> {
+    match role {
+        "mother" => Ok("mother"),
+        "father" => Ok("father"),
+        _ => Err(ApiError::NotFound("parent")),
+    }
+}
+
+fn upstream(e: crate::clients::wechat::WechatError) -> ApiError {
+    ApiError::Upstream { service: "WeChat face verification", source: e.into() }
+}
+
+/// The declared parent's name and ID number, opened for the provider.
+async fn declared(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    app: &Application,
+    role: &str,
+) -> Result<(String, String), ApiError> {
+    let parent = applicant::parents(db, &app.id)
+        .await?
+        .into_iter()
+        .find(|p| p.role == role)
+        .ok_or_else(|| wrong_state(app, "face verification before the parents are entered"))?;
+    let id = cipher
+        .open(Field::IdNumber, &parent.id_number.sealed)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("parent id of {}: {e}", app.id)))?;
+    Ok((parent.name, id))
+}
+
+pub struct FaceSessionView {
+    pub verify_id: String,
+    pub expires_in: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn start_face_session(
+    db: &Db,
+    kv: &dyn KvStore,
+    cipher: &PersonalDataCipher,
+    face: &dyn FaceVerifier,
+    user_id: &str,
+    application_id: &str,
+    role: &str,
+) -> Result<FaceSessionView, ApiError> {
+    let role = parse_role(role)?;
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    if app.state != crate::domain::application_state::ApplicationState::ParentsEntered {
+        return Err(wrong_state(&app, "face verification"));
+    }
+    if identity::passed(db, &app.id, role).await? {
+        return Err(ApiError::Conflict {
+            code: "already_verified",
+            message: format!("the {role} is already verified"),
+        });
+    }
+    if identity::failed_faces(db, &app.id, role).await? >= MAX_FACE_FAILURES {
+        return Err(ApiError::Unprocessable {
+            code: "face_attempts_exhausted",
+            message: Reason::FaceAttemptsExhausted.message().into(),
+        });
+    }
+    let count = kv.increment(&format!("ratelimit:face:{user_id}"), std::time::Duration::from_secs(3600)).await?;
+    if count > FACE_SESSIONS_PER_HOUR {
+        return Err(ApiError::RateLimited);
+    }
+    let (name, id_number) = declared(db, cipher, &app, role).await?;
+    let openid = users::external_id(db, user_id, users::MINI_PROGRAM)
+        .await?
+        .ok_or(ApiError::NotFound("mini-program identity"))?;
+    let row_id = crate::persistence::new_id();
+    let out_seq_no = row_id.replace('-', "");
+    let session = face.start(&out_seq_no, &name, &id_number, &openid).await.map_err(upstream)?;
+    identity::start_face(db, &row_id, &app.id, role, &session.verify_id).await?;
+    Ok(FaceSessionView { verify_id: session.verify_id, expires_in: session.expires_in })
+}
+
+/// Queries the provider's verdict. A pass may complete the identity step; the third failure
+/// of a parent ends online eligibility.
+#[allow(clippy::too_many_arguments)]
+pub async fn face_result(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    face: &dyn FaceVerifier,
+    user_id: &str,
+    application_id: &str,
+    role: &str,
+    verify_id: &str,
+) -> Result<bool, ApiError> {
+    let role = parse_role(role)?;
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    let session =
+        identity::pending_face(db, &app.id, role, verify_id).await?.ok_or(ApiError::NotFound("face session"))?;
+    let (name, id_number) = declared(db, cipher, &app, role).await?;
+    let openid = users::external_id(db, user_id, users::MINI_PROGRAM)
+        .await?
+        .ok_or(ApiError::NotFound("mini-program identity"))?;
+    let out_seq_no = session.id.replace('-', "");
+    let outcome = face.result(verify_id, &out_seq_no, &name, &id_number, &openid).await.map_err(upstream)?;
+    let (passed, code) = match outcome {
+        FaceOutcome::Passed => (true, 10000),
+        FaceOutcome::Failed { code } => (false, code),
+    };
+    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    if !identity::finish(&txn, &session.id, passed, Some(code)).await? {
+        return Err(ApiError::Conflict {
+            code: "already_answered",
+            message: "this face session already has a result".into(),
+        });
+    }
+    if !passed {
+        let failures = identity::failed_faces(&txn, &app.id, role).await?;
+        if failures >= MAX_FACE_FAILURES {
+            applicant::set_eligibility_reasons(&txn, &app.id, &[Reason::FaceAttemptsExhausted.code()]).await?;
+            applicant::move_state(
+                &txn,
+                &app.id,
+                app.state,
+                crate::domain::application_state::ApplicationState::Ineligible,
+                Some(serde_json::json!({"reasons": [Reason::FaceAttemptsExhausted.code()]})),
+            )
+            .await?;
+            txn.commit().await.map_err(PersistenceError::from)?;
+            return Err(ApiError::Unprocessable {
+                code: "face_attempts_exhausted",
+                message: Reason::FaceAttemptsExhausted.message().into(),
+            });
+        }
+        txn.commit().await.map_err(PersistenceError::from)?;
+        return Err(ApiError::Unprocessable {
+            code: "face_verification_failed",
+            message: format!(
+                "人脸识别未通过，还可尝试{}次；请在光线充足处正对镜头重试。",
+                MAX_FACE_FAILURES - failures
+            ),
+        });
+    }
+    complete_identity_if_done(&txn, &app).await?;
+    txn.commit().await.map_err(PersistenceError::from)?;
+    Ok(true)
+}
+
+async fn complete_identity_if_done(txn: &impl sea_orm::ConnectionTrait, app: &Application) -> Result<(), ApiError> {
+    if identity::passed(txn, &app.id, "mother").await? && identity::passed(txn, &app.id, "father").await? {
+        let next =
+            transition(app.state, Command::CompleteIdentity).map_err(|_| wrong_state(app, "completing identity"))?;
+        applicant::move_state(txn, &app.id, app.state, next.to, None).await?;
+    }
+    Ok(())
+}
+
+fn blob_error(e: BlobError) -> ApiError {
+    match e {
+        BlobError::TooLarge => ApiError::PayloadTooLarge,
+        BlobError::NotAnImage => ApiError::UnsupportedMediaType("upload a JPEG or PNG image".into()),
+        BlobError::Empty => ApiError::bad_request("empty_file", "the file is empty"),
+        BlobError::Io(e) => ApiError::internal(e),
+    }
+}
+
+pub async fn store_image<S, E>(blobs: &BlobStore, chunks: S) -> Result<StoredBlob, ApiError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    blobs.store_image(chunks, MAX_IMAGE_BYTES).await.map_err(blob_error)
+}
+
+/// What an upload is for; checked before the body is read, so a refused upload stores nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    HandheldPhoto,
+    Document,
+}
+
+pub async fn check_upload_allowed(
+    db: &Db,
+    user_id: &str,
+    application_id: &str,
+    upload: Upload,
+) -> Result<(), ApiError> {
+    use crate::domain::application_state::ApplicationState as S;
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    match upload {
+        Upload::HandheldPhoto => {
+            if app.state != S::ParentsEntered {
+                return Err(wrong_state(&app, "a hand-held photo"));
+            }
+            if !identity::passed(db, &app.id, "mother").await? {
+                return Err(ApiError::Conflict {
+                    code: "mother_not_verified",
+                    message: "the mother must pass face verification first".into(),
+                });
+            }
+        }
+        Upload::Document => {
+            if !matches!(app.state, S::IdentityVerified | S::DocumentsUploaded | S::Returned) {
+                return Err(wrong_state(&app, "uploading documents"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The father's hand-held ID photo, the alternative to his face verification once the mother
+/// passed hers.
+pub async fn handheld_photo(db: &Db, user_id: &str, application_id: &str, blob: &StoredBlob) -> Result<(), ApiError> {
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    if app.state != crate::domain::application_state::ApplicationState::ParentsEntered {
+        return Err(wrong_state(&app, "a hand-held photo"));
+    }
+    if !identity::passed(db, &app.id, "mother").await? {
+        return Err(ApiError::Conflict {
+            code: "mother_not_verified",
+            message: "the mother must pass face verification first".into(),
+        });
+    }
+    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    identity::record_handheld_photo(&txn, &app.id, &blob.sha256).await?;
+    complete_identity_if_done(&txn, &app).await?;
+    txn.commit().await.map_err(PersistenceError::from)?;
+    Ok(())
+}
+
+/// Stores one of the four ID images; the fourth completes the documents step. Re-uploads
+/// replace the current image until the form is confirmed, and after a return.
+pub async fn put_document(
+    db: &Db,
+    user_id: &str,
+    application_id: &str,
+    kind: &str,
+    blob: &StoredBlob,
+) -> Result<(), ApiError> {
+    use crate::domain::application_state::ApplicationState as S;
+    if !DOCUMENT_KINDS.contains(&kind) {
+        return Err(ApiError::NotFound("document kind"));
+    }
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    if !matches!(app.state, S::IdentityVerified | S::DocumentsUploaded | S::Returned) {
+        return Err(wrong_state(&app, "uploading documents"));
+    }
+    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    identity::put_document(
+        &txn,
+        &app.id,
+        kind,
+        &blob.sha256,
+        i64::try_from(blob.size).unwrap_or(i64::MAX),
+        blob.image_type.mime(),
+    )
+    .await?;
+    applicant::add_event(&txn, &app.id, "document_uploaded", None, None, Some(serde_json::json!({"kind": kind})))
+        .await?;
+    if app.state == S::IdentityVerified {
+        let current = identity::current_documents(&txn, &app.id).await?;
+        if DOCUMENT_KINDS.iter().all(|k| current.iter().any(|d| d.kind == *k)) {
+            let next = transition(app.state, Command::CompleteDocuments)
+                .map_err(|_| wrong_state(&app, "completing documents"))?;
+            applicant::move_state(&txn, &app.id, app.state, next.to, None).await?;
+        }
+    }
+    txn.commit().await.map_err(PersistenceError::from)?;
+    Ok(())
+}

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod blobs;
 pub mod cli;
 pub mod clients;
 pub mod config;

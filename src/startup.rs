@@ -11,6 +11,8 @@ use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 
 use crate::auth::JwtKeys;
+use crate::blobs::BlobStore;
+use crate::clients::face::{FaceVerifier, WechatFaceVerifier};
 use crate::clients::health_card::{HealthCardPlatform, HttpHealthCardPlatform};
 use crate::clients::wechat::WechatClient;
 use crate::config::Settings;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub wechat_keys: KeyRing,
     pub official_account: Arc<OfficialAccount>,
     pub health_cards: Arc<dyn HealthCardPlatform>,
+    pub face: Arc<dyn FaceVerifier>,
+    pub blobs: BlobStore,
 }
 
 impl AppState {
@@ -145,7 +149,11 @@ impl Application {
             hospital_id: settings.health_card.hospital_id.clone(),
             kv: kv.clone(),
         });
+        let face: Arc<dyn FaceVerifier> = Arc::new(WechatFaceVerifier(wechat.clone()));
+        let blobs = BlobStore::new(settings.blobs.dir.clone());
         let state = web::Data::new(AppState {
+            face,
+            blobs,
             health_cards,
             jwt: JwtKeys::new(&settings.jwt),
             settings: Arc::new(settings),

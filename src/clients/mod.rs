@@ -1,4 +1,5 @@
 //! Outbound calls to outside systems, each behind a small surface with typed errors.
 
+pub mod face;
 pub mod health_card;
 pub mod wechat;

@@ -264,3 +264,141 @@ pub async fn withdraw(
     let app = journey::withdraw(&state.db, who.id(), &id).await?;
     Ok(HttpResponse::Ok().json(view(&state, app).await?))
 }
+
+// ---- identity and documents -------------------------------------------------------------
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FaceSessionAnswer {
+    /// For `wx.requestFacialVerify({verifyId})`.
+    pub verify_id: String,
+    pub expires_in: u64,
+}
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])),
+    responses((status = 201, body = FaceSessionAnswer), (status = 404), (status = 409), (status = 422), (status = 429), (status = 502)))]
+#[post("/api/v1/applications/{id}/identity/{role}/face-sessions")]
+pub async fn start_face_session(
+    state: web::Data<AppState>,
+    who: Applicant,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, role) = path.into_inner();
+    let s = journey::start_face_session(
+        &state.db,
+        state.kv.as_ref(),
+        &state.cipher,
+        state.face.as_ref(),
+        who.id(),
+        &id,
+        &role,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(FaceSessionAnswer { verify_id: s.verify_id, expires_in: s.expires_in }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct FaceResultRequest {
+    pub verify_id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FaceResultAnswer {
+    pub verified: bool,
+}
+
+#[utoipa::path(tag = "applicant", request_body = FaceResultRequest, security(("bearer" = [])),
+    responses((status = 200, body = FaceResultAnswer), (status = 404), (status = 422, description = "face_verification_failed or face_attempts_exhausted")))]
+#[post("/api/v1/applications/{id}/identity/{role}/face-result")]
+pub async fn face_result(
+    state: web::Data<AppState>,
+    who: Applicant,
+    path: web::Path<(String, String)>,
+    body: web::Json<FaceResultRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, role) = path.into_inner();
+    let verified = journey::face_result(
+        &state.db,
+        &state.cipher,
+        state.face.as_ref(),
+        who.id(),
+        &id,
+        &role,
+        body.verify_id.trim(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(FaceResultAnswer { verified }))
+}
+
+/// The multipart part named `file`, as a stream. The `Multipart` is returned too: the field
+/// can only be read while it is alive.
+async fn file_part(
+    req: &actix_web::HttpRequest,
+    payload: web::Payload,
+) -> Result<(actix_multipart::Multipart, actix_multipart::Field), ApiError> {
+    use futures_util::StreamExt;
+    let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
+    while let Some(field) = multipart.next().await {
+        let field = field.map_err(|e| match e {
+            actix_multipart::MultipartError::ContentTypeMissing
+            | actix_multipart::MultipartError::ContentTypeParse
+            | actix_multipart::MultipartError::ContentTypeIncompatible => {
+                ApiError::UnsupportedMediaType("send the image as multipart/form-data with a part named file".into())
+            }
+            other => ApiError::bad_request("invalid_multipart", other.to_string()),
+        })?;
+        if field.name() == Some("file") {
+            return Ok((multipart, field));
+        }
+    }
+    Err(ApiError::bad_request("file_missing", "a multipart part named file is required"))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DocumentAnswer {
+    pub kind: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])),
+    responses((status = 201, body = DocumentAnswer), (status = 404), (status = 409), (status = 413), (status = 415)))]
+#[put("/api/v1/applications/{id}/documents/{kind}")]
+pub async fn put_document(
+    state: web::Data<AppState>,
+    who: Applicant,
+    path: web::Path<(String, String)>,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    // Refuse before reading the upload when the application, its state or the kind is wrong.
+    if !journey::DOCUMENT_KINDS.contains(&kind.as_str()) {
+        return Err(ApiError::NotFound("document kind"));
+    }
+    journey::check_upload_allowed(&state.db, who.id(), &id, journey::Upload::Document).await?;
+    let (_multipart, field) = file_part(&req, payload).await?;
+    let blob = journey::store_image(&state.blobs, field).await?;
+    journey::put_document(&state.db, who.id(), &id, &kind, &blob).await?;
+    Ok(HttpResponse::Created().json(DocumentAnswer { kind, sha256: blob.sha256, size: blob.size }))
+}
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])),
+    responses((status = 201, body = DocumentAnswer), (status = 404), (status = 409), (status = 413), (status = 415)))]
+#[put("/api/v1/applications/{id}/identity/father/handheld-photo")]
+pub async fn put_handheld_photo(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    journey::check_upload_allowed(&state.db, who.id(), &id, journey::Upload::HandheldPhoto).await?;
+    let (_multipart, field) = file_part(&req, payload).await?;
+    let blob = journey::store_image(&state.blobs, field).await?;
+    journey::handheld_photo(&state.db, who.id(), &id, &blob).await?;
+    Ok(HttpResponse::Created().json(DocumentAnswer {
+        kind: "father_handheld_photo".into(),
+        sha256: blob.sha256,
+        size: blob.size,
+    }))
+}

@@ -31,6 +31,10 @@ use utoipa::OpenApi;
         applicant::get_application,
         applicant::put_parents,
         applicant::withdraw,
+        applicant::start_face_session,
+        applicant::face_result,
+        applicant::put_document,
+        applicant::put_handheld_photo,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
     modifiers(&BearerAuth)
@@ -66,5 +70,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(applicant::list_applications)
         .service(applicant::get_application)
         .service(applicant::put_parents)
-        .service(applicant::withdraw);
+        .service(applicant::withdraw)
+        .service(applicant::start_face_session)
+        .service(applicant::face_result)
+        .service(applicant::put_document)
+        .service(applicant::put_handheld_photo);
 }

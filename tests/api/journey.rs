@@ -10,21 +10,22 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
 
-fn id(body: &str) -> String {
+pub fn id(body: &str) -> String {
     format!("{body}{}", check_char(body.as_bytes()))
 }
 
-const MOTHER: &str = "李梅";
+pub const MOTHER: &str = "李梅";
+pub const FATHER_NAME: &str = "张伟";
 
-fn mother_id() -> String {
+pub fn mother_id() -> String {
     id("37012419950310002")
 }
 
-fn father_id() -> String {
+pub fn father_id() -> String {
     id("37012419930521001")
 }
 
-async fn seed_delivery(app: &TestApp, mother_name: &str, mother_id: &str) -> String {
+pub async fn seed_delivery(app: &TestApp, mother_name: &str, mother_id: &str) -> String {
     applicant::insert_delivery(
         &app.state.db,
         &NewDelivery {
@@ -48,7 +49,7 @@ async fn seed_delivery(app: &TestApp, mother_name: &str, mother_id: &str) -> Str
 }
 
 /// A signed-in parent with the mother's card bound: (token, card id).
-async fn parent_with_card(app: &TestApp, name: &str, id_number: &str) -> (String, String) {
+pub async fn parent_with_card(app: &TestApp, name: &str, id_number: &str) -> (String, String) {
     let user = app.wechat_user(false).await;
     let (token, _) = app.login(user["code"].as_str().expect("code")).await;
     let code = app
@@ -67,7 +68,13 @@ async fn parent_with_card(app: &TestApp, name: &str, id_number: &str) -> (String
     (token, card["id"].as_str().expect("id").to_string())
 }
 
-async fn send(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+pub async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
     if let Some(b) = body {
         req = req.json(&b);
@@ -77,7 +84,7 @@ async fn send(app: &TestApp, method: reqwest::Method, path: &str, token: &str, b
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-fn parents(mother_id: &str, father_type: &str, father_number: &str) -> Value {
+pub fn parents(mother_id: &str, father_type: &str, father_number: &str) -> Value {
     json!({
         "mother": {"name": MOTHER, "id_type": "resident_id", "id_number": mother_id, "nationality": "中国", "ethnicity": "汉族", "phone": "13812345678", "address": "平阴县榆山街道"},
         "father": {"name": "张伟", "id_type": father_type, "id_number": father_number, "nationality": "中国", "ethnicity": "汉族", "phone": "13987654321"}
@@ -227,7 +234,7 @@ async fn bad_application_requests() {
     assert_eq!(status, 401);
 }
 
-async fn new_application(app: &TestApp) -> (String, String) {
+pub async fn new_application(app: &TestApp) -> (String, String) {
     let delivery = seed_delivery(app, MOTHER, &mother_id()).await;
     let (token, card_id) = parent_with_card(app, MOTHER, &mother_id()).await;
     let (status, created) = send(
@@ -392,4 +399,20 @@ async fn another_users_application_is_not_found_everywhere() {
     // An officer token is the wrong role for applicant endpoints.
     let officer = app.state.jwt.issue("o1", birthcert::auth::Role::Officer, Some("PY-RMYY")).expect("token");
     assert_eq!(send(&app, reqwest::Method::GET, "/api/v1/applications", &officer, None).await.0, 403);
+}
+
+/// An application whose parents are entered and eligible: (token, application id).
+pub async fn application_with_parents(app: &TestApp) -> (String, String) {
+    let (token, app_id) = new_application(app).await;
+    let (status, body) = send(
+        app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/applications/{app_id}/parents"),
+        &token,
+        Some(parents(&mother_id(), "resident_id", &father_id())),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["application"]["state"], "parents_entered");
+    (token, app_id)
 }

@@ -4,9 +4,11 @@
 pub mod application;
 pub mod application_event;
 pub mod delivery_record;
+pub mod document;
 pub mod health_card;
 pub mod hospital_api_key;
 pub mod identity_link;
+pub mod identity_verification;
 pub mod institution;
 pub mod notification;
 pub mod officer;

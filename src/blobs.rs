@@ -1,0 +1,172 @@
+//! Uploaded images, stored by their SHA-256 in a local directory (configurable). Content is
+//! judged by its first bytes, never by a file name or a header the client sent.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageType {
+    Jpeg,
+    Png,
+}
+
+impl ImageType {
+    pub fn sniff(head: &[u8]) -> Option<ImageType> {
+        if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(ImageType::Jpeg)
+        } else if head.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+            Some(ImageType::Png)
+        } else {
+            None
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            ImageType::Jpeg => "image/jpeg",
+            ImageType::Png => "image/png",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("file is larger than 5 MiB")]
+    TooLarge,
+    #[error("file is neither JPEG nor PNG")]
+    NotAnImage,
+    #[error("file is empty")]
+    Empty,
+    #[error("blob store: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredBlob {
+    pub sha256: String,
+    pub size: u64,
+    pub image_type: ImageType,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    dir: PathBuf,
+}
+
+impl BlobStore {
+    pub fn new(dir: impl Into<PathBuf>) -> BlobStore {
+        BlobStore { dir: dir.into() }
+    }
+
+    fn path_for(&self, sha256: &str) -> PathBuf {
+        self.dir.join(&sha256[..2]).join(sha256)
+    }
+
+    /// Writes chunks to a temporary file while hashing, checking type and size as they come;
+    /// the file is moved under its hash only when complete and valid.
+    pub async fn store_image<S, E>(&self, mut chunks: S, limit: usize) -> Result<StoredBlob, BlobError>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        use futures_util::StreamExt;
+        tokio::fs::create_dir_all(self.dir.join("tmp")).await?;
+        let tmp = self.dir.join("tmp").join(uuid::Uuid::new_v4().simple().to_string());
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp).await?;
+            let mut hasher = Sha256::new();
+            let mut size = 0usize;
+            let mut head = Vec::with_capacity(8);
+            let mut image_type = None;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))?;
+                size += chunk.len();
+                if size > limit {
+                    return Err(BlobError::TooLarge);
+                }
+                if image_type.is_none() {
+                    head.extend_from_slice(&chunk[..chunk.len().min(8 - head.len().min(8))]);
+                    if head.len() >= 8 || size >= 8 {
+                        image_type = Some(ImageType::sniff(&head).ok_or(BlobError::NotAnImage)?);
+                    }
+                }
+                hasher.update(&chunk);
+                file.write_all(&chunk).await?;
+            }
+            if size == 0 {
+                return Err(BlobError::Empty);
+            }
+            let image_type = match image_type {
+                Some(t) => t,
+                None => ImageType::sniff(&head).ok_or(BlobError::NotAnImage)?,
+            };
+            file.flush().await?;
+            let sha256 = hex::encode(hasher.finalize());
+            let dest = self.path_for(&sha256);
+            if let Some(parent) = dest.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            tokio::fs::rename(&tmp, &dest).await?;
+            Ok(StoredBlob { sha256, size: size as u64, image_type })
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    pub async fn read(&self, sha256: &str) -> Result<Vec<u8>, BlobError> {
+        if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(BlobError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad hash")));
+        }
+        Ok(tokio::fs::read(self.path_for(sha256)).await?)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_looks_at_content() {
+        assert_eq!(ImageType::sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0, 0, 0]), Some(ImageType::Jpeg));
+        assert_eq!(ImageType::sniff(b"\x89PNG\r\n\x1a\n...."), Some(ImageType::Png));
+        assert_eq!(ImageType::sniff(b"GIF89a.."), None);
+        assert_eq!(ImageType::sniff(b"%PDF-1.4"), None);
+        assert_eq!(ImageType::sniff(b""), None);
+    }
+
+    #[tokio::test]
+    async fn stores_by_hash_and_refuses_what_is_not_allowed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = BlobStore::new(dir.path());
+        let png = b"\x89PNG\r\n\x1a\nrest-of-image".to_vec();
+        let chunks = futures_util::stream::iter(vec![
+            Ok::<_, std::io::Error>(bytes::Bytes::from(png[..3].to_vec())),
+            Ok(bytes::Bytes::from(png[3..].to_vec())),
+        ]);
+        let stored = store.store_image(chunks, 1024).await.expect("stored");
+        assert_eq!(stored.image_type, ImageType::Png);
+        assert_eq!(stored.sha256, hex::encode(Sha256::digest(&png)));
+        assert_eq!(store.read(&stored.sha256).await.expect("read"), png);
+
+        let gif =
+            futures_util::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"GIF89a-not-allowed"))]);
+        assert!(matches!(store.store_image(gif, 1024).await, Err(BlobError::NotAnImage)));
+        let big = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from(vec![
+            0xFF, 0xD8, 0xFF, 0, 0, 0, 0, 0, 0, 0,
+        ]))]);
+        assert!(matches!(store.store_image(big, 5).await, Err(BlobError::TooLarge)));
+        // Nothing half-written is left behind.
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
+    }
+}

@@ -1,0 +1,181 @@
+//! Identity verifications and ID documents of an application.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+
+use super::entities::{document, identity_verification};
+use super::{new_id, PersistenceError};
+
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub id: String,
+    pub parent_role: String,
+    pub method: String,
+    pub verify_id: Option<String>,
+    pub outcome: String,
+}
+
+pub async fn start_face(
+    db: &impl ConnectionTrait,
+    id: &str,
+    application_id: &str,
+    role: &str,
+    verify_id: &str,
+) -> Result<(), PersistenceError> {
+    identity_verification::Entity::insert(identity_verification::ActiveModel {
+        id: Set(id.to_string()),
+        application_id: Set(application_id.to_string()),
+        parent_role: Set(role.to_string()),
+        method: Set("face".into()),
+        verify_id: Set(Some(verify_id.to_string())),
+        outcome: Set("pending".into()),
+        verify_ret: Set(None),
+        document_sha256: Set(None),
+        created_at: Set(Utc::now()),
+        finished_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// The pending face session with this verify id for this parent of this application.
+pub async fn pending_face(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    role: &str,
+    verify_id: &str,
+) -> Result<Option<Verification>, PersistenceError> {
+    Ok(identity_verification::Entity::find()
+        .filter(identity_verification::Column::ApplicationId.eq(application_id))
+        .filter(identity_verification::Column::ParentRole.eq(role))
+        .filter(identity_verification::Column::VerifyId.eq(verify_id))
+        .filter(identity_verification::Column::Outcome.eq("pending"))
+        .one(db)
+        .await?
+        .map(from))
+}
+
+fn from(m: identity_verification::Model) -> Verification {
+    Verification { id: m.id, parent_role: m.parent_role, method: m.method, verify_id: m.verify_id, outcome: m.outcome }
+}
+
+/// Records the outcome; false when the row was no longer pending (a concurrent result won).
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    id: &str,
+    passed: bool,
+    verify_ret: Option<i64>,
+) -> Result<bool, PersistenceError> {
+    let r = identity_verification::Entity::update_many()
+        .col_expr(identity_verification::Column::Outcome, Expr::value(if passed { "passed" } else { "failed" }))
+        .col_expr(identity_verification::Column::VerifyRet, Expr::value(verify_ret.and_then(|v| i32::try_from(v).ok())))
+        .col_expr(identity_verification::Column::FinishedAt, Expr::value(Utc::now()))
+        .filter(identity_verification::Column::Id.eq(id))
+        .filter(identity_verification::Column::Outcome.eq("pending"))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+pub async fn record_handheld_photo(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    sha256: &str,
+) -> Result<(), PersistenceError> {
+    identity_verification::Entity::insert(identity_verification::ActiveModel {
+        id: Set(new_id()),
+        application_id: Set(application_id.to_string()),
+        parent_role: Set("father".into()),
+        method: Set("handheld_photo".into()),
+        verify_id: Set(None),
+        outcome: Set("passed".into()),
+        verify_ret: Set(None),
+        document_sha256: Set(Some(sha256.to_string())),
+        created_at: Set(Utc::now()),
+        finished_at: Set(Some(Utc::now())),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn failed_faces(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    role: &str,
+) -> Result<u64, PersistenceError> {
+    Ok(identity_verification::Entity::find()
+        .filter(identity_verification::Column::ApplicationId.eq(application_id))
+        .filter(identity_verification::Column::ParentRole.eq(role))
+        .filter(identity_verification::Column::Method.eq("face"))
+        .filter(identity_verification::Column::Outcome.eq("failed"))
+        .count(db)
+        .await?)
+}
+
+/// Whether this parent has passed (by face, or for the father by a hand-held ID photo).
+pub async fn passed(db: &impl ConnectionTrait, application_id: &str, role: &str) -> Result<bool, PersistenceError> {
+    Ok(identity_verification::Entity::find()
+        .filter(identity_verification::Column::ApplicationId.eq(application_id))
+        .filter(identity_verification::Column::ParentRole.eq(role))
+        .filter(identity_verification::Column::Outcome.eq("passed"))
+        .count(db)
+        .await?
+        > 0)
+}
+
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub kind: String,
+    pub sha256: String,
+    pub size: i64,
+    pub content_type: String,
+}
+
+/// Replaces the current document of `kind` (the old one stays, marked superseded).
+pub async fn put_document(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    kind: &str,
+    sha256: &str,
+    size: i64,
+    content_type: &str,
+) -> Result<(), PersistenceError> {
+    document::Entity::update_many()
+        .col_expr(document::Column::SupersededAt, Expr::value(Utc::now()))
+        .filter(document::Column::ApplicationId.eq(application_id))
+        .filter(document::Column::Kind.eq(kind))
+        .filter(document::Column::SupersededAt.is_null())
+        .exec(db)
+        .await?;
+    document::Entity::insert(document::ActiveModel {
+        id: Set(new_id()),
+        application_id: Set(application_id.to_string()),
+        kind: Set(kind.to_string()),
+        sha256: Set(sha256.to_string()),
+        size: Set(size),
+        content_type: Set(content_type.to_string()),
+        created_at: Set(Utc::now()),
+        superseded_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn current_documents(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+) -> Result<Vec<Document>, PersistenceError> {
+    Ok(document::Entity::find()
+        .filter(document::Column::ApplicationId.eq(application_id))
+        .filter(document::Column::SupersededAt.is_null())
+        .order_by_asc(document::Column::Kind)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| Document { kind: d.kind, sha256: d.sha256, size: d.size, content_type: d.content_type })
+        .collect())
+}
