@@ -62,6 +62,7 @@ pub struct Settings {
     pub seed: SeedSettings,
     pub workers: WorkerSettings,
     pub health_card: HealthCardSettings,
+    pub courier: crate::domain::courier_fee::FeeTable,
     #[serde(skip, default = "default_env")]
     pub environment: Environment,
 }

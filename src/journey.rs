@@ -528,3 +528,236 @@ pub async fn put_document(
     txn.commit().await.map_err(PersistenceError::from)?;
     Ok(())
 }
+
+// ---- registration form, confirmation, signature, address --------------------------------
+
+use crate::domain::names::NewbornName;
+use crate::domain::registration_form::{age_on, format_birth_time, FormParent, RegistrationForm};
+use crate::persistence::form;
+
+/// Fields of the hospital's record a family may ask to have corrected.
+pub const MODIFIABLE_FIELDS: [&str; 9] = [
+    "mother_name",
+    "baby_sex",
+    "birth_at",
+    "birth_place",
+    "gestational_weeks",
+    "weight_g",
+    "length_cm",
+    "health_status",
+    "midwife_name",
+];
+
+/// The form as it stands (or as frozen, once confirmed), with full ID numbers; callers that
+/// show it to the applicant mask it.
+pub async fn registration_form(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    app: &Application,
+) -> Result<RegistrationForm, ApiError> {
+    if let Some((snapshot, _)) = form::frozen(db, &app.id).await? {
+        return serde_json::from_str(&snapshot)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("frozen form of {}: {e}", app.id)));
+    }
+    let delivery = applicant::delivery(db, &app.delivery_id).await?.ok_or(ApiError::NotFound("delivery record"))?;
+    let institution =
+        institutions::get(db, &delivery.institution_code).await?.ok_or(ApiError::NotFound("institution"))?;
+    let parents = applicant::parents(db, &app.id).await?;
+    let birth_date = crate::domain::working_days::to_china(delivery.birth_at).date_naive();
+    let form_parent = |role: &str| -> Result<FormParent, ApiError> {
+        let p = parents
+            .iter()
+            .find(|p| p.role == role)
+            .ok_or_else(|| wrong_state(app, "the registration form before the parents are entered"))?;
+        let id_number = cipher
+            .open(Field::IdNumber, &p.id_number.sealed)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("parent id of {}: {e}", app.id)))?;
+        let age = ResidentId::parse(&id_number).ok().and_then(|id| age_on(id.birth_date(), birth_date));
+        Ok(FormParent {
+            name: p.name.clone(),
+            age,
+            nationality: p.nationality.clone(),
+            ethnicity: p.ethnicity.clone(),
+            id_type: p.id_type.clone(),
+            id_number,
+        })
+    };
+    Ok(RegistrationForm {
+        newborn_name: app.newborn_name.clone(),
+        baby_sex: delivery.baby_sex.clone(),
+        birth_at: format_birth_time(delivery.birth_at),
+        birth_place: delivery.birth_place.clone(),
+        gestational_weeks: delivery.gestational_weeks,
+        length_cm: delivery.length_cm,
+        weight_g: delivery.weight_g,
+        health_status: delivery.health_status.clone(),
+        mother: form_parent("mother")?,
+        father: form_parent("father")?,
+        midwife_name: delivery.midwife_name.clone(),
+        midwifery_institution: institution.name.clone(),
+        issuing_institution: institution.name,
+    })
+}
+
+#[derive(Debug, Clone, serde::Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ModificationItem {
+    pub field: String,
+    pub requested: String,
+    pub reason: String,
+}
+
+pub async fn request_modification(
+    db: &Db,
+    user_id: &str,
+    application_id: &str,
+    items: &[ModificationItem],
+) -> Result<String, ApiError> {
+    let mut fields = Vec::new();
+    if items.is_empty() {
+        fields.push(FieldError { field: "items".into(), code: "required".into() });
+    }
+    for (i, item) in items.iter().enumerate() {
+        if !MODIFIABLE_FIELDS.contains(&item.field.as_str()) {
+            fields.push(FieldError { field: format!("items[{i}].field"), code: "not_modifiable".into() });
+        }
+        if item.requested.trim().is_empty() || item.requested.chars().count() > 200 {
+            fields.push(FieldError { field: format!("items[{i}].requested"), code: "required".into() });
+        }
+        if item.reason.trim().is_empty() || item.reason.chars().count() > 500 {
+            fields.push(FieldError { field: format!("items[{i}].reason"), code: "required".into() });
+        }
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::Validation { fields });
+    }
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    let next =
+        transition(app.state, Command::RequestModification).map_err(|_| wrong_state(&app, "a modification request"))?;
+    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let id = form::add_modification_request(&txn, &app.id, &serde_json::to_value(items).unwrap_or_default()).await?;
+    if !applicant::move_state(&txn, &app.id, app.state, next.to, Some(serde_json::json!({"modification_request": id})))
+        .await?
+    {
+        return Err(ApiError::Conflict {
+            code: "wrong_state",
+            message: "the application changed meanwhile; reload it".into(),
+        });
+    }
+    txn.commit().await.map_err(PersistenceError::from)?;
+    Ok(id)
+}
+
+/// Confirms the form with the newborn's name and freezes it. A refused name leaves the
+/// application where it was so another can be tried.
+pub async fn confirm(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    user_id: &str,
+    application_id: &str,
+    newborn_name: &str,
+) -> Result<String, ApiError> {
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    let next = transition(app.state, Command::Confirm).map_err(|_| wrong_state(&app, "confirmation"))?;
+    let mut form = registration_form(db, cipher, &app).await?;
+    let name = NewbornName::parse(newborn_name, &form.father.name, &form.mother.name).map_err(|e| {
+        ApiError::Unprocessable {
+            code: e.code(),
+            message: match e {
+                crate::domain::names::NameError::ThirdSurname => Reason::ThirdSurname.message().into(),
+                crate::domain::names::NameError::InvalidName => Reason::InvalidName.message().into(),
+            },
+        }
+    })?;
+    form.newborn_name = Some(name.as_str().to_string());
+    let digest = form.digest();
+    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    if !form::freeze(&txn, &app.id, name.as_str(), &form.canonical_json(), &digest).await?
+        || !applicant::move_state(&txn, &app.id, app.state, next.to, Some(serde_json::json!({"form_digest": digest})))
+            .await?
+    {
+        return Err(ApiError::Conflict { code: "wrong_state", message: "the form is already confirmed".into() });
+    }
+    txn.commit().await.map_err(PersistenceError::from)?;
+    Ok(digest)
+}
+
+/// The mother's e-signature (a PNG), bound to the frozen form's digest.
+pub async fn sign(
+    db: &Db,
+    user_id: &str,
+    application_id: &str,
+    image: &StoredBlob,
+) -> Result<(chrono::DateTime<chrono::Utc>, String), ApiError> {
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    let next = transition(app.state, Command::Sign).map_err(|_| wrong_state(&app, "signing"))?;
+    let digest = app.form_digest.clone().ok_or_else(|| wrong_state(&app, "signing"))?;
+    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let at = form::add_signature(&txn, &app.id, &digest, &image.sha256).await?;
+    if !applicant::move_state(&txn, &app.id, app.state, next.to, Some(serde_json::json!({"form_digest": digest})))
+        .await?
+    {
+        return Err(ApiError::Conflict {
+            code: "wrong_state",
+            message: "the application changed meanwhile; reload it".into(),
+        });
+    }
+    txn.commit().await.map_err(PersistenceError::from)?;
+    Ok((at, digest))
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct AddressInput {
+    pub recipient: String,
+    pub phone: String,
+    /// Six-digit GB/T 2260 region code of the destination.
+    pub region_code: String,
+    pub address: String,
+}
+
+/// Where to post the certificate; answers the courier fee. Changeable until payment.
+pub async fn set_address(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    fees: &crate::domain::courier_fee::FeeTable,
+    user_id: &str,
+    application_id: &str,
+    input: &AddressInput,
+) -> Result<i32, ApiError> {
+    use crate::domain::application_state::ApplicationState as S;
+    let mut fields = Vec::new();
+    let phone = input.phone.trim();
+    if input.recipient.trim().is_empty() || input.recipient.chars().count() > 50 {
+        fields.push(FieldError { field: "recipient".into(), code: "required".into() });
+    }
+    if !(phone.len() == 11 && phone.starts_with('1') && phone.chars().all(|c| c.is_ascii_digit())) {
+        fields.push(FieldError { field: "phone".into(), code: "format".into() });
+    }
+    if !crate::domain::courier_fee::is_region_code(input.region_code.trim()) {
+        fields.push(FieldError { field: "region_code".into(), code: "format".into() });
+    }
+    if input.address.trim().chars().count() < 5 || input.address.chars().count() > 200 {
+        fields.push(FieldError { field: "address".into(), code: "required".into() });
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::Validation { fields });
+    }
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    if !matches!(app.state, S::Signed | S::AwaitingPayment) {
+        return Err(wrong_state(&app, "giving the address"));
+    }
+    let fee = fees.fee_for(input.region_code.trim());
+    let stored = store_number(cipher, Field::Phone, phone);
+    form::set_address(
+        db,
+        &app.id,
+        input.recipient.trim(),
+        &stored,
+        input.region_code.trim(),
+        input.address.trim(),
+        fee,
+    )
+    .await?;
+    applicant::add_event(db, &app.id, "address_given", None, None, Some(serde_json::json!({"courier_fee_fen": fee})))
+        .await?;
+    Ok(fee)
+}

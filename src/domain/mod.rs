@@ -3,11 +3,13 @@
 pub mod application;
 pub mod application_state;
 pub mod certificate_number;
+pub mod courier_fee;
 pub mod eligibility;
 pub mod institution;
 pub mod masking;
 pub mod names;
 pub mod notification;
+pub mod registration_form;
 pub mod resident_id;
 pub mod working_days;
 

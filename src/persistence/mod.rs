@@ -3,6 +3,7 @@
 
 pub mod applicant;
 pub mod entities;
+pub mod form;
 pub mod identity;
 pub mod institutions;
 pub mod outbox;

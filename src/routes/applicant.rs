@@ -402,3 +402,97 @@ pub async fn put_handheld_photo(
         size: blob.size,
     }))
 }
+
+// ---- registration form, confirmation, signature, address --------------------------------
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])),
+    responses((status = 200, description = "{form, form_digest, frozen}; ID numbers masked"), (status = 404), (status = 409)))]
+#[get("/api/v1/applications/{id}/registration-form")]
+pub async fn registration_form(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let app = applicant::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
+    let form = journey::registration_form(&state.db, &state.cipher, &app).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "form": form.masked(),
+        "form_digest": app.form_digest,
+        "frozen": app.form_digest.is_some(),
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ModificationRequestBody {
+    pub items: Vec<journey::ModificationItem>,
+}
+
+#[utoipa::path(tag = "applicant", request_body = ModificationRequestBody, security(("bearer" = [])),
+    responses((status = 201), (status = 404), (status = 409), (status = 422)))]
+#[post("/api/v1/applications/{id}/modification-requests")]
+pub async fn request_modification(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+    body: web::Json<ModificationRequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let request_id = journey::request_modification(&state.db, who.id(), &id, &body.items).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({"id": request_id, "state": "pending"})))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ConfirmationBody {
+    pub newborn_name: String,
+}
+
+#[utoipa::path(tag = "applicant", request_body = ConfirmationBody, security(("bearer" = [])),
+    responses((status = 200, description = "{form_digest}"), (status = 404), (status = 409), (status = 422, description = "third_surname or invalid_name")))]
+#[post("/api/v1/applications/{id}/confirmation")]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+    body: web::Json<ConfirmationBody>,
+) -> Result<HttpResponse, ApiError> {
+    let digest = journey::confirm(&state.db, &state.cipher, who.id(), &id, &body.newborn_name).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"form_digest": digest})))
+}
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])),
+    responses((status = 200, description = "{signed_at, form_digest}"), (status = 404), (status = 409), (status = 413), (status = 415)))]
+#[put("/api/v1/applications/{id}/signature")]
+pub async fn sign(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let app = applicant::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
+    if app.state != S::Confirmed {
+        return Err(ApiError::Conflict {
+            code: "wrong_state",
+            message: format!("signing is not possible while the application is {}", app.state),
+        });
+    }
+    let (_multipart, field) = file_part(&req, payload).await?;
+    let blob = journey::store_image(&state.blobs, field).await?;
+    if blob.image_type != crate::blobs::ImageType::Png {
+        return Err(ApiError::UnsupportedMediaType("the signature must be a PNG".into()));
+    }
+    let (signed_at, form_digest) = journey::sign(&state.db, who.id(), &id, &blob).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"signed_at": to_china(signed_at), "form_digest": form_digest})))
+}
+
+#[utoipa::path(tag = "applicant", request_body = journey::AddressInput, security(("bearer" = [])),
+    responses((status = 200, description = "{courier_fee_fen}"), (status = 404), (status = 409), (status = 422)))]
+#[put("/api/v1/applications/{id}/delivery-address")]
+pub async fn set_address(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+    body: web::Json<journey::AddressInput>,
+) -> Result<HttpResponse, ApiError> {
+    let fee = journey::set_address(&state.db, &state.cipher, &state.settings.courier, who.id(), &id, &body).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"courier_fee_fen": fee})))
+}

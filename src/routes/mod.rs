@@ -35,6 +35,11 @@ use utoipa::OpenApi;
         applicant::face_result,
         applicant::put_document,
         applicant::put_handheld_photo,
+        applicant::registration_form,
+        applicant::request_modification,
+        applicant::confirm,
+        applicant::sign,
+        applicant::set_address,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
     modifiers(&BearerAuth)
@@ -74,5 +79,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(applicant::start_face_session)
         .service(applicant::face_result)
         .service(applicant::put_document)
-        .service(applicant::put_handheld_photo);
+        .service(applicant::put_handheld_photo)
+        .service(applicant::registration_form)
+        .service(applicant::request_modification)
+        .service(applicant::confirm)
+        .service(applicant::sign)
+        .service(applicant::set_address);
 }

@@ -1,6 +1,7 @@
 //! API tests through real HTTP, one binary. Each test gets its own app, database and mock.
 
 mod config;
+mod confirmation;
 mod extractors;
 mod health;
 mod helpers;
