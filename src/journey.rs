@@ -761,3 +761,43 @@ pub async fn set_address(
         .await?;
     Ok(fee)
 }
+
+/// Consent from `wx.requestSubscribeMessage` for our notification templates; ids that are not
+/// ours are refused rather than silently kept.
+pub async fn record_subscriptions(
+    db: &Db,
+    templates: &crate::config::TemplateIds,
+    user_id: &str,
+    application_id: &str,
+    accepted: &[String],
+) -> Result<Vec<String>, ApiError> {
+    use crate::domain::notification::NotificationEvent as E;
+    applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    let ours: Vec<&str> =
+        [E::Submitted, E::Returned, E::ModificationDecided, E::Issued, E::Shipped, E::Delivered, E::Reissuing]
+            .into_iter()
+            .map(|e| templates.for_event(e))
+            .collect();
+    let fields: Vec<FieldError> = accepted
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !ours.contains(&t.as_str()))
+        .map(|(i, _)| FieldError { field: format!("accepted_template_ids[{i}]"), code: "unknown_template".into() })
+        .collect();
+    if !fields.is_empty() {
+        return Err(ApiError::Validation { fields });
+    }
+    for t in accepted {
+        users::record_consent(db, user_id, t, "accept").await?;
+    }
+    applicant::add_event(
+        db,
+        application_id,
+        "subscriptions_recorded",
+        None,
+        None,
+        Some(serde_json::json!({"templates": accepted})),
+    )
+    .await?;
+    Ok(accepted.to_vec())
+}

@@ -4,6 +4,7 @@
 pub mod applicant;
 pub mod entities;
 pub mod form;
+pub mod idempotency;
 pub mod identity;
 pub mod institutions;
 pub mod outbox;

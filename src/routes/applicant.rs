@@ -1,6 +1,7 @@
 //! The mini-program's endpoints for the parent's journey. Extract, call `journey`, answer.
 //! Every response masks personal data; another user's ids are "not found".
 
+use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use crate::journey::{self, EligibilityView, ParentsInput};
 use crate::persistence::applicant::{self, Application};
 use crate::persistence::institutions;
 use crate::routes::extract::Applicant;
+use crate::routes::idempotency;
 use crate::startup::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -40,16 +42,27 @@ fn card_view(c: &applicant::HealthCard) -> HealthCardView {
 pub async fn bind_health_card(
     state: web::Data<AppState>,
     who: Applicant,
-    body: web::Json<BindHealthCard>,
+    req: actix_web::HttpRequest,
+    raw: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = body.health_code.trim();
-    if code.is_empty() || code.len() > 256 {
-        return Err(ApiError::bad_request("invalid_health_code", "health_code is required"));
-    }
-    let (card, created) =
-        journey::bind_health_card(&state.db, &state.cipher, state.health_cards.as_ref(), who.id(), code).await?;
-    let mut res = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
-    Ok(res.json(card_view(&card)))
+    let body: BindHealthCard = typed(&raw)?;
+    let hash_input = serde_json::to_vec(&*raw).unwrap_or_default();
+    idempotency::run(&state, &req, who.id(), &hash_input, || async {
+        let code = body.health_code.trim();
+        if code.is_empty() || code.len() > 256 {
+            return Err(ApiError::bad_request("invalid_health_code", "health_code is required"));
+        }
+        let (card, created) =
+            journey::bind_health_card(&state.db, &state.cipher, state.health_cards.as_ref(), who.id(), code).await?;
+        let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+        Ok((status, serde_json::to_value(card_view(&card)).unwrap_or_default()))
+    })
+    .await
+}
+
+/// A JSON body as its typed request; a missing or mistyped field is malformed input (400).
+fn typed<T: serde::de::DeserializeOwned>(raw: &serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(raw.clone()).map_err(|e| ApiError::bad_request("invalid_json", format!("request body: {e}")))
 }
 
 #[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = [HealthCardView])))]
@@ -201,17 +214,49 @@ async fn view(state: &AppState, app: Application) -> Result<ApplicationView, Api
 pub async fn create_application(
     state: web::Data<AppState>,
     who: Applicant,
-    body: web::Json<NewApplication>,
+    req: actix_web::HttpRequest,
+    raw: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = journey::create_application(
+    let body: NewApplication = typed(&raw)?;
+    let hash_input = serde_json::to_vec(&*raw).unwrap_or_default();
+    idempotency::run(&state, &req, who.id(), &hash_input, || async {
+        let app = journey::create_application(
+            &state.db,
+            who.id(),
+            &body.delivery_id,
+            &body.health_card_id,
+            &body.claimant_relation,
+        )
+        .await?;
+        Ok((StatusCode::CREATED, serde_json::to_value(view(&state, app).await?).unwrap_or_default()))
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SubscriptionsBody {
+    /// The template ids the user accepted in `wx.requestSubscribeMessage`.
+    pub accepted_template_ids: Vec<String>,
+}
+
+#[utoipa::path(tag = "applicant", request_body = SubscriptionsBody, security(("bearer" = [])),
+    responses((status = 200, description = "{accepted}"), (status = 404), (status = 422)))]
+#[post("/api/v1/applications/{id}/subscriptions")]
+pub async fn record_subscriptions(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+    body: web::Json<SubscriptionsBody>,
+) -> Result<HttpResponse, ApiError> {
+    let accepted = journey::record_subscriptions(
         &state.db,
+        &state.settings.wechat.templates,
         who.id(),
-        &body.delivery_id,
-        &body.health_card_id,
-        &body.claimant_relation,
+        &id,
+        &body.accepted_template_ids,
     )
     .await?;
-    Ok(HttpResponse::Created().json(view(&state, app).await?))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "accepted": accepted })))
 }
 
 #[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = [ApplicationView])))]

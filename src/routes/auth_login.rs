@@ -26,6 +26,9 @@ pub struct LoginResponse {
     pub expires_in: u64,
 }
 
+const LOGIN_WINDOW: Duration = Duration::from_secs(60);
+const LOGINS_PER_WINDOW: i64 = 20;
+
 /// Kept as long as WeChat keeps a session key useful.
 const SESSION_KEY_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 
@@ -50,6 +53,11 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) ->
         return Err(ApiError::bad_request("invalid_login_code", "code is required"));
     }
     let session = state.wechat.jscode2session(code).await.map_err(map_wechat_error)?;
+    // Per user: a client looping on wx.login is stopped here before it reaches WeChat's own limit.
+    let attempts = state.kv.increment(&format!("ratelimit:login:{}", session.openid), LOGIN_WINDOW).await?;
+    if attempts > LOGINS_PER_WINDOW {
+        return Err(ApiError::RateLimited);
+    }
     let user_id = users::sign_in(&state.db, &session.openid, session.unionid.as_deref()).await?;
     state.kv.set(&format!("session_key:{user_id}"), session.session_key.expose_secret(), SESSION_KEY_TTL).await?;
     let token = state.jwt.issue(&user_id, Role::Applicant, None).map_err(ApiError::internal)?;

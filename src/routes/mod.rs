@@ -3,6 +3,7 @@
 pub mod applicant;
 pub mod auth_login;
 pub mod extract;
+pub mod idempotency;
 pub mod institutions;
 pub mod ops;
 pub mod sessions;
@@ -40,6 +41,7 @@ use utoipa::OpenApi;
         applicant::confirm,
         applicant::sign,
         applicant::set_address,
+        applicant::record_subscriptions,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
     modifiers(&BearerAuth)
@@ -84,5 +86,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(applicant::request_modification)
         .service(applicant::confirm)
         .service(applicant::sign)
-        .service(applicant::set_address);
+        .service(applicant::set_address)
+        .service(applicant::record_subscriptions);
 }

@@ -416,3 +416,74 @@ pub async fn application_with_parents(app: &TestApp) -> (String, String) {
     assert_eq!(body["application"]["state"], "parents_entered");
     (token, app_id)
 }
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_first_answer_without_a_second_effect() {
+    let app = spawn_app().await;
+    let delivery = seed_delivery(&app, MOTHER, &mother_id()).await;
+    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    let body = json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"});
+    let post = |key: &'static str, body: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let res = app
+                .client
+                .post(app.url("/api/v1/applications"))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .expect("sent");
+            let replayed = res.headers().get("idempotent-replayed").is_some();
+            (res.status().as_u16(), replayed, res.json::<Value>().await.expect("json"))
+        }
+    };
+    let (s1, r1, first) = post("k-1", body.clone()).await;
+    let (s2, r2, second) = post("k-1", body.clone()).await;
+    assert_eq!((s1, r1, s2, r2), (201, false, 201, true));
+    assert_eq!(first["id"], second["id"]);
+    let (_, list) = send(&app, reqwest::Method::GET, "/api/v1/applications", &token, None).await;
+    assert_eq!(list.as_array().expect("list").len(), 1, "one application, not two");
+
+    let mut other = body.clone();
+    other["claimant_relation"] = json!("father");
+    let (status, _, answer) = post("k-1", other).await;
+    assert_eq!(status, 422);
+    assert_eq!(answer["code"], "idempotency_key_reused");
+    // Without a key, the duplicate is refused by the rules.
+    let (status, _) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(body)).await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn subscription_consent_is_recorded_for_our_templates_only() {
+    let app = spawn_app().await;
+    let (token, app_id) = new_application(&app).await;
+    let path = format!("/api/v1/applications/{app_id}/subscriptions");
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        &path,
+        &token,
+        Some(json!({"accepted_template_ids": ["TPL_SUBMITTED", "SOMEONE_ELSES"]})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["fields"][0]["field"], "accepted_template_ids[1]");
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        &path,
+        &token,
+        Some(json!({"accepted_template_ids": ["TPL_SUBMITTED", "TPL_ISSUED"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["accepted"], json!(["TPL_SUBMITTED", "TPL_ISSUED"]));
+    let user_id = app.state.jwt.verify(&token).expect("token").sub;
+    let consent =
+        birthcert::persistence::users::consent_status(&app.state.db, &user_id, "TPL_ISSUED").await.expect("q");
+    assert_eq!(consent.as_deref(), Some("accept"));
+}

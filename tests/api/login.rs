@@ -53,3 +53,18 @@ async fn unknown_codes_rate_limits_and_platform_outages_map_to_stable_codes() {
     assert_eq!(res.status(), 502);
     assert_eq!(res.json::<Value>().await.expect("json")["code"], "upstream_unavailable");
 }
+
+#[tokio::test]
+async fn repeated_logins_of_one_user_are_rate_limited() {
+    let app = spawn_app().await;
+    let user = app.wechat_user(false).await;
+    let mut last = 0;
+    for _ in 0..21 {
+        let next = app.mock_post("/_mock/users", &json!({"openid": user["openid"]})).await;
+        last = app.post_json("/api/v1/auth/login", &json!({"code": next["code"]})).await.status().as_u16();
+    }
+    assert_eq!(last, 429);
+    // Another user is not affected.
+    let other = app.wechat_user(false).await;
+    assert_eq!(app.post_json("/api/v1/auth/login", &json!({"code": other["code"]})).await.status(), 200);
+}
