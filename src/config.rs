@@ -63,6 +63,7 @@ pub struct Settings {
     pub workers: WorkerSettings,
     pub health_card: HealthCardSettings,
     pub courier: crate::domain::courier_fee::FeeTable,
+    pub pay: PaySettings,
     #[serde(skip, default = "default_env")]
     pub environment: Environment,
 }
@@ -196,6 +197,26 @@ pub struct HealthCardSettings {
     pub hospital_id: String,
 }
 
+/// WeChat Pay v3 (the courier fee).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaySettings {
+    /// Absent + mock.enabled = the in-process mock.
+    pub base_url: Option<String>,
+    pub mch_id: String,
+    pub api_v3_key: SecretString,
+    pub merchant_serial_no: String,
+    pub merchant_private_key_file: PathBuf,
+    /// Public-key mode: the `PUB_KEY_ID_...` and its PEM.
+    pub platform_public_key_id: Option<String>,
+    pub platform_public_key_file: Option<PathBuf>,
+    /// Certificate mode: platform certificates (PEM); their serials name them.
+    #[serde(default)]
+    pub platform_certificate_files: Vec<PathBuf>,
+    /// Where WeChat Pay posts results; absent = this service's own address.
+    pub notify_url: Option<String>,
+    pub description: String,
+}
+
 /// Background workers inside the service process.
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkerSettings {
@@ -255,7 +276,16 @@ impl Settings {
     /// (the project root), so the service finds them wherever it is started from.
     fn resolve_relative_paths(&mut self, config_dir: &std::path::Path) {
         let root = config_dir.parent().map(PathBuf::from).unwrap_or_default();
-        for path in [&mut self.calendar.holidays_file, &mut self.calendar.institutions_file] {
+        let mut paths = vec![
+            &mut self.calendar.holidays_file,
+            &mut self.calendar.institutions_file,
+            &mut self.pay.merchant_private_key_file,
+        ];
+        if let Some(p) = self.pay.platform_public_key_file.as_mut() {
+            paths.push(p);
+        }
+        paths.extend(self.pay.platform_certificate_files.iter_mut());
+        for path in paths {
             if path.is_relative() && !path.exists() {
                 let candidate = root.join(&*path);
                 if candidate.exists() {
@@ -267,7 +297,7 @@ impl Settings {
 
     /// Refuses settings the service cannot run with; the error names the key in one line.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let required: [(&'static str, &SecretString); 8] = [
+        let required: [(&'static str, &SecretString); 9] = [
             ("database.url", &self.database.url),
             ("jwt.secret", &self.jwt.secret),
             ("crypto.data_key", &self.crypto.data_key),
@@ -276,11 +306,15 @@ impl Settings {
             ("wechat.token", &self.wechat.token),
             ("wechat.mini_program_app_secret", &self.wechat.mini_program_app_secret),
             ("health_card.app_secret", &self.health_card.app_secret),
+            ("pay.api_v3_key", &self.pay.api_v3_key),
         ];
         for (key, value) in required {
             if value.expose_secret().trim().is_empty() {
                 return Err(missing(key));
             }
+        }
+        if self.pay.api_v3_key.expose_secret().len() != 32 {
+            return Err(ConfigError::Invalid { key: "pay.api_v3_key", reason: "must be 32 bytes".into() });
         }
         if self.wechat.encoding_aes_key.expose_secret().trim().is_empty() {
             return Err(missing("wechat.encoding_aes_key"));
@@ -350,6 +384,13 @@ impl Settings {
 
     pub fn health_card_base_url(&self) -> String {
         match &self.health_card.base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}:{}", self.mock.host, self.mock.port),
+        }
+    }
+
+    pub fn pay_base_url(&self) -> String {
+        match &self.pay.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}:{}", self.mock.host, self.mock.port),
         }

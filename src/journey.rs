@@ -801,3 +801,203 @@ pub async fn record_subscriptions(
     .await?;
     Ok(accepted.to_vec())
 }
+
+// ---- payment ----------------------------------------------------------------------------
+
+use crate::clients::pay::{JsapiOrder, PayClient, PayClientError};
+use crate::wechat::pay::{decrypt_resource, PayError, PlatformKeys};
+
+pub struct PaymentView {
+    pub out_trade_no: String,
+    pub amount_fen: i32,
+    pub pay_params: serde_json::Value,
+}
+
+/// Places the courier-fee order and answers what `wx.requestPayment` needs. Asking again while
+/// the order is open answers the same order.
+pub async fn create_payment(
+    db: &Db,
+    pay: &PayClient,
+    description: &str,
+    notify_url: &str,
+    user_id: &str,
+    application_id: &str,
+) -> Result<PaymentView, ApiError> {
+    use crate::domain::application_state::ApplicationState as S;
+    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
+    let fee = crate::persistence::form::courier_fee(db, &app.id).await?;
+    let openid = users::external_id(db, user_id, users::MINI_PROGRAM)
+        .await?
+        .ok_or(ApiError::NotFound("mini-program identity"))?;
+    let existing = crate::persistence::payments::open_order(db, &app.id).await?;
+    let (out_trade_no, amount, prepay_id) = match (app.state, existing) {
+        (S::AwaitingPayment, Some(order)) => {
+            (order.out_trade_no, order.amount_fen, order.prepay_id.unwrap_or_default())
+        }
+        (S::Signed, _) => {
+            let amount = fee.ok_or_else(|| ApiError::Conflict {
+                code: "address_missing",
+                message: "give the delivery address first".into(),
+            })?;
+            let next = transition(app.state, Command::CreateOrder).map_err(|_| wrong_state(&app, "payment"))?;
+            // 32 characters at most, letters and digits: the platform's rule.
+            let out_trade_no = format!("BC{}", uuid::Uuid::new_v4().simple()).chars().take(32).collect::<String>();
+            let prepay_id = pay
+                .jsapi(&JsapiOrder {
+                    out_trade_no: &out_trade_no,
+                    description,
+                    amount_fen: amount,
+                    payer_openid: &openid,
+                    notify_url,
+                })
+                .await
+                .map_err(|e| match e {
+                    PayClientError::Refused { code, message } => {
+                        ApiError::Upstream { service: "WeChat Pay", source: anyhow::anyhow!("{code}: {message}") }
+                    }
+                    PayClientError::Transport(t) => {
+                        ApiError::Upstream { service: "WeChat Pay", source: anyhow::anyhow!(t) }
+                    }
+                })?;
+            let txn = db.begin().await.map_err(PersistenceError::from)?;
+            crate::persistence::payments::create(&txn, &app.id, &out_trade_no, amount, &prepay_id).await?;
+            if !applicant::move_state(
+                &txn,
+                &app.id,
+                app.state,
+                next.to,
+                Some(serde_json::json!({"out_trade_no": out_trade_no})),
+            )
+            .await?
+            {
+                return Err(ApiError::Conflict {
+                    code: "wrong_state",
+                    message: "the application changed meanwhile; reload it".into(),
+                });
+            }
+            txn.commit().await.map_err(PersistenceError::from)?;
+            (out_trade_no, amount, prepay_id)
+        }
+        _ => return Err(wrong_state(&app, "payment")),
+    };
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let pay_params = pay.signer.pay_params(&pay.app_id, &prepay_id, chrono::Utc::now().timestamp(), &nonce);
+    Ok(PaymentView { out_trade_no, amount_fen: amount, pay_params })
+}
+
+/// The notification's headers.
+pub struct NotifyHeaders<'a> {
+    pub timestamp: &'a str,
+    pub nonce: &'a str,
+    pub signature: &'a str,
+    pub serial: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("notification rejected: {0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<PersistenceError> for NotifyError {
+    fn from(e: PersistenceError) -> Self {
+        NotifyError::Api(e.into())
+    }
+}
+
+/// Verifies, decrypts and applies a payment notification. Repeats are harmless: the order is
+/// marked paid once, and the application moves to `submitted` once, with its review deadline
+/// and the "submitted" notification in the same transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn settle_payment(
+    db: &Db,
+    keys: &PlatformKeys,
+    api_v3_key: &[u8; 32],
+    expected_app_id: &str,
+    expected_mch_id: &str,
+    calendar: &crate::domain::Calendar,
+    headers: &NotifyHeaders<'_>,
+    body: &str,
+) -> Result<(), NotifyError> {
+    use crate::domain::application_state::ApplicationState as S;
+    let reject = |why: &str| NotifyError::Rejected(why.to_string());
+    keys.verify(
+        headers.serial,
+        headers.timestamp,
+        headers.nonce,
+        body,
+        headers.signature,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(|e| match e {
+        PayError::Stale => reject("timestamp more than 5 minutes off"),
+        other => reject(&other.to_string()),
+    })?;
+    let notice: serde_json::Value = serde_json::from_str(body).map_err(|_| reject("body is not JSON"))?;
+    if notice["event_type"] != "TRANSACTION.SUCCESS" {
+        // Other events (refunds, closures) are acknowledged and not acted on here.
+        return Ok(());
+    }
+    let r = &notice["resource"];
+    let plain = decrypt_resource(
+        api_v3_key,
+        r["nonce"].as_str().unwrap_or_default(),
+        r["associated_data"].as_str().unwrap_or_default(),
+        r["ciphertext"].as_str().unwrap_or_default(),
+    )
+    .map_err(|_| reject("resource does not decrypt"))?;
+    let tx: serde_json::Value = serde_json::from_str(&plain).map_err(|_| reject("resource is not JSON"))?;
+    if tx["appid"] != expected_app_id || tx["mchid"] != expected_mch_id {
+        return Err(reject("appid or mchid is not ours"));
+    }
+    if tx["trade_state"] != "SUCCESS" {
+        return Ok(());
+    }
+    let out_trade_no = tx["out_trade_no"].as_str().unwrap_or_default();
+    let order = crate::persistence::payments::by_out_trade_no(db, out_trade_no)
+        .await?
+        .ok_or_else(|| reject("unknown out_trade_no"))?;
+    if tx["amount"]["total"].as_i64() != Some(i64::from(order.amount_fen)) {
+        return Err(reject("amount differs from the order"));
+    }
+    let app =
+        applicant::application(db, &order.application_id).await?.ok_or_else(|| reject("order without application"))?;
+    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let first =
+        crate::persistence::payments::mark_paid(&txn, out_trade_no, tx["transaction_id"].as_str().unwrap_or_default())
+            .await?;
+    if first && app.state == S::AwaitingPayment {
+        let next = transition(app.state, Command::PaymentSucceeded)
+            .map_err(|_| NotifyError::Api(wrong_state(&app, "payment")))?;
+        let institution = institutions::get(&txn, &app.institution_code).await?;
+        let close = institution
+            .map(|i| i.office_hours.close_of_business())
+            .unwrap_or_else(|| chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default());
+        let deadline = calendar.review_due_at(chrono::Utc::now(), close);
+        if !deadline.uncovered_years.is_empty() {
+            tracing::warn!(years = ?deadline.uncovered_years, "review deadline computed through years without holiday data");
+        }
+        crate::persistence::payments::set_review_due(&txn, &app.id, deadline.due_at).await?;
+        applicant::move_state(
+            &txn,
+            &app.id,
+            app.state,
+            next.to,
+            Some(serde_json::json!({"out_trade_no": out_trade_no})),
+        )
+        .await?;
+        let reference = masking::short_reference(&app.id);
+        crate::persistence::outbox::enqueue(
+            &txn,
+            &app.user_id,
+            Some(&app.id),
+            &crate::domain::notification::Notification::Submitted { reference, review_due_at: deadline.due_at },
+            &format!("submitted:{}:{out_trade_no}", app.id),
+        )
+        .await?;
+    }
+    txn.commit().await.map_err(PersistenceError::from)?;
+    Ok(())
+}

@@ -14,6 +14,7 @@ use crate::auth::JwtKeys;
 use crate::blobs::BlobStore;
 use crate::clients::face::{FaceVerifier, WechatFaceVerifier};
 use crate::clients::health_card::{HealthCardPlatform, HttpHealthCardPlatform};
+use crate::clients::pay::PayClient;
 use crate::clients::wechat::WechatClient;
 use crate::config::Settings;
 use crate::crypto::PersonalDataCipher;
@@ -23,6 +24,7 @@ use crate::kv::{KvStore, MemoryKv, RedisKv};
 use crate::official_account::OfficialAccount;
 use crate::persistence::{self, Db};
 use crate::wechat::crypto::{AesKey, KeyRing};
+use crate::wechat::pay::{MerchantSigner, PlatformKeys};
 use crate::workers::outbox::OutboxWorker;
 use crate::{reference_data, routes, telemetry};
 
@@ -41,6 +43,11 @@ pub struct AppState {
     pub health_cards: Arc<dyn HealthCardPlatform>,
     pub face: Arc<dyn FaceVerifier>,
     pub blobs: BlobStore,
+    pub pay: PayClient,
+    pub pay_keys: PlatformKeys,
+    pub pay_api_v3_key: [u8; 32],
+    /// Where WeChat Pay posts results: `pay.notify_url`, else this server's own address.
+    pub pay_notify_url: String,
 }
 
 impl AppState {
@@ -149,9 +156,22 @@ impl Application {
             hospital_id: settings.health_card.hospital_id.clone(),
             kv: kv.clone(),
         });
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind { addr: addr.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
+        let (pay, pay_keys, pay_api_v3_key) = pay_setup(&settings)?;
+        let pay_notify_url = settings
+            .pay
+            .notify_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{port}/api/v1/payments/notify", settings.server.host));
         let face: Arc<dyn FaceVerifier> = Arc::new(WechatFaceVerifier(wechat.clone()));
         let blobs = BlobStore::new(settings.blobs.dir.clone());
         let state = web::Data::new(AppState {
+            pay,
+            pay_keys,
+            pay_api_v3_key,
+            pay_notify_url,
             face,
             blobs,
             health_cards,
@@ -170,9 +190,6 @@ impl Application {
             tokio::spawn(state.outbox_worker().run(stop_rx));
         }
 
-        let addr = format!("{}:{}", state.settings.server.host, state.settings.server.port);
-        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind { addr: addr.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
         let server = run(listener, state.clone())?;
         Ok(Application { port, server, state, _mock: mock, stop_workers })
     }
@@ -197,6 +214,39 @@ impl Application {
         let _ = self.stop_workers.send(true);
         result
     }
+}
+
+fn pay_setup(settings: &Settings) -> Result<(PayClient, PlatformKeys, [u8; 32]), StartupError> {
+    let invalid = |key: &'static str, reason: String| StartupError::Setting { key, reason };
+    let read = |key: &'static str, path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|e| invalid(key, format!("{}: {e}", path.display())))
+    };
+    let p = &settings.pay;
+    let signer = MerchantSigner::from_pem(&read("pay.merchant_private_key_file", &p.merchant_private_key_file)?)
+        .map_err(|e| invalid("pay.merchant_private_key_file", e.to_string()))?;
+    let mut keys = PlatformKeys::default();
+    if let (Some(id), Some(path)) = (&p.platform_public_key_id, &p.platform_public_key_file) {
+        keys.add_public_key(id, &read("pay.platform_public_key_file", path)?)
+            .map_err(|e| invalid("pay.platform_public_key_file", e.to_string()))?;
+    }
+    for path in &p.platform_certificate_files {
+        keys.add_certificate(&read("pay.platform_certificate_files", path)?)
+            .map_err(|e| invalid("pay.platform_certificate_files", e.to_string()))?;
+    }
+    let api_v3_key: [u8; 32] = p
+        .api_v3_key
+        .expose_secret()
+        .as_bytes()
+        .try_into()
+        .map_err(|_| invalid("pay.api_v3_key", "must be 32 bytes".into()))?;
+    let client = PayClient::new(
+        settings.pay_base_url(),
+        &p.mch_id,
+        &settings.wechat.mini_program_app_id,
+        &p.merchant_serial_no,
+        signer,
+    );
+    Ok((client, keys, api_v3_key))
 }
 
 fn key_ring(settings: &Settings) -> Result<KeyRing, StartupError> {

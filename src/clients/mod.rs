@@ -2,4 +2,5 @@
 
 pub mod face;
 pub mod health_card;
+pub mod pay;
 pub mod wechat;

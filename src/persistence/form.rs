@@ -101,3 +101,8 @@ pub async fn set_address(
         .await?;
     Ok(())
 }
+
+/// The courier fee set with the address, if given.
+pub async fn courier_fee(db: &impl ConnectionTrait, application_id: &str) -> Result<Option<i32>, PersistenceError> {
+    Ok(application::Entity::find_by_id(application_id.to_string()).one(db).await?.and_then(|a| a.courier_fee_fen))
+}

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod institutions;
 pub mod outbox;
+pub mod payments;
 pub mod staff;
 pub mod users;
 

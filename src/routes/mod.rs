@@ -6,6 +6,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod institutions;
 pub mod ops;
+pub mod payments;
 pub mod sessions;
 pub mod wechat_callback;
 
@@ -42,6 +43,8 @@ use utoipa::OpenApi;
         applicant::sign,
         applicant::set_address,
         applicant::record_subscriptions,
+        payments::create_payment,
+        payments::notify,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
     modifiers(&BearerAuth)
@@ -87,5 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(applicant::confirm)
         .service(applicant::sign)
         .service(applicant::set_address)
-        .service(applicant::record_subscriptions);
+        .service(applicant::record_subscriptions)
+        .service(payments::create_payment)
+        .service(payments::notify);
 }

@@ -4,6 +4,7 @@
 pub mod crypto;
 pub mod message;
 pub mod open_data;
+pub mod pay;
 pub mod reply;
 pub mod signature;
 pub mod xml;

@@ -65,6 +65,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     settings.redis.key_prefix = format!("birthcert-test:{}:", uuid::Uuid::new_v4().simple());
     settings.wechat.api_base_url = Some(mock.base_url());
     settings.health_card.base_url = Some(mock.base_url());
+    settings.pay.base_url = Some(mock.base_url());
     settings.blobs.dir = database.dir.path().join("blobs");
     settings.wechat.request_timeout_secs = 2;
     if let Some(configure) = options.configure {

@@ -13,6 +13,7 @@ mod kv;
 mod login;
 mod mock_platform;
 mod outbox;
+mod payment;
 mod schema;
 mod sessions;
 mod wechat_callback;

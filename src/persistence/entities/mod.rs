@@ -14,6 +14,7 @@ pub mod modification_request;
 pub mod notification;
 pub mod officer;
 pub mod parent;
+pub mod payment;
 pub mod signature;
 pub mod subscription_consent;
 pub mod user;

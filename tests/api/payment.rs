@@ -1,0 +1,162 @@
+//! The whole journey through HTTP, from sign-in to `submitted`, and the payment notification's
+//! defences.
+
+use birthcert::persistence::outbox;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::identity::upload;
+use crate::journey_support::{application_with_parents, send};
+
+fn png() -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend(std::iter::repeat_n(3u8, 80));
+    v
+}
+
+/// Every step up to the address; returns (token, application id).
+async fn ready_to_pay(app: &TestApp) -> (String, String) {
+    let (token, app_id) = application_with_parents(app).await;
+    let base = format!("/api/v1/applications/{app_id}");
+    for role in ["mother", "father"] {
+        let (_, s) =
+            send(app, reqwest::Method::POST, &format!("{base}/identity/{role}/face-sessions"), &token, None).await;
+        send(
+            app,
+            reqwest::Method::POST,
+            &format!("{base}/identity/{role}/face-result"),
+            &token,
+            Some(json!({"verify_id": s["verify_id"]})),
+        )
+        .await;
+    }
+    for kind in ["mother_id_front", "mother_id_back", "father_id_front", "father_id_back"] {
+        assert_eq!(upload(app, &token, &format!("{base}/documents/{kind}"), png(), "x.png").await.0, 201);
+    }
+    assert_eq!(
+        send(
+            app,
+            reqwest::Method::POST,
+            &format!("{base}/confirmation"),
+            &token,
+            Some(json!({"newborn_name": "张小满"}))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(upload(app, &token, &format!("{base}/signature"), png(), "s.png").await.0, 200);
+    let (status, body) = send(app, reqwest::Method::PUT, &format!("{base}/delivery-address"), &token,
+        Some(json!({"recipient": "张伟", "phone": "13987654321", "region_code": "370124", "address": "平阴县榆山街道青龙路1号"}))).await;
+    assert_eq!((status, body["courier_fee_fen"].clone()), (200, json!(1800)));
+    (token, app_id)
+}
+
+async fn view(app: &TestApp, token: &str, app_id: &str) -> Value {
+    send(app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), token, None).await.1
+}
+
+#[tokio::test]
+async fn the_whole_journey_from_sign_in_to_submitted() {
+    let app = spawn_app().await;
+    let (token, app_id) = ready_to_pay(&app).await;
+    let path = format!("/api/v1/applications/{app_id}/payment");
+    let (status, order) = send(&app, reqwest::Method::POST, &path, &token, None).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["amount_fen"], 1800);
+    let params = &order["pay_params"];
+    assert_eq!(params["signType"], "RSA");
+    assert!(params["package"].as_str().expect("package").starts_with("prepay_id="));
+    assert!(!params["paySign"].as_str().expect("sign").is_empty());
+    assert_eq!(view(&app, &token, &app_id).await["state"], "awaiting_payment");
+    // Asking again answers the same order.
+    let (_, again) = send(&app, reqwest::Method::POST, &path, &token, None).await;
+    assert_eq!(again["out_trade_no"], order["out_trade_no"]);
+
+    let paid = app.mock_post(&format!("/_mock/pay/{}", order["out_trade_no"].as_str().expect("no")), &json!({})).await;
+    assert_eq!(paid["deliveries"], json!([204, 204]), "the notification and its repeat are both acknowledged");
+    let v = view(&app, &token, &app_id).await;
+    assert_eq!(v["state"], "submitted");
+    let due = chrono::DateTime::parse_from_rfc3339(v["review_due_at"].as_str().expect("deadline")).expect("time");
+    assert!(due > chrono::Utc::now() && due.format("%H:%M").to_string() == "17:30", "{due}");
+    let rows = outbox::list(&app.state.db).await.expect("outbox");
+    assert_eq!(rows.len(), 1, "one submitted notification despite two notifications");
+    assert_eq!(rows[0].event, "submitted");
+    let kinds: Vec<&str> =
+        v["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["to_state"].as_str()).collect();
+    assert!(kinds.ends_with(&["awaiting_payment", "submitted"]), "{kinds:?}");
+    // Paying is over: no second order, no withdrawal.
+    assert_eq!(send(&app, reqwest::Method::POST, &path, &token, None).await.0, 409);
+    assert_eq!(
+        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/withdrawal"), &token, None).await.0,
+        409
+    );
+}
+
+#[tokio::test]
+async fn certificate_mode_notifications_are_accepted() {
+    let app = spawn_app().await;
+    let (token, app_id) = ready_to_pay(&app).await;
+    let (_, order) =
+        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
+    let paid = app
+        .mock_post(
+            &format!("/_mock/pay/{}", order["out_trade_no"].as_str().expect("no")),
+            &json!({"mode": "certificate"}),
+        )
+        .await;
+    assert_eq!(paid["deliveries"][0], 204);
+    assert_eq!(view(&app, &token, &app_id).await["state"], "submitted");
+}
+
+#[tokio::test]
+async fn forged_or_wrong_amount_notifications_change_nothing() {
+    let app = spawn_app().await;
+    let (token, app_id) = ready_to_pay(&app).await;
+    let (_, order) =
+        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
+    let no = order["out_trade_no"].as_str().expect("no");
+    let forged = app.mock_post(&format!("/_mock/pay/{no}"), &json!({"forge": true})).await;
+    assert_eq!(forged["deliveries"], json!([401, 401]));
+    let cheaper = app.mock_post(&format!("/_mock/pay/{no}"), &json!({"amount": 1})).await;
+    assert_eq!(cheaper["deliveries"], json!([401, 401]));
+    assert_eq!(view(&app, &token, &app_id).await["state"], "awaiting_payment");
+    assert!(outbox::list(&app.state.db).await.expect("outbox").is_empty());
+
+    // Unsigned, stale or from an unknown serial: refused before anything is read.
+    let signer = birthcert::wechat::pay::MerchantSigner::from_pem(include_str!("../../mock_wechat/keys/platform.pem"))
+        .expect("key");
+    let body = "{\"event_type\":\"TRANSACTION.SUCCESS\"}";
+    let old = (chrono::Utc::now().timestamp() - 600).to_string();
+    let sig = signer.sign(&format!("{old}\nn1\n{body}\n"));
+    for (ts, serial, signature) in
+        [(old.as_str(), "PUB_KEY_ID_0000000000000001", sig.as_str()), ("1", "NOPE", "x"), ("", "", "")]
+    {
+        let res = app
+            .client
+            .post(app.url("/api/v1/payments/notify"))
+            .header("Wechatpay-Timestamp", ts)
+            .header("Wechatpay-Nonce", "n1")
+            .header("Wechatpay-Signature", signature)
+            .header("Wechatpay-Serial", serial)
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(res.status(), 401, "{ts} {serial}");
+    }
+    // The genuine one still works afterwards.
+    let paid = app.mock_post(&format!("/_mock/pay/{no}"), &json!({})).await;
+    assert_eq!(paid["deliveries"][0], 204);
+    assert_eq!(view(&app, &token, &app_id).await["state"], "submitted");
+}
+
+#[tokio::test]
+async fn payment_needs_a_signed_form_and_an_address() {
+    let app = spawn_app().await;
+    let (token, app_id) = application_with_parents(&app).await;
+    let (status, body) =
+        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["code"], "wrong_state");
+}
