@@ -72,7 +72,7 @@ pub async fn create_application(
     let card = applicant::health_card(db, user_id, health_card_id).await?.ok_or(ApiError::NotFound("health card"))?;
     let delivery = applicant::delivery(db, delivery_id).await?.ok_or(ApiError::NotFound("delivery record"))?;
     // A delivery record is reachable only through the mother's card.
-    if delivery.mother_id_number.bidx != card.id_number.bidx {
+    if delivery.record.mother_id_number.bidx != card.id_number.bidx {
         return Err(ApiError::NotFound("delivery record"));
     }
     if applicant::certificate_exists_for_delivery(db, &delivery.id).await? {
@@ -176,9 +176,9 @@ pub async fn enter_parents(
 
     let delivery = applicant::delivery(db, &app.delivery_id).await?.ok_or(ApiError::NotFound("delivery record"))?;
     let recorded_mother_id = cipher
-        .open(Field::IdNumber, &delivery.mother_id_number.sealed)
+        .open(Field::IdNumber, &delivery.record.mother_id_number.sealed)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("delivery record {}: {e}", delivery.id)))?;
-    let institution = institutions::get(db, &delivery.institution_code).await?;
+    let institution = institutions::get(db, &delivery.record.institution_code).await?;
     let declared = |p: &Option<(&ParentInput, Option<IdDocument>)>| {
         p.as_ref().and_then(|(input, doc)| {
             doc.clone().map(|document| DeclaredParent { name: input.name.trim().to_string(), document })
@@ -190,7 +190,7 @@ pub async fn enter_parents(
         institution_eligible_online: institution.as_ref().is_some_and(|i| i.births_eligible_online()),
         mother: declared(&mother),
         father: declared(&father),
-        recorded_mother_name: delivery.mother_name.clone(),
+        recorded_mother_name: delivery.record.mother_name.clone(),
         recorded_mother_id,
         face_attempts_exhausted: false,
     };
@@ -561,9 +561,9 @@ pub async fn registration_form(
     }
     let delivery = applicant::delivery(db, &app.delivery_id).await?.ok_or(ApiError::NotFound("delivery record"))?;
     let institution =
-        institutions::get(db, &delivery.institution_code).await?.ok_or(ApiError::NotFound("institution"))?;
+        institutions::get(db, &delivery.record.institution_code).await?.ok_or(ApiError::NotFound("institution"))?;
     let parents = applicant::parents(db, &app.id).await?;
-    let birth_date = crate::domain::working_days::to_china(delivery.birth_at).date_naive();
+    let birth_date = crate::domain::working_days::to_china(delivery.record.birth_at).date_naive();
     let form_parent = |role: &str| -> Result<FormParent, ApiError> {
         let p = parents
             .iter()
@@ -584,16 +584,16 @@ pub async fn registration_form(
     };
     Ok(RegistrationForm {
         newborn_name: app.newborn_name.clone(),
-        baby_sex: delivery.baby_sex.clone(),
-        birth_at: format_birth_time(delivery.birth_at),
-        birth_place: delivery.birth_place.clone(),
-        gestational_weeks: delivery.gestational_weeks,
-        length_cm: delivery.length_cm,
-        weight_g: delivery.weight_g,
-        health_status: delivery.health_status.clone(),
+        baby_sex: delivery.record.baby_sex.clone(),
+        birth_at: format_birth_time(delivery.record.birth_at),
+        birth_place: delivery.record.birth_place.clone(),
+        gestational_weeks: delivery.record.gestational_weeks,
+        length_cm: delivery.record.length_cm,
+        weight_g: delivery.record.weight_g,
+        health_status: delivery.record.health_status.clone(),
         mother: form_parent("mother")?,
         father: form_parent("father")?,
-        midwife_name: delivery.midwife_name.clone(),
+        midwife_name: delivery.record.midwife_name.clone(),
         midwifery_institution: institution.name.clone(),
         issuing_institution: institution.name,
     })

@@ -108,8 +108,9 @@ pub async fn health_card(
         .map(card_from))
 }
 
+/// A delivery record as the hospital enters it.
 #[derive(Debug, Clone)]
-pub struct NewDelivery {
+pub struct DeliveryRecord {
     pub institution_code: String,
     pub mother_name: String,
     pub mother_id_type: String,
@@ -125,48 +126,39 @@ pub struct NewDelivery {
     pub late: bool,
 }
 
+/// A stored delivery record.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: String,
-    pub institution_code: String,
-    pub mother_name: String,
-    pub mother_id_type: String,
-    pub mother_id_number: StoredNumber,
-    pub baby_sex: String,
-    pub birth_at: DateTime<Utc>,
-    pub birth_place: String,
-    pub gestational_weeks: i32,
-    pub weight_g: i32,
-    pub length_cm: i32,
-    pub health_status: String,
-    pub midwife_name: String,
-    pub late: bool,
+    pub record: DeliveryRecord,
 }
 
 fn delivery_from(m: delivery_record::Model) -> Delivery {
     Delivery {
         id: m.id,
-        institution_code: m.institution_code,
-        mother_name: m.mother_name,
-        mother_id_type: m.mother_id_type,
-        mother_id_number: StoredNumber {
-            sealed: Sealed { key_id: m.mother_id_number_key_id, ciphertext: m.mother_id_number_enc },
-            bidx: m.mother_id_number_bidx,
-            masked: m.mother_id_number_masked,
+        record: DeliveryRecord {
+            institution_code: m.institution_code,
+            mother_name: m.mother_name,
+            mother_id_type: m.mother_id_type,
+            mother_id_number: StoredNumber {
+                sealed: Sealed { key_id: m.mother_id_number_key_id, ciphertext: m.mother_id_number_enc },
+                bidx: m.mother_id_number_bidx,
+                masked: m.mother_id_number_masked,
+            },
+            baby_sex: m.baby_sex,
+            birth_at: m.birth_at,
+            birth_place: m.birth_place,
+            gestational_weeks: m.gestational_weeks,
+            weight_g: m.weight_g,
+            length_cm: m.length_cm,
+            health_status: m.health_status,
+            midwife_name: m.midwife_name,
+            late: m.late,
         },
-        baby_sex: m.baby_sex,
-        birth_at: m.birth_at,
-        birth_place: m.birth_place,
-        gestational_weeks: m.gestational_weeks,
-        weight_g: m.weight_g,
-        length_cm: m.length_cm,
-        health_status: m.health_status,
-        midwife_name: m.midwife_name,
-        late: m.late,
     }
 }
 
-pub async fn insert_delivery(db: &impl ConnectionTrait, d: &NewDelivery) -> Result<String, PersistenceError> {
+pub async fn insert_delivery(db: &impl ConnectionTrait, d: &DeliveryRecord) -> Result<String, PersistenceError> {
     let id = new_id();
     let now = Utc::now();
     delivery_record::Entity::insert(delivery_record::ActiveModel {
@@ -328,7 +320,7 @@ pub async fn create_application(
         user_id: Set(user_id.to_string()),
         delivery_id: Set(delivery.id.clone()),
         health_card_id: Set(health_card_id.to_string()),
-        institution_code: Set(delivery.institution_code.clone()),
+        institution_code: Set(delivery.record.institution_code.clone()),
         claimant_relation: Set(claimant_relation.to_string()),
         state: Set(ApplicationState::Draft.as_str().to_string()),
         overdue: Set(false),

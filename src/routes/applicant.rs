@@ -45,24 +45,18 @@ pub async fn bind_health_card(
     req: actix_web::HttpRequest,
     raw: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: BindHealthCard = typed(&raw)?;
-    let hash_input = serde_json::to_vec(&*raw).unwrap_or_default();
-    idempotency::run(&state, &req, who.id(), &hash_input, || async {
+    let (state, user_id) = (&state, who.id());
+    idempotency::run_json(state, &req, user_id, &raw, |body: BindHealthCard| async move {
         let code = body.health_code.trim();
         if code.is_empty() || code.len() > 256 {
             return Err(ApiError::bad_request("invalid_health_code", "health_code is required"));
         }
         let (card, created) =
-            journey::bind_health_card(&state.db, &state.cipher, state.health_cards.as_ref(), who.id(), code).await?;
+            journey::bind_health_card(&state.db, &state.cipher, state.health_cards.as_ref(), user_id, code).await?;
         let status = if created { StatusCode::CREATED } else { StatusCode::OK };
         Ok((status, serde_json::to_value(card_view(&card)).unwrap_or_default()))
     })
     .await
-}
-
-/// A JSON body as its typed request; a missing or mistyped field is malformed input (400).
-fn typed<T: serde::de::DeserializeOwned>(raw: &serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(raw.clone()).map_err(|e| ApiError::bad_request("invalid_json", format!("request body: {e}")))
 }
 
 #[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = [HealthCardView])))]
@@ -107,12 +101,16 @@ pub async fn list_deliveries(
         .into_iter()
         .map(|d| DeliveryView {
             institution: InstitutionRef {
-                name: all.iter().find(|i| i.code == d.institution_code).map(|i| i.name.clone()).unwrap_or_default(),
-                code: d.institution_code,
+                name: all
+                    .iter()
+                    .find(|i| i.code == d.record.institution_code)
+                    .map(|i| i.name.clone())
+                    .unwrap_or_default(),
+                code: d.record.institution_code,
             },
             id: d.id,
-            birth_at: to_china(d.birth_at),
-            baby_sex: d.baby_sex,
+            birth_at: to_china(d.record.birth_at),
+            baby_sex: d.record.baby_sex,
         })
         .collect();
     Ok(HttpResponse::Ok().json(views))
@@ -217,18 +215,17 @@ pub async fn create_application(
     req: actix_web::HttpRequest,
     raw: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: NewApplication = typed(&raw)?;
-    let hash_input = serde_json::to_vec(&*raw).unwrap_or_default();
-    idempotency::run(&state, &req, who.id(), &hash_input, || async {
+    let (state, user_id) = (&state, who.id());
+    idempotency::run_json(state, &req, user_id, &raw, |body: NewApplication| async move {
         let app = journey::create_application(
             &state.db,
-            who.id(),
+            user_id,
             &body.delivery_id,
             &body.health_card_id,
             &body.claimant_relation,
         )
         .await?;
-        Ok((StatusCode::CREATED, serde_json::to_value(view(&state, app).await?).unwrap_or_default()))
+        Ok((StatusCode::CREATED, serde_json::to_value(view(state, app).await?).unwrap_or_default()))
     })
     .await
 }

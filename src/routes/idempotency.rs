@@ -81,3 +81,23 @@ fn replay(stored: idempotency::Stored, request_hash: &str) -> Result<HttpRespons
         .content_type("application/json")
         .body(stored.response_body))
 }
+
+/// [`run`] for a JSON body: parses it into the handler's request type (400 when it does not
+/// fit) and keys the stored answer on the canonical JSON.
+pub async fn run_json<T, F, Fut>(
+    state: &AppState,
+    req: &HttpRequest,
+    user_id: &str,
+    raw: &serde_json::Value,
+    handler: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: serde::de::DeserializeOwned,
+    F: FnOnce(T) -> Fut,
+    Fut: Future<Output = Result<Answer, ApiError>>,
+{
+    let body: T = serde_json::from_value(raw.clone())
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("request body: {e}")))?;
+    let canonical = serde_json::to_vec(raw).unwrap_or_default();
+    run(state, req, user_id, &canonical, || handler(body)).await
+}

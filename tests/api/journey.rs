@@ -4,7 +4,7 @@
 use birthcert::crypto::Field;
 use birthcert::domain::resident_id::check_char;
 use birthcert::journey::store_number;
-use birthcert::persistence::applicant::{self, NewDelivery};
+use birthcert::persistence::applicant::{self, DeliveryRecord};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
@@ -28,7 +28,7 @@ pub fn father_id() -> String {
 pub async fn seed_delivery(app: &TestApp, mother_name: &str, mother_id: &str) -> String {
     applicant::insert_delivery(
         &app.state.db,
-        &NewDelivery {
+        &DeliveryRecord {
             institution_code: "PY-RMYY".into(),
             mother_name: mother_name.into(),
             mother_id_type: "resident_id".into(),
