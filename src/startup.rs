@@ -7,7 +7,6 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use secrecy::ExposeSecret;
-use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 
 use crate::auth::JwtKeys;
@@ -299,7 +298,6 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
         App::new()
             .wrap(middleware::from_fn(telemetry::request_id_middleware))
             .wrap(metrics.clone())
-            .wrap(TracingLogger::default())
             .app_data(state.clone())
             .app_data(json_config(json_limit))
             .app_data(web::PayloadConfig::new(payload_limit))
