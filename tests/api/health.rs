@@ -116,3 +116,16 @@ async fn the_mock_platform_runs_beside_each_app() {
         .expect("json");
     assert_eq!(body["status"], "ok");
 }
+
+#[tokio::test]
+async fn a_callers_plain_request_id_is_kept_and_anything_else_replaced() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/nope")).header("X-Request-Id", "lb-1234-abcd").send().await.expect("sent");
+    assert_eq!(res.headers().get("x-request-id").expect("header"), "lb-1234-abcd");
+    assert_eq!(res.json::<Value>().await.expect("json")["request_id"], "lb-1234-abcd");
+    let res =
+        app.client.get(app.url("/healthz")).header("X-Request-Id", "bad id; drop table").send().await.expect("sent");
+    let id = res.headers().get("x-request-id").expect("header").to_str().expect("ascii").to_string();
+    assert_ne!(id, "bad id; drop table");
+    assert!(uuid::Uuid::parse_str(&id).is_ok());
+}
