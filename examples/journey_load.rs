@@ -1,0 +1,257 @@
+//! Many complete parent journeys at once, from sign-in to `submitted`, against the service and
+//! the mock platform in this process, through real HTTP. Reports journeys/s and p50/p99 per
+//! endpoint.
+//!
+//!   BIRTHCERT__DATABASE__URL=postgres://postgres@127.0.0.1:5432/birthcert_load \
+//!   BIRTHCERT__REDIS__URL=redis://127.0.0.1:6379 \
+//!   cargo run --release --example journey_load -- 200
+//!
+//! The database named must exist and be empty or migrated; delivery records are seeded through
+//! the library (the hospital endpoint comes with the issuing side).
+
+// A report printed to the terminal is this program's purpose.
+#![allow(clippy::print_stdout)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use birthcert::config::{Environment, Settings};
+use birthcert::crypto::Field;
+use birthcert::domain::resident_id::check_char;
+use birthcert::journey::store_number;
+use birthcert::persistence::applicant::{insert_delivery, DeliveryRecord};
+use serde_json::{json, Value};
+
+type Timings = Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>;
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    mock: String,
+    timings: Timings,
+}
+
+impl Client {
+    async fn call(&self, name: &'static str, req: reqwest::RequestBuilder) -> Result<Value, String> {
+        let started = Instant::now();
+        let res = req.send().await.map_err(|e| format!("{name}: {e}"))?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        self.timings.lock().map_err(|_| "lock")?.entry(name).or_default().push(started.elapsed());
+        if !status.is_success() {
+            return Err(format!("{name}: HTTP {status}: {body}"));
+        }
+        Ok(body)
+    }
+}
+
+fn id(body: &str) -> String {
+    format!("{body}{}", check_char(body.as_bytes()))
+}
+
+fn png() -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend(std::iter::repeat_n(5u8, 2048));
+    v
+}
+
+async fn journey(c: Arc<Client>, n: usize) -> Result<(), String> {
+    let mother_id = id(&format!("370124199{:01}0310{:03}", n % 10, (n * 2) % 1000));
+    let father_id = id(&format!("370124199{:01}0521{:03}", (n + 3) % 10, (n * 2 + 1) % 1000));
+    let user: Value = c
+        .http
+        .post(format!("{}/_mock/users", c.mock))
+        .json(&json!({}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let login = c
+        .call(
+            "POST /auth/login",
+            c.http.post(format!("{}/api/v1/auth/login", c.base)).json(&json!({"code": user["code"]})),
+        )
+        .await?;
+    let token = login["token"].as_str().unwrap_or_default().to_string();
+    let auth = |r: reqwest::RequestBuilder| r.bearer_auth(&token);
+    let code: Value = c
+        .http
+        .post(format!("{}/_mock/health-cards", c.mock))
+        .json(&json!({"name": "李梅", "id_number": mother_id}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let card = c
+        .call(
+            "POST /health-cards",
+            auth(c.http.post(format!("{}/api/v1/health-cards", c.base)))
+                .json(&json!({"health_code": code["health_code"]})),
+        )
+        .await?;
+    let card_id = card["id"].as_str().unwrap_or_default();
+    let deliveries = c
+        .call("GET /deliveries", auth(c.http.get(format!("{}/api/v1/deliveries?health_card_id={card_id}", c.base))))
+        .await?;
+    let delivery_id = deliveries[0]["id"].as_str().ok_or("no delivery")?;
+    let app = c
+        .call(
+            "POST /applications",
+            auth(c.http.post(format!("{}/api/v1/applications", c.base)))
+                .json(&json!({"delivery_id": delivery_id, "health_card_id": card_id, "claimant_relation": "mother"})),
+        )
+        .await?;
+    let base = format!("{}/api/v1/applications/{}", c.base, app["id"].as_str().unwrap_or_default());
+    let parents = json!({
+        "mother": {"name": "李梅", "id_type": "resident_id", "id_number": mother_id, "nationality": "中国", "ethnicity": "汉族"},
+        "father": {"name": "张伟", "id_type": "resident_id", "id_number": father_id, "nationality": "中国", "ethnicity": "汉族"}
+    });
+    let p = c.call("PUT /parents", auth(c.http.put(format!("{base}/parents"))).json(&parents)).await?;
+    if p["eligibility"]["eligible"] != true {
+        return Err(format!("not eligible: {p}"));
+    }
+    for role in ["mother", "father"] {
+        let s =
+            c.call("POST /face-sessions", auth(c.http.post(format!("{base}/identity/{role}/face-sessions")))).await?;
+        c.call(
+            "POST /face-result",
+            auth(c.http.post(format!("{base}/identity/{role}/face-result")))
+                .json(&json!({"verify_id": s["verify_id"]})),
+        )
+        .await?;
+    }
+    for kind in ["mother_id_front", "mother_id_back", "father_id_front", "father_id_back"] {
+        let form =
+            reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(png()).file_name("x.png"));
+        c.call("PUT /documents", auth(c.http.put(format!("{base}/documents/{kind}"))).multipart(form)).await?;
+    }
+    c.call("GET /registration-form", auth(c.http.get(format!("{base}/registration-form")))).await?;
+    c.call(
+        "POST /confirmation",
+        auth(c.http.post(format!("{base}/confirmation"))).json(&json!({"newborn_name": "张小满"})),
+    )
+    .await?;
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(png()).file_name("s.png"));
+    c.call("PUT /signature", auth(c.http.put(format!("{base}/signature"))).multipart(form)).await?;
+    c.call("PUT /delivery-address", auth(c.http.put(format!("{base}/delivery-address"))).json(&json!({"recipient": "张伟", "phone": "13987654321", "region_code": "370124", "address": "平阴县榆山街道青龙路1号"}))).await?;
+    let order = c.call("POST /payment", auth(c.http.post(format!("{base}/payment")))).await?;
+    let started = Instant::now();
+    let paid: Value = c
+        .http
+        .post(format!("{}/_mock/pay/{}", c.mock, order["out_trade_no"].as_str().unwrap_or_default()))
+        .json(&json!({}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    c.timings
+        .lock()
+        .map_err(|_| "lock")?
+        .entry("POST /payments/notify (x2, via mock)")
+        .or_default()
+        .push(started.elapsed());
+    if paid["deliveries"][0] != 204 {
+        return Err(format!("notify: {paid}"));
+    }
+    let view = c.call("GET /applications/{id}", auth(c.http.get(base.clone()))).await?;
+    if view["state"] != "submitted" {
+        return Err(format!("ended in {}", view["state"]));
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let journeys: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mock = mock_wechat::MockServer::start("127.0.0.1", 0, mock_wechat::MockSettings::default()).await?;
+    let mut settings = Settings::load_from(&dir, Environment::Test)?;
+    settings.wechat.api_base_url = Some(mock.base_url());
+    settings.health_card.base_url = Some(mock.base_url());
+    settings.pay.base_url = Some(mock.base_url());
+    settings.server.workers = 2;
+    settings.database.max_connections = 30;
+    let scratch = tempfile::tempdir()?;
+    settings.blobs.dir = scratch.path().join("blobs");
+    if std::env::var("BIRTHCERT__DATABASE__URL").is_err() {
+        settings.database.url =
+            secrecy::SecretString::from(format!("sqlite://{}?mode=rwc", scratch.path().join("load.db").display()));
+    }
+    let app = birthcert::startup::Application::build(settings).await?;
+    let port = app.port();
+    let state = app.state.clone();
+    tokio::spawn(app.run_until_stopped());
+    mock.set_service_url(&format!("http://127.0.0.1:{port}"));
+
+    for n in 0..journeys {
+        let mother_id = id(&format!("370124199{:01}0310{:03}", n % 10, (n * 2) % 1000));
+        insert_delivery(
+            &state.db,
+            &DeliveryRecord {
+                institution_code: "PY-RMYY".into(),
+                mother_name: "李梅".into(),
+                mother_id_type: "resident_id".into(),
+                mother_id_number: store_number(&state.cipher, Field::IdNumber, &mother_id),
+                baby_sex: "male".into(),
+                birth_at: chrono::Utc::now() - chrono::Duration::days(2),
+                birth_place: "平阴县人民医院".into(),
+                gestational_weeks: 39,
+                weight_g: 3300,
+                length_cm: 50,
+                health_status: "good".into(),
+                midwife_name: "王芳".into(),
+                late: false,
+            },
+        )
+        .await?;
+    }
+    let client = Arc::new(Client {
+        http: reqwest::Client::builder().pool_max_idle_per_host(512).build()?,
+        base: format!("http://127.0.0.1:{port}"),
+        mock: mock.base_url(),
+        timings: Arc::default(),
+    });
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..journeys).map(|n| tokio::spawn(journey(client.clone(), n))).collect();
+    let mut errors = Vec::new();
+    for t in tasks {
+        if let Err(e) = t.await? {
+            errors.push(e);
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{journeys} concurrent journeys, {} errors, {:.1} s, {:.1} journeys/s",
+        errors.len(),
+        elapsed.as_secs_f64(),
+        journeys as f64 / elapsed.as_secs_f64()
+    );
+    for e in errors.iter().take(5) {
+        println!("error: {e}");
+    }
+    println!("{:<42} {:>6} {:>9} {:>9} {:>9}", "endpoint", "calls", "p50 ms", "p99 ms", "max ms");
+    let timings = client.timings.lock().map_err(|_| "lock")?.clone();
+    for (name, mut v) in timings {
+        v.sort();
+        println!(
+            "{name:<42} {:>6} {:>9.1} {:>9.1} {:>9.1}",
+            v.len(),
+            percentile(&v, 0.5),
+            percentile(&v, 0.99),
+            percentile(&v, 1.0)
+        );
+    }
+    Ok(())
+}
