@@ -437,6 +437,7 @@ where
 pub enum Upload {
     HandheldPhoto,
     Document,
+    Signature,
 }
 
 pub async fn check_upload_allowed(
@@ -463,6 +464,9 @@ pub async fn check_upload_allowed(
             if !matches!(app.state, S::IdentityVerified | S::DocumentsUploaded | S::Returned) {
                 return Err(wrong_state(&app, "uploading documents"));
             }
+        }
+        Upload::Signature => {
+            transition(app.state, Command::Sign).map_err(|_| wrong_state(&app, "signing"))?;
         }
     }
     Ok(())

@@ -510,13 +510,7 @@ pub async fn sign(
     req: actix_web::HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let app = applicant::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
-    if app.state != S::Confirmed {
-        return Err(ApiError::Conflict {
-            code: "wrong_state",
-            message: format!("signing is not possible while the application is {}", app.state),
-        });
-    }
+    journey::check_upload_allowed(&state.db, who.id(), &id, journey::Upload::Signature).await?;
     let (_multipart, field) = file_part(&req, payload).await?;
     let blob = journey::store_image(&state.blobs, field).await?;
     if blob.image_type != crate::blobs::ImageType::Png {
