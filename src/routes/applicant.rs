@@ -395,6 +395,21 @@ async fn file_part(
     Err(ApiError::bad_request("file_missing", "a multipart part named file is required"))
 }
 
+/// Every image upload: the state allows it (checked before the body is read, so a refused
+/// upload stores nothing), then the `file` part is streamed to the blob store.
+async fn receive_image(
+    state: &AppState,
+    user_id: &str,
+    application_id: &str,
+    upload: journey::Upload,
+    req: &actix_web::HttpRequest,
+    payload: web::Payload,
+) -> Result<crate::blobs::StoredBlob, ApiError> {
+    journey::check_upload_allowed(&state.db, user_id, application_id, upload).await?;
+    let (_multipart, field) = file_part(req, payload).await?;
+    journey::store_image(&state.blobs, field).await
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DocumentAnswer {
     pub kind: String,
@@ -417,9 +432,7 @@ pub async fn put_document(
     if !journey::DOCUMENT_KINDS.contains(&kind.as_str()) {
         return Err(ApiError::NotFound("document kind"));
     }
-    journey::check_upload_allowed(&state.db, who.id(), &id, journey::Upload::Document).await?;
-    let (_multipart, field) = file_part(&req, payload).await?;
-    let blob = journey::store_image(&state.blobs, field).await?;
+    let blob = receive_image(&state, who.id(), &id, journey::Upload::Document, &req, payload).await?;
     journey::put_document(&state.db, who.id(), &id, &kind, &blob).await?;
     Ok(HttpResponse::Created().json(DocumentAnswer { kind, sha256: blob.sha256, size: blob.size }))
 }
@@ -434,9 +447,7 @@ pub async fn put_handheld_photo(
     req: actix_web::HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    journey::check_upload_allowed(&state.db, who.id(), &id, journey::Upload::HandheldPhoto).await?;
-    let (_multipart, field) = file_part(&req, payload).await?;
-    let blob = journey::store_image(&state.blobs, field).await?;
+    let blob = receive_image(&state, who.id(), &id, journey::Upload::HandheldPhoto, &req, payload).await?;
     journey::handheld_photo(&state.db, who.id(), &id, &blob).await?;
     Ok(HttpResponse::Created().json(DocumentAnswer {
         kind: "father_handheld_photo".into(),
@@ -510,9 +521,7 @@ pub async fn sign(
     req: actix_web::HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    journey::check_upload_allowed(&state.db, who.id(), &id, journey::Upload::Signature).await?;
-    let (_multipart, field) = file_part(&req, payload).await?;
-    let blob = journey::store_image(&state.blobs, field).await?;
+    let blob = receive_image(&state, who.id(), &id, journey::Upload::Signature, &req, payload).await?;
     if blob.image_type != crate::blobs::ImageType::Png {
         return Err(ApiError::UnsupportedMediaType("the signature must be a PNG".into()));
     }
