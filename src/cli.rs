@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `officer add`, `hospital-key add`.
+//! The command line: `serve` (default), `migrate`, `officer add`, `hospital-key add`,
+//! `audit verify`, `demo`.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -31,6 +32,17 @@ pub enum Command {
         #[command(subcommand)]
         action: HospitalKeyAction,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditAction {
+    /// Walk the hash chain; exit 1 and name the first broken entry if it was tampered with.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -63,6 +75,10 @@ pub enum CliError {
     Serve(std::io::Error),
     #[error("{0}")]
     Usage(String),
+    #[error("audit chain broken at entry {seq}: {why}")]
+    AuditBroken { seq: i32, why: &'static str },
+    #[error("audit chain intact up to its last entry, but the head row disagrees: entries were removed from the end")]
+    AuditTruncated,
 }
 
 impl From<crate::config::ConfigError> for CliError {
@@ -102,6 +118,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .await
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             eprintln!("officer {} created for {} (admin: {admin})", officer.username, officer.institution_code);
+            Ok(())
+        }
+        Command::Audit { action: AuditAction::Verify } => {
+            let db = persistence::connect(&settings).await?;
+            let report = persistence::audit::verify(&db).await?;
+            if let Some((seq, why)) = report.first_break {
+                let why = match why {
+                    crate::domain::audit::Break::PrevHash => {
+                        "it does not follow the entry before it (one removed or reordered)"
+                    }
+                    crate::domain::audit::Break::Content => "its content was altered",
+                };
+                return Err(CliError::AuditBroken { seq, why });
+            }
+            if report.head_mismatch {
+                return Err(CliError::AuditTruncated);
+            }
+            eprintln!("audit chain intact: {} entries", report.entries);
             Ok(())
         }
         Command::HospitalKey { action: HospitalKeyAction::Add { institution } } => {

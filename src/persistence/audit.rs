@@ -1,0 +1,176 @@
+//! The append-only audit log: every state change and every officer read of personal data,
+//! chained by SHA-256 (`domain::audit`). Appends happen inside the caller's transaction, so an
+//! effect and its audit entry are written together or not at all.
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use super::entities::{audit_head, audit_log};
+use super::{Db, PersistenceError};
+use crate::domain::audit::{chain_hash, check_link, AuditContent, Break};
+
+/// Who did it. `kind` is one of `applicant`, `officer`, `hospital`, `courier`, `payment`,
+/// `system`; `id` is the user, officer or institution id, or the worker's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: &'static str,
+    pub id: String,
+}
+
+impl Actor {
+    pub fn applicant(user_id: &str) -> Actor {
+        Actor { kind: "applicant", id: user_id.to_string() }
+    }
+    pub fn officer(officer_id: &str) -> Actor {
+        Actor { kind: "officer", id: officer_id.to_string() }
+    }
+    pub fn hospital(institution_code: &str) -> Actor {
+        Actor { kind: "hospital", id: institution_code.to_string() }
+    }
+    pub fn system(name: &str) -> Actor {
+        Actor { kind: "system", id: name.to_string() }
+    }
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Appends one entry. Updating the head row first makes concurrent appenders queue behind this
+/// transaction, so each entry sees the true previous hash.
+pub async fn append(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    action: &str,
+    subject_kind: &str,
+    subject_id: &str,
+    detail: serde_json::Value,
+) -> Result<(), PersistenceError> {
+    let locked = audit_head::Entity::update_many()
+        .col_expr(audit_head::Column::Entries, Expr::col(audit_head::Column::Entries).add(1))
+        .filter(audit_head::Column::Id.eq(1))
+        .exec(txn)
+        .await?;
+    if locked.rows_affected != 1 {
+        return Err(PersistenceError::Corrupt("the audit head row is missing".into()));
+    }
+    let head = audit_head::Entity::find_by_id(1)
+        .one(txn)
+        .await?
+        .ok_or_else(|| PersistenceError::Corrupt("the audit head row is missing".into()))?;
+    // Stored times keep microseconds on both backends; hash exactly what is stored.
+    let at = Utc::now().trunc_subsecs(6);
+    let at_text = stamp(at);
+    let detail = detail.to_string();
+    let hash = chain_hash(
+        &head.hash,
+        &AuditContent {
+            at: &at_text,
+            actor_kind: actor.kind,
+            actor_id: &actor.id,
+            action,
+            subject_kind,
+            subject_id,
+            detail: &detail,
+        },
+    );
+    audit_log::Entity::insert(audit_log::ActiveModel {
+        at: Set(at),
+        actor_kind: Set(actor.kind.to_string()),
+        actor_id: Set(actor.id.clone()),
+        action: Set(action.to_string()),
+        subject_kind: Set(subject_kind.to_string()),
+        subject_id: Set(subject_id.to_string()),
+        detail: Set(detail),
+        prev_hash: Set(head.hash),
+        hash: Set(hash.clone()),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    audit_head::Entity::update_many()
+        .col_expr(audit_head::Column::Hash, Expr::value(hash))
+        .filter(audit_head::Column::Id.eq(1))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Appends one entry in a transaction of its own (an audited read).
+pub async fn append_alone(
+    db: &Db,
+    actor: &Actor,
+    action: &str,
+    subject_kind: &str,
+    subject_id: &str,
+    detail: serde_json::Value,
+) -> Result<(), PersistenceError> {
+    let txn = db.begin().await?;
+    append(&txn, actor, action, subject_kind, subject_id, detail).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub entries: u64,
+    /// The first entry whose link is broken, and how.
+    pub first_break: Option<(i32, Break)>,
+    /// The head row does not name the last entry's hash (entries removed from the end).
+    pub head_mismatch: bool,
+}
+
+/// Walks the whole chain in sequence order, a page at a time (memory stays flat).
+pub async fn verify(db: &Db) -> Result<VerifyReport, PersistenceError> {
+    const PAGE: u64 = 1000;
+    let mut expected = migrations::AUDIT_GENESIS.to_string();
+    let mut after = 0;
+    let mut entries = 0;
+    loop {
+        let page = audit_log::Entity::find()
+            .filter(audit_log::Column::Seq.gt(after))
+            .order_by_asc(audit_log::Column::Seq)
+            .limit(PAGE)
+            .all(db)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for row in &page {
+            entries += 1;
+            let at = stamp(row.at);
+            let content = AuditContent {
+                at: &at,
+                actor_kind: &row.actor_kind,
+                actor_id: &row.actor_id,
+                action: &row.action,
+                subject_kind: &row.subject_kind,
+                subject_id: &row.subject_id,
+                detail: &row.detail,
+            };
+            if let Some(broken) = check_link(&expected, &row.prev_hash, &row.hash, &content) {
+                return Ok(VerifyReport { entries, first_break: Some((row.seq, broken)), head_mismatch: false });
+            }
+            expected.clone_from(&row.hash);
+        }
+    }
+    let head = audit_head::Entity::find_by_id(1).one(db).await?;
+    let head_mismatch = head.is_none_or(|h| h.hash != expected);
+    Ok(VerifyReport { entries, first_break: None, head_mismatch })
+}
+
+/// The audit entries about one subject, oldest first (for an officer's view of a case).
+pub async fn entries_about(
+    db: &Db,
+    subject_kind: &str,
+    subject_id: &str,
+) -> Result<Vec<audit_log::Model>, PersistenceError> {
+    Ok(audit_log::Entity::find()
+        .filter(audit_log::Column::SubjectKind.eq(subject_kind))
+        .filter(audit_log::Column::SubjectId.eq(subject_id))
+        .order_by_asc(audit_log::Column::Seq)
+        .all(db)
+        .await?)
+}
