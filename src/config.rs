@@ -62,7 +62,7 @@ pub struct Settings {
     pub seed: SeedSettings,
     pub workers: WorkerSettings,
     pub health_card: HealthCardSettings,
-    pub courier: crate::domain::courier_fee::FeeTable,
+    pub courier: CourierSettings,
     pub pay: PaySettings,
     #[serde(skip, default = "default_env")]
     pub environment: Environment,
@@ -197,6 +197,20 @@ pub struct HealthCardSettings {
     pub hospital_id: String,
 }
 
+/// The courier: the fee table by region, and the booking API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CourierSettings {
+    #[serde(flatten)]
+    pub fees: crate::domain::courier_fee::FeeTable,
+    /// Absent + mock.enabled = the in-process mock.
+    pub base_url: Option<String>,
+    pub app_key: String,
+    /// Signs bookings and verifies the courier's events.
+    pub secret: SecretString,
+    /// Printed as the sender on the waybill.
+    pub sender: String,
+}
+
 /// WeChat Pay v3 (the courier fee).
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaySettings {
@@ -297,7 +311,7 @@ impl Settings {
 
     /// Refuses settings the service cannot run with; the error names the key in one line.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let required: [(&'static str, &SecretString); 9] = [
+        let required: [(&'static str, &SecretString); 10] = [
             ("database.url", &self.database.url),
             ("jwt.secret", &self.jwt.secret),
             ("crypto.data_key", &self.crypto.data_key),
@@ -307,6 +321,7 @@ impl Settings {
             ("wechat.mini_program_app_secret", &self.wechat.mini_program_app_secret),
             ("health_card.app_secret", &self.health_card.app_secret),
             ("pay.api_v3_key", &self.pay.api_v3_key),
+            ("courier.secret", &self.courier.secret),
         ];
         for (key, value) in required {
             if value.expose_secret().trim().is_empty() {
@@ -358,6 +373,9 @@ impl Settings {
         if self.health_card.base_url.is_none() && !self.mock.enabled {
             return Err(missing("health_card.base_url"));
         }
+        if self.courier.base_url.is_none() && !self.mock.enabled {
+            return Err(missing("courier.base_url"));
+        }
         Ok(())
     }
 
@@ -384,6 +402,13 @@ impl Settings {
 
     pub fn health_card_base_url(&self) -> String {
         match &self.health_card.base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}:{}", self.mock.host, self.mock.port),
+        }
+    }
+
+    pub fn courier_base_url(&self) -> String {
+        match &self.courier.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}:{}", self.mock.host, self.mock.port),
         }

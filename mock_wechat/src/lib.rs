@@ -50,6 +50,9 @@ pub struct MockSettings {
     pub platform_public_key_id: String,
     /// Serial of the platform certificate, for certificate-mode notifications.
     pub platform_certificate_serial: String,
+    /// The courier's app key and HMAC secret (bookings in, events out).
+    pub courier_app_key: String,
+    pub courier_secret: String,
 }
 
 impl Default for MockSettings {
@@ -73,6 +76,8 @@ impl Default for MockSettings {
             api_v3_key: "dev-apiv3-key-0123456789abcdefgh".into(),
             platform_public_key_id: "PUB_KEY_ID_0000000000000001".into(),
             platform_certificate_serial: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1".into(),
+            courier_app_key: "birthcert-pingyin".into(),
+            courier_secret: "dev-courier-secret".into(),
         }
     }
 }
@@ -90,6 +95,8 @@ impl MockSettings {
             ("ORIGINAL_ID", &mut s.original_id),
             ("MINI_PROGRAM_APP_ID", &mut s.mini_program_app_id),
             ("MINI_PROGRAM_APP_SECRET", &mut s.mini_program_app_secret),
+            ("COURIER_APP_KEY", &mut s.courier_app_key),
+            ("COURIER_SECRET", &mut s.courier_secret),
         ] {
             if let Some(v) = var(name) {
                 *field = v;
@@ -167,6 +174,8 @@ struct Inner {
     health_card_tokens: std::collections::HashSet<String>,
     callbacks_sent: u64,
     user_info_calls: u64,
+    /// order_ref → booking (with its tracking number)
+    courier_orders: HashMap<String, Value>,
 }
 
 struct MockState {
@@ -749,6 +758,121 @@ async fn mock_pay(state: State, path: web::Path<String>, control: Option<web::Js
     HttpResponse::Ok().json(json!({"deliveries": deliveries, "transaction_id": transaction["transaction_id"]}))
 }
 
+// ---- courier ----------------------------------------------------------------------------
+
+/// hex HMAC-SHA256 of `timestamp + "\n" + body`, the courier's scheme both ways.
+fn courier_signature(secret: &str, timestamp: &str, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
+    mac.update(timestamp.as_bytes());
+    mac.update(b"\n");
+    mac.update(body.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Books a delivery. Signed like the events; the same `order_ref` gets the same tracking number
+/// (a retried booking does not book twice).
+#[post("/courier/v1/orders")]
+async fn courier_book(state: State, req: HttpRequest, body: String) -> HttpResponse {
+    if let Some(fault) = injected_fault(&state, "/courier/v1/orders").await {
+        return fault;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let s = &state.settings;
+    if header("X-Courier-App-Key") != s.courier_app_key
+        || header("X-Courier-Signature") != courier_signature(&s.courier_secret, &header("X-Courier-Timestamp"), &body)
+    {
+        return HttpResponse::Unauthorized().json(json!({"code": "bad_signature"}));
+    }
+    let Ok(order) = serde_json::from_str::<Value>(&body) else {
+        return HttpResponse::BadRequest().json(json!({"code": "bad_json"}));
+    };
+    let Some(order_ref) = order["order_ref"].as_str().filter(|r| !r.is_empty()).map(str::to_string) else {
+        return HttpResponse::BadRequest().json(json!({"code": "order_ref_required"}));
+    };
+    for field in ["name", "phone", "address"] {
+        if order["recipient"][field].as_str().is_none_or(str::is_empty) {
+            return HttpResponse::BadRequest().json(json!({"code": "recipient_incomplete", "field": field}));
+        }
+    }
+    let mut inner = state.lock();
+    let booking = inner
+        .courier_orders
+        .entry(order_ref)
+        .or_insert_with(|| {
+            let digits: String = random_id("").chars().filter(char::is_ascii_digit).take(10).collect();
+            json!({"tracking_number": format!("EMS{digits:0>10}CN"), "carrier": "EMS", "order": order})
+        })
+        .clone();
+    HttpResponse::Ok().json(json!({"tracking_number": booking["tracking_number"], "carrier": booking["carrier"]}))
+}
+
+#[get("/_mock/courier/orders")]
+async fn courier_orders(state: State) -> HttpResponse {
+    let orders: Vec<Value> = state.lock().courier_orders.values().cloned().collect();
+    HttpResponse::Ok().json(orders)
+}
+
+#[derive(Deserialize)]
+struct CourierEventControl {
+    event: String,
+    signed_by: Option<String>,
+    loss_certificate_no: Option<String>,
+    /// Event time (Unix seconds); default now.
+    at: Option<i64>,
+    /// Sign with a wrong secret (a forged event).
+    #[serde(default)]
+    forge: bool,
+    /// Stamp the request this many seconds in the past (a replay).
+    #[serde(default)]
+    timestamp_offset_secs: i64,
+}
+
+/// Sends the signed courier event for a booked tracking number to the service.
+#[post("/_mock/courier/{tracking_number}/events")]
+async fn courier_send_event(
+    state: State,
+    path: web::Path<String>,
+    body: web::Json<CourierEventControl>,
+) -> HttpResponse {
+    let tracking = path.into_inner();
+    let service_url = {
+        let inner = state.lock();
+        if !inner.courier_orders.values().any(|o| o["tracking_number"] == tracking.as_str()) {
+            return HttpResponse::NotFound().json(json!({"error": "no such tracking number"}));
+        }
+        inner.service_url.clone()
+    };
+    let Some(service_url) = service_url else {
+        return HttpResponse::Conflict().json(json!({"error": "no service URL configured"}));
+    };
+    let now = i64::try_from(now_secs()).unwrap_or_default();
+    let mut event = json!({"tracking_number": tracking, "event": body.event, "at": body.at.unwrap_or(now)});
+    if let Some(s) = &body.signed_by {
+        event["signed_by"] = json!(s);
+    }
+    if let Some(l) = &body.loss_certificate_no {
+        event["loss_certificate_no"] = json!(l);
+    }
+    let payload = event.to_string();
+    let ts = (now - body.timestamp_offset_secs).to_string();
+    let secret = if body.forge { "not-the-secret" } else { state.settings.courier_secret.as_str() };
+    let res = state
+        .http
+        .post(format!("{service_url}/api/v1/courier/events"))
+        .header("content-type", "application/json")
+        .header("X-Courier-Timestamp", &ts)
+        .header("X-Courier-Signature", courier_signature(secret, &ts, &payload))
+        .body(payload.clone())
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    match res {
+        Ok(r) => HttpResponse::Ok().json(json!({"status": r.status().as_u16(), "event": event, "timestamp": ts})),
+        Err(e) => HttpResponse::BadGateway().json(json!({"error": e.to_string()})),
+    }
+}
+
 // ---- control API ------------------------------------------------------------------------
 
 #[get("/_mock/health")]
@@ -1020,6 +1144,9 @@ impl MockServer {
                 .service(hc_card_by_code)
                 .service(pay_jsapi)
                 .service(mock_pay)
+                .service(courier_book)
+                .service(courier_orders)
+                .service(courier_send_event)
         })
         .workers(2)
         .disable_signals()

@@ -1,5 +1,6 @@
 //! Outbound calls to outside systems, each behind a small surface with typed errors.
 
+pub mod courier;
 pub mod face;
 pub mod health_card;
 pub mod pay;
