@@ -181,6 +181,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     settings.wechat.api_base_url = Some(mock.base_url());
     settings.health_card.base_url = Some(mock.base_url());
     settings.pay.base_url = Some(mock.base_url());
+    settings.courier.base_url = Some(mock.base_url());
     settings.server.workers = 2;
     settings.database.max_connections = 30;
     let scratch = tempfile::tempdir()?;

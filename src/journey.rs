@@ -14,6 +14,7 @@ use crate::domain::masking;
 use crate::domain::resident_id::ResidentId;
 use crate::error::{ApiError, FieldError};
 use crate::persistence::applicant::{self, Application, CreateError, ParentRecord, StoredNumber};
+use crate::persistence::audit::Actor;
 use crate::persistence::{institutions, Db, PersistenceError};
 
 pub fn store_number(cipher: &PersonalDataCipher, field: Field, value: &str) -> StoredNumber {
@@ -223,7 +224,9 @@ pub async fn enter_parents(
     let detail = serde_json::json!({ "eligible": eligible, "reasons": codes });
     if next.to == app.state {
         applicant::add_event(&txn, &app.id, "parents_updated", Some(app.state), Some(next.to), Some(detail)).await?;
-    } else if !applicant::move_state(&txn, &app.id, app.state, next.to, Some(detail)).await? {
+    } else if !applicant::move_state(&txn, &Actor::applicant(&app.user_id), &app.id, app.state, next.to, Some(detail))
+        .await?
+    {
         return Err(ApiError::Conflict {
             code: "wrong_state",
             message: "the application changed meanwhile; reload it".into(),
@@ -241,12 +244,14 @@ pub async fn enter_parents(
 pub async fn withdraw(db: &Db, user_id: &str, application_id: &str) -> Result<Application, ApiError> {
     let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
     let next = transition(app.state, Command::Withdraw).map_err(|_| wrong_state(&app, "withdrawal"))?;
-    if !applicant::move_state(db, &app.id, app.state, next.to, None).await? {
+    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    if !applicant::move_state(&txn, &Actor::applicant(user_id), &app.id, app.state, next.to, None).await? {
         return Err(ApiError::Conflict {
             code: "wrong_state",
             message: "the application changed meanwhile; reload it".into(),
         });
     }
+    txn.commit().await.map_err(PersistenceError::from)?;
     applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))
 }
 
@@ -380,6 +385,7 @@ pub async fn face_result(
             applicant::set_eligibility_reasons(&txn, &app.id, &[Reason::FaceAttemptsExhausted.code()]).await?;
             applicant::move_state(
                 &txn,
+                &Actor::applicant(&app.user_id),
                 &app.id,
                 app.state,
                 crate::domain::application_state::ApplicationState::Ineligible,
@@ -406,11 +412,11 @@ pub async fn face_result(
     Ok(true)
 }
 
-async fn complete_identity_if_done(txn: &impl sea_orm::ConnectionTrait, app: &Application) -> Result<(), ApiError> {
+async fn complete_identity_if_done(txn: &sea_orm::DatabaseTransaction, app: &Application) -> Result<(), ApiError> {
     if identity::passed(txn, &app.id, "mother").await? && identity::passed(txn, &app.id, "father").await? {
         let next =
             transition(app.state, Command::CompleteIdentity).map_err(|_| wrong_state(app, "completing identity"))?;
-        applicant::move_state(txn, &app.id, app.state, next.to, None).await?;
+        applicant::move_state(txn, &Actor::applicant(&app.user_id), &app.id, app.state, next.to, None).await?;
     }
     Ok(())
 }
@@ -526,7 +532,7 @@ pub async fn put_document(
         if DOCUMENT_KINDS.iter().all(|k| current.iter().any(|d| d.kind == *k)) {
             let next = transition(app.state, Command::CompleteDocuments)
                 .map_err(|_| wrong_state(&app, "completing documents"))?;
-            applicant::move_state(&txn, &app.id, app.state, next.to, None).await?;
+            applicant::move_state(&txn, &Actor::applicant(&app.user_id), &app.id, app.state, next.to, None).await?;
         }
     }
     txn.commit().await.map_err(PersistenceError::from)?;
@@ -639,8 +645,15 @@ pub async fn request_modification(
         transition(app.state, Command::RequestModification).map_err(|_| wrong_state(&app, "a modification request"))?;
     let txn = db.begin().await.map_err(PersistenceError::from)?;
     let id = form::add_modification_request(&txn, &app.id, &serde_json::to_value(items).unwrap_or_default()).await?;
-    if !applicant::move_state(&txn, &app.id, app.state, next.to, Some(serde_json::json!({"modification_request": id})))
-        .await?
+    if !applicant::move_state(
+        &txn,
+        &Actor::applicant(&app.user_id),
+        &app.id,
+        app.state,
+        next.to,
+        Some(serde_json::json!({"modification_request": id})),
+    )
+    .await?
     {
         return Err(ApiError::Conflict {
             code: "wrong_state",
@@ -676,8 +689,15 @@ pub async fn confirm(
     let digest = form.digest();
     let txn = db.begin().await.map_err(PersistenceError::from)?;
     if !form::freeze(&txn, &app.id, name.as_str(), &form.canonical_json(), &digest).await?
-        || !applicant::move_state(&txn, &app.id, app.state, next.to, Some(serde_json::json!({"form_digest": digest})))
-            .await?
+        || !applicant::move_state(
+            &txn,
+            &Actor::applicant(&app.user_id),
+            &app.id,
+            app.state,
+            next.to,
+            Some(serde_json::json!({"form_digest": digest})),
+        )
+        .await?
     {
         return Err(ApiError::Conflict { code: "wrong_state", message: "the form is already confirmed".into() });
     }
@@ -697,8 +717,15 @@ pub async fn sign(
     let digest = app.form_digest.clone().ok_or_else(|| wrong_state(&app, "signing"))?;
     let txn = db.begin().await.map_err(PersistenceError::from)?;
     let at = form::add_signature(&txn, &app.id, &digest, &image.sha256).await?;
-    if !applicant::move_state(&txn, &app.id, app.state, next.to, Some(serde_json::json!({"form_digest": digest})))
-        .await?
+    if !applicant::move_state(
+        &txn,
+        &Actor::applicant(&app.user_id),
+        &app.id,
+        app.state,
+        next.to,
+        Some(serde_json::json!({"form_digest": digest})),
+    )
+    .await?
     {
         return Err(ApiError::Conflict {
             code: "wrong_state",
@@ -867,6 +894,7 @@ pub async fn create_payment(
             crate::persistence::payments::create(&txn, &app.id, &out_trade_no, amount, &prepay_id).await?;
             if !applicant::move_state(
                 &txn,
+                &Actor::applicant(&app.user_id),
                 &app.id,
                 app.state,
                 next.to,
@@ -986,6 +1014,7 @@ pub async fn settle_payment(
         crate::persistence::payments::set_review_due(&txn, &app.id, deadline.due_at).await?;
         applicant::move_state(
             &txn,
+            &Actor { kind: "payment", id: out_trade_no.to_string() },
             &app.id,
             app.state,
             next.to,

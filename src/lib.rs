@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod issuing;
 pub mod journey;
 pub mod kv;
 pub mod official_account;

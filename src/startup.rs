@@ -40,6 +40,7 @@ pub struct AppState {
     pub wechat_keys: KeyRing,
     pub official_account: Arc<OfficialAccount>,
     pub health_cards: Arc<dyn HealthCardPlatform>,
+    pub courier: Arc<dyn crate::clients::courier::Courier>,
     pub face: Arc<dyn FaceVerifier>,
     pub blobs: BlobStore,
     pub pay: PayClient,
@@ -155,6 +156,12 @@ impl Application {
             hospital_id: settings.health_card.hospital_id.clone(),
             kv: kv.clone(),
         });
+        let courier: Arc<dyn crate::clients::courier::Courier> = Arc::new(crate::clients::courier::HttpCourier {
+            http: reqwest::Client::new(),
+            base_url: settings.courier_base_url(),
+            app_key: settings.courier.app_key.clone(),
+            secret: settings.courier.secret.clone(),
+        });
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind { addr: addr.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
@@ -174,6 +181,7 @@ impl Application {
             face,
             blobs,
             health_cards,
+            courier,
             jwt: JwtKeys::new(&settings.jwt),
             settings: Arc::new(settings),
             db,

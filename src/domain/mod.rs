@@ -2,8 +2,10 @@
 
 pub mod application;
 pub mod application_state;
+pub mod audit;
 pub mod certificate_number;
 pub mod courier_fee;
+pub mod delivery;
 pub mod eligibility;
 pub mod institution;
 pub mod masking;

@@ -133,7 +133,7 @@ pub struct Delivery {
     pub record: DeliveryRecord,
 }
 
-fn delivery_from(m: delivery_record::Model) -> Delivery {
+pub(super) fn delivery_from(m: delivery_record::Model) -> Delivery {
     Delivery {
         id: m.id,
         record: DeliveryRecord {
@@ -211,7 +211,7 @@ struct Count {
     n: i64,
 }
 
-fn placeholders(db: &impl ConnectionTrait, n: usize) -> Vec<String> {
+pub(super) fn placeholders(db: &impl ConnectionTrait, n: usize) -> Vec<String> {
     (1..=n)
         .map(|i| if db.get_database_backend() == DbBackend::Postgres { format!("${i}") } else { "?".into() })
         .collect()
@@ -271,7 +271,7 @@ pub struct Application {
     pub version: i32,
 }
 
-fn application_from(m: application::Model) -> Result<Application, PersistenceError> {
+pub(super) fn application_from(m: application::Model) -> Result<Application, PersistenceError> {
     let state = ApplicationState::parse(&m.state)
         .ok_or_else(|| PersistenceError::Corrupt(format!("application {} has state {:?}", m.id, m.state)))?;
     let json_list = |s: &Option<String>| -> Vec<serde_json::Value> {
@@ -374,8 +374,10 @@ pub async fn applications_of(db: &impl ConnectionTrait, user_id: &str) -> Result
 
 /// Moves the application from `from` to `to` only if nobody moved it meanwhile; false when the
 /// state had already changed (a concurrent request won).
+/// The change is audited in the same transaction.
 pub async fn move_state(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseTransaction,
+    actor: &super::audit::Actor,
     id: &str,
     from: ApplicationState,
     to: ApplicationState,
@@ -392,7 +394,9 @@ pub async fn move_state(
     if result.rows_affected != 1 {
         return Ok(false);
     }
+    let audit_detail = serde_json::json!({"from": from.as_str(), "to": to.as_str(), "detail": detail});
     add_event(db, id, "state_changed", Some(from), Some(to), detail).await?;
+    super::audit::append(db, actor, "state_changed", "application", id, audit_detail).await?;
     Ok(true)
 }
 

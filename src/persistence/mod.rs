@@ -2,11 +2,13 @@
 //! domain types and gets domain types back.
 
 pub mod applicant;
+pub mod audit;
 pub mod entities;
 pub mod form;
 pub mod idempotency;
 pub mod identity;
 pub mod institutions;
+pub mod issuing;
 pub mod outbox;
 pub mod payments;
 pub mod staff;

@@ -190,6 +190,10 @@ async fn view(state: &AppState, app: Application) -> Result<ApplicationView, Api
         .map(|e| TimelineView { kind: e.kind, from_state: e.from_state, to_state: e.to_state, at: to_china(e.at) })
         .collect();
     let rank = progress_rank(app.state);
+    let certificate = crate::persistence::issuing::certificates_of(&state.db, &app.id).await?.pop();
+    let shipment = crate::persistence::issuing::latest_shipment(&state.db, &app.id)
+        .await?
+        .map(|s| serde_json::json!({"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status}));
     Ok(ApplicationView {
         steps: STEPS.iter().map(|(step, done_at)| Step { step, done: rank >= progress_rank(*done_at) }).collect(),
         state_description: app.state.describe(),
@@ -199,8 +203,8 @@ async fn view(state: &AppState, app: Application) -> Result<ApplicationView, Api
         institution_code: app.institution_code,
         eligibility_reasons: app.eligibility_reasons,
         return_reasons: app.return_reasons,
-        certificate_number: None,
-        shipment: None,
+        certificate_number: certificate.map(|c| c.number),
+        shipment,
         timeline,
         id: app.id,
     })
@@ -304,6 +308,18 @@ pub async fn withdraw(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let app = journey::withdraw(&state.db, who.id(), &id).await?;
+    Ok(HttpResponse::Ok().json(view(&state, app).await?))
+}
+
+#[utoipa::path(tag = "applicant", security(("bearer" = [])),
+    responses((status = 200, body = ApplicationView), (status = 404), (status = 409), (status = 422, description = "documents_to_redo")))]
+#[post("/api/v1/applications/{id}/resubmission")]
+pub async fn resubmit(
+    state: web::Data<AppState>,
+    who: Applicant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let app = crate::issuing::resubmit(&state.db, &state.calendar, who.id(), &id).await?;
     Ok(HttpResponse::Ok().json(view(&state, app).await?))
 }
 
@@ -538,6 +554,7 @@ pub async fn set_address(
     id: web::Path<String>,
     body: web::Json<journey::AddressInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let fee = journey::set_address(&state.db, &state.cipher, &state.settings.courier, who.id(), &id, &body).await?;
+    let fee =
+        journey::set_address(&state.db, &state.cipher, &state.settings.courier.fees, who.id(), &id, &body).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"courier_fee_fen": fee})))
 }

@@ -2,9 +2,12 @@
 
 pub mod applicant;
 pub mod auth_login;
+pub mod courier;
 pub mod extract;
+pub mod hospital;
 pub mod idempotency;
 pub mod institutions;
+pub mod officer;
 pub mod ops;
 pub mod payments;
 pub mod sessions;
@@ -45,6 +48,27 @@ use utoipa::OpenApi;
         applicant::record_subscriptions,
         payments::create_payment,
         payments::notify,
+        applicant::resubmit,
+        hospital::create_delivery,
+        hospital::correct_delivery,
+        hospital::list_deliveries,
+        officer::queue,
+        officer::detail,
+        officer::document,
+        officer::return_application,
+        officer::approve,
+        officer::ship,
+        officer::modification_requests,
+        officer::decide_modification,
+        officer::loss,
+        officer::void,
+        officer::recovery,
+        officer::receive_stock,
+        officer::waste,
+        officer::stats,
+        officer::first_issuance_register,
+        officer::online_issuance_register,
+        courier::events,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
     modifiers(&BearerAuth)
@@ -92,5 +116,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(applicant::set_address)
         .service(applicant::record_subscriptions)
         .service(payments::create_payment)
-        .service(payments::notify);
+        .service(payments::notify)
+        .service(applicant::resubmit)
+        .service(hospital::create_delivery)
+        .service(hospital::correct_delivery)
+        .service(hospital::list_deliveries)
+        .service(officer::queue)
+        .service(officer::detail)
+        .service(officer::document)
+        .service(officer::return_application)
+        .service(officer::approve)
+        .service(officer::ship)
+        .service(officer::modification_requests)
+        .service(officer::decide_modification)
+        .service(officer::loss)
+        .service(officer::void)
+        .service(officer::recovery)
+        .service(officer::receive_stock)
+        .service(officer::waste)
+        .service(officer::stats)
+        .service(officer::first_issuance_register)
+        .service(officer::online_issuance_register)
+        .service(courier::events);
 }

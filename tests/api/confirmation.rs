@@ -14,7 +14,7 @@ fn png() -> Vec<u8> {
 }
 
 /// An application with both parents verified and all four images: (token, id).
-async fn documents_uploaded(app: &TestApp) -> (String, String) {
+pub async fn documents_uploaded(app: &TestApp) -> (String, String) {
     let (token, app_id) = application_with_parents(app).await;
     for role in ["mother", "father"] {
         let (_, s) = send(

@@ -28,7 +28,7 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
     pub mock: mock_wechat::MockServer,
     handle: actix_web::dev::ServerHandle,
-    _database: TestDatabase,
+    pub database: TestDatabase,
 }
 
 /// Adjusts the settings of one test's app before it starts.
@@ -66,6 +66,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     settings.wechat.api_base_url = Some(mock.base_url());
     settings.health_card.base_url = Some(mock.base_url());
     settings.pay.base_url = Some(mock.base_url());
+    settings.courier.base_url = Some(mock.base_url());
     settings.blobs.dir = database.dir.path().join("blobs");
     settings.wechat.request_timeout_secs = 2;
     if let Some(configure) = options.configure {
@@ -85,7 +86,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         state,
         mock,
         handle,
-        _database: database,
+        database,
     }
 }
 
@@ -184,7 +185,7 @@ impl Drop for TestApp {
 /// A database that exists for one test.
 pub struct TestDatabase {
     pub url: String,
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     postgres: Option<(String, String)>,
 }
 

@@ -7,6 +7,7 @@ mod health;
 mod helpers;
 mod identity;
 mod institutions;
+mod issuing;
 mod journey;
 use journey as journey_support;
 mod kv;

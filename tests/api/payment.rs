@@ -15,7 +15,7 @@ fn png() -> Vec<u8> {
 }
 
 /// Every step up to the address; returns (token, application id).
-async fn ready_to_pay(app: &TestApp) -> (String, String) {
+pub async fn ready_to_pay(app: &TestApp) -> (String, String) {
     let (token, app_id) = application_with_parents(app).await;
     let base = format!("/api/v1/applications/{app_id}");
     for role in ["mother", "father"] {

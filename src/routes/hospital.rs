@@ -1,0 +1,142 @@
+//! The midwifery institution's system: delivery records of its own births.
+
+use actix_web::{get, post, put, web, HttpResponse};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::delivery::DeliveryInput;
+use crate::domain::working_days::to_china;
+use crate::error::ApiError;
+use crate::issuing;
+use crate::persistence::issuing as store;
+use crate::routes::extract::Hospital;
+use crate::startup::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DeliveryBody {
+    pub mother_name: String,
+    /// `resident_id`, `hk_macao_permit`, `taiwan_permit`, `passport`, `foreign_permanent_residence_id`.
+    pub mother_id_type: String,
+    pub mother_id_number: String,
+    /// `male`, `female`, `unknown`.
+    pub baby_sex: String,
+    pub birth_at: DateTime<FixedOffset>,
+    pub birth_place: String,
+    pub gestational_weeks: i32,
+    pub weight_g: i32,
+    pub length_cm: i32,
+    /// `good`, `fair`, `poor`.
+    pub health_status: String,
+    pub midwife_name: String,
+}
+
+impl DeliveryBody {
+    fn input(self) -> DeliveryInput {
+        DeliveryInput {
+            mother_name: self.mother_name,
+            mother_id_type: self.mother_id_type,
+            mother_id_number: self.mother_id_number,
+            baby_sex: self.baby_sex,
+            birth_at: self.birth_at.with_timezone(&Utc),
+            birth_place: self.birth_place,
+            gestational_weeks: self.gestational_weeks,
+            weight_g: self.weight_g,
+            length_cm: self.length_cm,
+            health_status: self.health_status,
+            midwife_name: self.midwife_name,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryCreated {
+    pub id: String,
+    /// Entered more than 24 h after the birth.
+    pub late: bool,
+}
+
+#[utoipa::path(tag = "hospital", request_body = DeliveryBody, security(("bearer" = [])),
+    responses((status = 201, body = DeliveryCreated), (status = 400), (status = 403), (status = 422, description = "validation_failed with fields")))]
+#[post("/api/v1/hospital/deliveries")]
+pub async fn create_delivery(
+    state: web::Data<AppState>,
+    who: Hospital,
+    body: web::Json<DeliveryBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, late) =
+        issuing::create_delivery(&state.db, &state.cipher, who.institution(), &body.into_inner().input()).await?;
+    Ok(HttpResponse::Created().json(DeliveryCreated { id, late }))
+}
+
+#[utoipa::path(tag = "hospital", request_body = DeliveryBody, security(("bearer" = [])),
+    responses((status = 204), (status = 404), (status = 409, description = "form_frozen"), (status = 422)))]
+#[put("/api/v1/hospital/deliveries/{id}")]
+pub async fn correct_delivery(
+    state: web::Data<AppState>,
+    who: Hospital,
+    id: web::Path<String>,
+    body: web::Json<DeliveryBody>,
+) -> Result<HttpResponse, ApiError> {
+    issuing::correct_delivery(&state.db, &state.cipher, who.institution(), &id, &body.into_inner().input()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DateRange {
+    /// First day, `YYYY-MM-DD` (China time); default 30 days ago.
+    pub from: Option<NaiveDate>,
+    /// Last day included, `YYYY-MM-DD`; default today.
+    pub to: Option<NaiveDate>,
+}
+
+/// [from 00:00, to+1 00:00) in China time, as UTC.
+pub fn china_days(range: &DateRange) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let today = to_china(Utc::now()).date_naive();
+    let to = range.to.unwrap_or(today);
+    let from = range.from.unwrap_or(to - chrono::Duration::days(30));
+    if from > to {
+        return Err(ApiError::bad_request("invalid_range", "from must not come after to"));
+    }
+    let china = FixedOffset::east_opt(8 * 3600).ok_or_else(|| ApiError::internal(anyhow::anyhow!("offset")))?;
+    let start = |d: NaiveDate| {
+        china
+            .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| ApiError::bad_request("invalid_range", "date out of range"))
+    };
+    Ok((start(from)?, start(to.succ_opt().unwrap_or(to))?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryListItem {
+    pub id: String,
+    pub mother_name: String,
+    pub mother_id_number_masked: String,
+    pub baby_sex: String,
+    pub birth_at: DateTime<FixedOffset>,
+    pub late: bool,
+}
+
+#[utoipa::path(tag = "hospital", params(DateRange), security(("bearer" = [])), responses((status = 200, body = [DeliveryListItem])))]
+#[get("/api/v1/hospital/deliveries")]
+pub async fn list_deliveries(
+    state: web::Data<AppState>,
+    who: Hospital,
+    range: web::Query<DateRange>,
+) -> Result<HttpResponse, ApiError> {
+    let (from, to) = china_days(&range)?;
+    let list: Vec<DeliveryListItem> = store::deliveries_of_institution(&state.db, who.institution(), from, to)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryListItem {
+            id: d.id,
+            mother_name: d.record.mother_name,
+            mother_id_number_masked: d.record.mother_id_number.masked,
+            baby_sex: d.record.baby_sex,
+            birth_at: to_china(d.record.birth_at),
+            late: d.record.late,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}

@@ -1,0 +1,595 @@
+//! The issuing side through HTTP: hospital records, the officer's queue and decisions, blank
+//! stock, registers, shipment and courier events, loss and void, permissions, the audit chain.
+
+use birthcert::auth::Role;
+use birthcert::persistence::outbox;
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+
+use crate::helpers::{config_dir, spawn_app, TestApp};
+use crate::identity::upload;
+use crate::journey_support::{id, mother_id, send};
+use crate::payment::ready_to_pay;
+
+const GET: reqwest::Method = reqwest::Method::GET;
+const POST: reqwest::Method = reqwest::Method::POST;
+const PUT: reqwest::Method = reqwest::Method::PUT;
+
+fn officer(app: &TestApp, institution: &str) -> String {
+    app.state.jwt.issue("officer-1", Role::Officer, Some(institution)).expect("token")
+}
+
+fn admin(app: &TestApp, institution: &str) -> String {
+    app.state.jwt.issue("admin-1", Role::Admin, Some(institution)).expect("token")
+}
+
+fn hospital(app: &TestApp, institution: &str) -> String {
+    app.state.jwt.issue(&format!("hospital:{institution}"), Role::Hospital, Some(institution)).expect("token")
+}
+
+fn png() -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend(std::iter::repeat_n(9u8, 100));
+    v
+}
+
+/// A paid application waiting for review: (applicant token, application id).
+async fn submitted(app: &TestApp) -> (String, String) {
+    let (token, app_id) = ready_to_pay(app).await;
+    let (status, order) = send(app, POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
+    assert_eq!(status, 201, "{order}");
+    app.mock_post(&format!("/_mock/pay/{}", order["out_trade_no"].as_str().expect("order")), &json!({})).await;
+    assert_eq!(state_of(app, &token, &app_id).await, "submitted");
+    (token, app_id)
+}
+
+async fn state_of(app: &TestApp, token: &str, app_id: &str) -> String {
+    let (_, v) = send(app, GET, &format!("/api/v1/applications/{app_id}"), token, None).await;
+    v["state"].as_str().unwrap_or_default().to_string()
+}
+
+async fn stock(app: &TestApp, first: &str, last: &str) {
+    let (status, body) = send(
+        app,
+        POST,
+        "/api/v1/officer/certificate-stock",
+        &admin(app, "PY-RMYY"),
+        Some(json!({"first": first, "last": last})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+async fn approve(app: &TestApp, app_id: &str, number: Option<&str>) -> (u16, Value) {
+    let body = number.map_or(json!({}), |n| json!({"certificate_number": n}));
+    send(app, POST, &format!("/api/v1/officer/applications/{app_id}/approval"), &officer(app, "PY-RMYY"), Some(body))
+        .await
+}
+
+async fn ship(app: &TestApp, app_id: &str) -> String {
+    let (status, body) =
+        send(app, POST, &format!("/api/v1/officer/applications/{app_id}/shipment"), &officer(app, "PY-RMYY"), None)
+            .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["carrier"], "EMS");
+    body["tracking_number"].as_str().expect("tracking").to_string()
+}
+
+async fn courier(app: &TestApp, tracking: &str, body: Value) -> Value {
+    app.mock_post(&format!("/_mock/courier/{tracking}/events"), &body).await
+}
+
+async fn events_of(app: &TestApp, app_id: &str) -> Vec<String> {
+    outbox::list(&app.state.db)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|r| r.application_id.as_deref() == Some(app_id))
+        .map(|r| r.event)
+        .collect()
+}
+
+fn delivery_body(birth_at: &str) -> Value {
+    json!({
+        "mother_name": "王丽", "mother_id_type": "resident_id", "mother_id_number": id("37012419960101002"),
+        "baby_sex": "male", "birth_at": birth_at, "birth_place": "平阴县中医医院",
+        "gestational_weeks": 38, "weight_g": 3400, "length_cm": 51, "health_status": "good", "midwife_name": "赵敏"
+    })
+}
+
+fn hours_ago(h: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::hours(h)).to_rfc3339()
+}
+
+// ---- hospital ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_hospital_records_deliveries_of_its_own_and_sees_only_those() {
+    let app = spawn_app().await;
+    let zyy = hospital(&app, "PY-ZYY");
+    let (status, on_time) =
+        send(&app, POST, "/api/v1/hospital/deliveries", &zyy, Some(delivery_body(&hours_ago(3)))).await;
+    assert_eq!((status, on_time["late"].clone()), (201, json!(false)), "{on_time}");
+    let (status, late) =
+        send(&app, POST, "/api/v1/hospital/deliveries", &zyy, Some(delivery_body(&hours_ago(30)))).await;
+    assert_eq!((status, late["late"].clone()), (201, json!(true)));
+
+    let (status, list) = send(&app, GET, "/api/v1/hospital/deliveries", &zyy, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    assert!(list[0]["mother_id_number_masked"].as_str().expect("masked").contains('*'));
+    let other = hospital(&app, "PY-RMYY");
+    let (_, theirs) = send(&app, GET, "/api/v1/hospital/deliveries", &other, None).await;
+    assert_eq!(theirs, json!([]), "another hospital sees none of them");
+    let path = format!("/api/v1/hospital/deliveries/{}", on_time["id"].as_str().expect("id"));
+    let (status, _) = send(&app, PUT, &path, &other, Some(delivery_body(&hours_ago(3)))).await;
+    assert_eq!(status, 404, "nor can it correct them");
+    let mut corrected = delivery_body(&hours_ago(3));
+    corrected["weight_g"] = json!(3450);
+    assert_eq!(send(&app, PUT, &path, &zyy, Some(corrected)).await.0, 204);
+
+    // Applicants and officers cannot write delivery records.
+    let officer = officer(&app, "PY-ZYY");
+    assert_eq!(
+        send(&app, POST, "/api/v1/hospital/deliveries", &officer, Some(delivery_body(&hours_ago(3)))).await.0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn a_bad_delivery_record_is_refused_field_by_field_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let token = hospital(&app, "PY-ZYY");
+    let mut bad = delivery_body(&(chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339());
+    bad["mother_id_number"] = json!("370124199601010029X");
+    bad["weight_g"] = json!(90);
+    bad["gestational_weeks"] = json!(70);
+    let (status, body) = send(&app, POST, "/api/v1/hospital/deliveries", &token, Some(bad)).await;
+    assert_eq!(status, 422, "{body}");
+    let fields: Vec<&str> =
+        body["fields"].as_array().expect("fields").iter().filter_map(|f| f["field"].as_str()).collect();
+    for f in ["birth_at", "mother_id_number", "weight_g", "gestational_weeks"] {
+        assert!(fields.contains(&f), "{f} in {body}");
+    }
+    let (status, _) = send(&app, POST, "/api/v1/hospital/deliveries", &token, Some(json!({"mother_name": "x"}))).await;
+    assert_eq!(status, 400, "a body missing fields is malformed");
+    let (_, list) = send(&app, GET, "/api/v1/hospital/deliveries", &token, None).await;
+    assert_eq!(list, json!([]));
+}
+
+#[tokio::test]
+async fn the_hospital_cannot_change_a_record_once_the_form_is_confirmed() {
+    let app = spawn_app().await;
+    let (token, app_id) = ready_to_pay(&app).await;
+    let (_, detail) =
+        send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer(&app, "PY-RMYY"), None).await;
+    let delivery_id = detail["delivery"]["id"].as_str().expect("delivery id");
+    let mut body = delivery_body(&hours_ago(3));
+    body["mother_name"] = json!("李梅");
+    body["mother_id_number"] = json!(mother_id());
+    let (status, err) =
+        send(&app, PUT, &format!("/api/v1/hospital/deliveries/{delivery_id}"), &hospital(&app, "PY-RMYY"), Some(body))
+            .await;
+    assert_eq!((status, err["code"].clone()), (409, json!("form_frozen")));
+    assert_eq!(state_of(&app, &token, &app_id).await, "signed");
+}
+
+// ---- the officer: queue, reads, approval, shipment, delivery -------------------------------
+
+#[tokio::test]
+async fn approve_ship_deliver_with_registers_messages_and_an_audited_read() {
+    let app = spawn_app().await;
+    stock(&app, "R370000001", "R370000005").await;
+    let (token, app_id) = submitted(&app).await;
+    let officer = officer(&app, "PY-RMYY");
+
+    let (status, queue) = send(&app, GET, "/api/v1/officer/applications", &officer, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(queue["total"], 1);
+    assert_eq!(queue["items"][0]["id"], app_id.as_str());
+    assert_eq!(queue["items"][0]["overdue"], false);
+    assert_eq!(queue["items"][0]["mother_name"], "李梅");
+
+    let (status, detail) = send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["delivery"]["mother_id_number"], mother_id().as_str(), "the officer sees it unmasked");
+    assert_eq!(detail["parents"][0]["id_number"].as_str().map(|s| s.contains('*')), Some(false));
+    assert_eq!(detail["delivery_address"]["phone"], "13987654321");
+    let image = app
+        .client
+        .get(app.url(&format!("/api/v1/officer/applications/{app_id}/documents/mother_id_front")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert!(image.bytes().await.expect("bytes").starts_with(b"\x89PNG"));
+    let reads =
+        birthcert::persistence::audit::entries_about(&app.state.db, "application", &app_id).await.expect("audit");
+    let actions: Vec<&str> = reads.iter().filter(|e| e.actor_kind == "officer").map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["read_application", "read_document"]);
+
+    let (status, approved) = approve(&app, &app_id, None).await;
+    assert_eq!((status, approved["certificate_number"].clone()), (200, json!("R370000001")), "{approved}");
+    let (status, again) = approve(&app, &app_id, None).await;
+    assert_eq!((status, again["code"].clone()), (409, json!("wrong_state")));
+
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d");
+    let to = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
+    let (status, register) =
+        send(&app, GET, &format!("/api/v1/officer/registers/first-issuance?from={from}&to={to}"), &officer, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(register[0]["certificate_number"], "R370000001");
+    assert_eq!(register[0]["newborn_name"], "张小满");
+    let csv = app
+        .client
+        .get(app.url(&format!("/api/v1/officer/registers/online-issuance?from={from}&to={to}&format=csv")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.expect("text");
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert!(lines[0].starts_with("certificate_number,application_id"));
+    assert!(lines[1].starts_with(&format!("R370000001,{app_id},PY-RMYY,father,")), "{csv}");
+
+    let tracking = ship(&app, &app_id).await;
+    let (_, view) = send(&app, GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
+    assert_eq!(view["state"], "shipped");
+    assert_eq!(view["certificate_number"], "R370000001");
+    assert_eq!(view["shipment"]["tracking_number"], tracking.as_str());
+
+    let sent = courier(&app, &tracking, json!({"event": "in_transit"})).await;
+    assert_eq!(sent["status"], 200);
+    let sent = courier(&app, &tracking, json!({"event": "delivered", "signed_by": "张伟"})).await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    assert_eq!(state_of(&app, &token, &app_id).await, "delivered");
+    assert_eq!(events_of(&app, &app_id).await, ["submitted", "issued", "shipped", "delivered"]);
+
+    let (_, stats) = send(&app, GET, "/api/v1/officer/stats", &officer, None).await;
+    assert_eq!(stats["per_state"]["delivered"], 1);
+    assert_eq!(stats["deadlines_met"], 1);
+    assert_eq!(stats["deadlines_missed"], 0);
+    assert_eq!(stats["blank_stock"], 4);
+}
+
+#[tokio::test]
+async fn return_then_resubmit_with_the_named_documents_then_approve() {
+    let app = spawn_app().await;
+    stock(&app, "R370000010", "R370000012").await;
+    let (token, app_id) = submitted(&app).await;
+    let officer = officer(&app, "PY-RMYY");
+    let path = format!("/api/v1/officer/applications/{app_id}/return");
+    let (status, body) =
+        send(&app, POST, &path, &officer, Some(json!({"reasons": [], "redo_documents": ["passport_photo"]}))).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = send(
+        &app,
+        POST,
+        &path,
+        &officer,
+        Some(json!({
+            "reasons": [{"code": "blurred_id", "message": "母亲身份证正面照片模糊，请重新拍摄"}],
+            "redo_documents": ["mother_id_front"]
+        })),
+    )
+    .await;
+    assert_eq!((status, body["state"].clone()), (200, json!("returned")), "{body}");
+    let (_, view) = send(&app, GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
+    assert_eq!(view["return_reasons"][0]["code"], "blurred_id");
+
+    let resubmit = format!("/api/v1/applications/{app_id}/resubmission");
+    let (status, body) = send(&app, POST, &resubmit, &token, None).await;
+    assert_eq!((status, body["code"].clone()), (422, json!("documents_to_redo")), "{body}");
+    let (status, _) =
+        upload(&app, &token, &format!("/api/v1/applications/{app_id}/documents/mother_id_front"), png(), "new.png")
+            .await;
+    assert_eq!(status, 201);
+    let (status, body) = send(&app, POST, &resubmit, &token, None).await;
+    assert_eq!((status, body["state"].clone()), (200, json!("submitted")), "{body}");
+    assert!(body["review_due_at"].is_string());
+    let (status, _) = send(&app, POST, &resubmit, &token, None).await;
+    assert_eq!(status, 409, "once is enough");
+
+    let (status, approved) = approve(&app, &app_id, Some("R370000012")).await;
+    assert_eq!((status, approved["certificate_number"].clone()), (200, json!("R370000012")));
+    assert_eq!(events_of(&app, &app_id).await, ["submitted", "returned", "submitted", "issued"]);
+}
+
+#[tokio::test]
+async fn blank_stock_is_used_once_and_only_from_the_institutions_own_range() {
+    let app = spawn_app().await;
+    let (_, app_id) = submitted(&app).await;
+    let (status, body) = approve(&app, &app_id, None).await;
+    assert_eq!((status, body["code"].clone()), (409, json!("no_blank_stock")));
+    stock(&app, "R370000020", "R370000021").await;
+    let (status, body) = send(
+        &app,
+        POST,
+        "/api/v1/officer/certificate-stock",
+        &admin(&app, "PY-RMYY"),
+        Some(json!({"first": "R370000021", "last": "R370000022"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (409, json!("already_received")),
+        "a range overlapping stock is refused whole"
+    );
+    let (status, body) = send(
+        &app,
+        POST,
+        "/api/v1/officer/certificate-stock",
+        &admin(&app, "PY-RMYY"),
+        Some(json!({"first": "R370000030", "last": "Q370000020"})),
+    )
+    .await;
+    assert_eq!((status, body["code"].clone()), (422, json!("invalid_range")));
+    let (status, _) = send(
+        &app,
+        POST,
+        "/api/v1/officer/certificate-stock",
+        &officer(&app, "PY-RMYY"),
+        Some(json!({"first": "R370000040", "last": "R370000041"})),
+    )
+    .await;
+    assert_eq!(status, 403, "stock changes need admin");
+
+    let waste = "/api/v1/officer/certificate-stock/R370000020/waste";
+    assert_eq!(send(&app, POST, waste, &admin(&app, "PY-RMYY"), Some(json!({"reason": "打印错位"}))).await.0, 204);
+    let (status, body) = send(&app, POST, waste, &admin(&app, "PY-RMYY"), Some(json!({"reason": "again"}))).await;
+    assert_eq!((status, body["code"].clone()), (409, json!("number_used")));
+    let (status, body) = approve(&app, &app_id, Some("R370000020")).await;
+    assert_eq!((status, body["code"].clone()), (409, json!("number_used")), "a wasted blank cannot be issued");
+    let (status, body) = approve(&app, &app_id, Some("R999999999")).await;
+    assert_eq!((status, body["code"].clone()), (422, json!("not_in_stock")));
+    let (status, body) = approve(&app, &app_id, Some("not-a-number")).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = approve(&app, &app_id, None).await;
+    assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000021")), "the next free one");
+}
+
+#[tokio::test]
+async fn a_courier_loss_leads_to_a_reissue_with_a_new_number_linked_to_the_lost_one() {
+    let app = spawn_app().await;
+    stock(&app, "R370000100", "R370000102").await;
+    let (token, app_id) = submitted(&app).await;
+    approve(&app, &app_id, None).await;
+    let tracking = ship(&app, &app_id).await;
+    let sent = courier(&app, &tracking, json!({"event": "lost"})).await;
+    assert_eq!(sent["status"], 422, "a loss needs the loss-certificate number");
+    let sent = courier(&app, &tracking, json!({"event": "lost", "loss_certificate_no": "YS-2026-0042"})).await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    assert_eq!(state_of(&app, &token, &app_id).await, "lost_in_transit");
+
+    let (status, body) = approve(&app, &app_id, None).await;
+    assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000101")));
+    let (_, detail) =
+        send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer(&app, "PY-RMYY"), None).await;
+    let certs = detail["certificates"].as_array().expect("certificates");
+    assert_eq!(certs.len(), 2);
+    assert_eq!((certs[0]["number"].clone(), certs[0]["state"].clone()), (json!("R370000100"), json!("lost")));
+    assert_eq!(certs[0]["loss_certificate_no"], "YS-2026-0042");
+    assert!(certs[1]["replaces_certificate_id"].is_string());
+    assert_eq!(events_of(&app, &app_id).await, ["submitted", "issued", "shipped", "reissuing", "issued"]);
+}
+
+#[tokio::test]
+async fn void_and_reissue_then_the_old_certificate_is_recovered() {
+    let app = spawn_app().await;
+    stock(&app, "R370000200", "R370000202").await;
+    let (token, app_id) = submitted(&app).await;
+    approve(&app, &app_id, None).await;
+    let tracking = ship(&app, &app_id).await;
+    courier(&app, &tracking, json!({"event": "delivered", "signed_by": "李梅"})).await;
+    let officer = officer(&app, "PY-RMYY");
+    let (status, _) = send(&app, POST, "/api/v1/officer/certificates/R370000200/recovery", &officer, None).await;
+    assert_eq!(status, 409, "only a voided certificate comes back");
+    let (status, body) = send(
+        &app,
+        POST,
+        "/api/v1/officer/certificates/R370000200/void",
+        &officer,
+        Some(json!({"reason": "出生地点打印错误"})),
+    )
+    .await;
+    assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000201")), "{body}");
+    assert_eq!(state_of(&app, &token, &app_id).await, "issued");
+    assert_eq!(send(&app, POST, "/api/v1/officer/certificates/R370000200/recovery", &officer, None).await.0, 204);
+    let (status, body) =
+        send(&app, POST, "/api/v1/officer/certificates/R370000200/void", &officer, Some(json!({"reason": "x"}))).await;
+    assert_eq!(status, 409, "{body}");
+    let (_, detail) = send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    assert_eq!(detail["certificates"][0]["state"], "recovered");
+    assert!(detail["certificates"][0]["recovered_at"].is_string());
+}
+
+#[tokio::test]
+async fn modification_requests_approved_correct_the_record_and_rejected_keep_it() {
+    use crate::confirmation::documents_uploaded;
+    let app = spawn_app().await;
+    let officer = officer(&app, "PY-RMYY");
+    for (approved, weight) in [(true, 3350), (false, 3300)] {
+        let (token, app_id) = documents_uploaded(&app).await;
+        let (status, _) = send(
+            &app,
+            POST,
+            &format!("/api/v1/applications/{app_id}/modification-requests"),
+            &token,
+            Some(json!({"items": [{"field": "weight_g", "requested": "3350", "reason": "医院称重记录为3350克"}]})),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let (_, pending) = send(&app, GET, "/api/v1/officer/modification-requests?state=pending", &officer, None).await;
+        let request = pending
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|r| r["application_id"] == app_id.as_str())
+            .expect("listed")
+            .clone();
+        let decide = format!("/api/v1/officer/modification-requests/{}/decision", request["id"].as_str().expect("id"));
+        let (status, body) =
+            send(&app, POST, &decide, &officer, Some(json!({"approved": approved, "note": "已核对分娩记录"}))).await;
+        assert_eq!((status, body["state"].clone()), (200, json!("documents_uploaded")), "{body}");
+        let (status, body) =
+            send(&app, POST, &decide, &officer, Some(json!({"approved": approved, "note": "again"}))).await;
+        assert_eq!((status, body["code"].clone()), (409, json!("already_decided")));
+        let (_, form) =
+            send(&app, GET, &format!("/api/v1/applications/{app_id}/registration-form"), &token, None).await;
+        assert_eq!(form["form"]["weight_g"], weight, "{form}");
+        assert_eq!(events_of(&app, &app_id).await, ["modification_decided"]);
+        // Withdraw so the next round can apply for the same delivery record.
+        send(&app, POST, &format!("/api/v1/applications/{app_id}/withdrawal"), &token, None).await;
+    }
+}
+
+// ---- permissions ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_role_stays_inside_its_own_institution_and_endpoints() {
+    let app = spawn_app().await;
+    stock(&app, "R370000300", "R370000300").await;
+    let (token, app_id) = submitted(&app).await;
+    let stranger = officer(&app, "PY-ZYY");
+    for (method, path) in [
+        (GET, format!("/api/v1/officer/applications/{app_id}")),
+        (GET, format!("/api/v1/officer/applications/{app_id}/documents/mother_id_front")),
+        (POST, format!("/api/v1/officer/applications/{app_id}/approval")),
+        (POST, format!("/api/v1/officer/applications/{app_id}/shipment")),
+    ] {
+        let (status, _) = send(&app, method.clone(), &path, &stranger, Some(json!({}))).await;
+        assert_eq!(status, 404, "{method} {path} from another institution");
+    }
+    let (_, queue) = send(&app, GET, "/api/v1/officer/applications", &stranger, None).await;
+    assert_eq!(queue["total"], 0);
+    let (status, _) = send(
+        &app,
+        POST,
+        &format!("/api/v1/officer/applications/{app_id}/return"),
+        &stranger,
+        Some(json!({"reasons": [{"code": "x", "message": "y"}]})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Another institution's admin cannot write off this one's blanks.
+    let (status, _) = send(
+        &app,
+        POST,
+        "/api/v1/officer/certificate-stock/R370000300/waste",
+        &admin(&app, "PY-ZYY"),
+        Some(json!({"reason": "x"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    for who in [token.clone(), hospital(&app, "PY-RMYY")] {
+        let (status, _) = send(&app, GET, "/api/v1/officer/applications", &who, None).await;
+        assert_eq!(status, 403);
+    }
+    let (status, _) = send(&app, GET, "/api/v1/officer/stats", "not-a-token", None).await;
+    assert_eq!(status, 401);
+    // Nothing above changed the application, and audited reads were refused before any read.
+    assert_eq!(state_of(&app, &token, &app_id).await, "submitted");
+}
+
+// ---- courier events ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn forged_stale_and_repeated_courier_events_change_nothing() {
+    let app = spawn_app().await;
+    stock(&app, "R370000400", "R370000400").await;
+    let (token, app_id) = submitted(&app).await;
+    approve(&app, &app_id, None).await;
+    let tracking = ship(&app, &app_id).await;
+    let forged = courier(&app, &tracking, json!({"event": "delivered", "forge": true})).await;
+    assert_eq!(forged["status"], 401);
+    let stale = courier(&app, &tracking, json!({"event": "delivered", "timestamp_offset_secs": 600})).await;
+    assert_eq!(stale["status"], 401);
+    assert_eq!(state_of(&app, &token, &app_id).await, "shipped");
+
+    // The same signed request delivered again (a replay within the window) is recognised.
+    let first = courier(&app, &tracking, json!({"event": "delivered", "signed_by": "张伟", "at": 1_795_000_000})).await;
+    assert_eq!(first["status"], 200);
+    let ts = first["timestamp"].as_str().expect("ts");
+    let body = first["event"].to_string();
+    let secret = "dev-courier-secret";
+    let replay = app
+        .client
+        .post(app.url("/api/v1/courier/events"))
+        .header("content-type", "application/json")
+        .header("X-Courier-Timestamp", ts)
+        .header("X-Courier-Signature", birthcert::clients::courier::sign(secret, ts, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.json::<Value>().await.expect("json")["duplicate"], true);
+    assert_eq!(events_of(&app, &app_id).await.iter().filter(|e| *e == "delivered").count(), 1);
+
+    let missing = app.client.post(app.url("/api/v1/courier/events")).json(&json!({})).send().await.expect("sent");
+    assert_eq!(missing.status(), 401);
+}
+
+// ---- deadlines -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_deadline_watcher_flags_overdue_applications_and_the_queue_shows_them() {
+    let app = spawn_app().await;
+    let (_, app_id) = submitted(&app).await;
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    let sql = match app.state.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            format!("UPDATE applications SET review_due_at = '{}' WHERE id = '{app_id}'", past.to_rfc3339())
+        }
+        _ => format!(
+            "UPDATE applications SET review_due_at = '{}' WHERE id = '{app_id}'",
+            past.format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+        ),
+    };
+    app.state.db.execute_unprepared(&sql).await.expect("moved the deadline");
+    assert_eq!(birthcert::issuing::flag_overdue(&app.state.db).await.expect("watcher"), (1, 1));
+    assert_eq!(birthcert::issuing::flag_overdue(&app.state.db).await.expect("watcher"), (0, 1), "flagged once");
+    let officer = officer(&app, "PY-RMYY");
+    let (_, overdue) = send(&app, GET, "/api/v1/officer/applications?overdue=true", &officer, None).await;
+    assert_eq!(overdue["items"][0]["id"], app_id.as_str());
+    assert_eq!(overdue["items"][0]["overdue"], true);
+    let (_, on_time) = send(&app, GET, "/api/v1/officer/applications?overdue=false", &officer, None).await;
+    assert_eq!(on_time["total"], 0);
+    let (_, stats) = send(&app, GET, "/api/v1/officer/stats", &officer, None).await;
+    assert_eq!(stats["overdue_now"], 1);
+}
+
+// ---- the audit chain -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn audit_verify_passes_on_the_real_chain_and_names_the_altered_entry() {
+    let app = spawn_app().await;
+    let (_, _app_id) = submitted(&app).await;
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_birthcert"))
+            .args(["audit", "verify"])
+            .env("BIRTHCERT_CONFIG_DIR", config_dir())
+            .env("BIRTHCERT_ENV", "test")
+            .env("BIRTHCERT__DATABASE__URL", &app.database.url)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("runs")
+    };
+    let out = verify();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("intact"), "{stderr}");
+
+    app.state
+        .db
+        .execute_unprepared("UPDATE audit_log SET detail = '{\"to\":\"issued\"}' WHERE seq = 3")
+        .await
+        .expect("tampered");
+    let out = verify();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(stderr.contains("entry 3") && stderr.contains("altered"), "{stderr}");
+}
