@@ -241,6 +241,9 @@ pub struct WorkerSettings {
     pub outbox_max_attempts: i32,
     /// First retry delay; doubles per attempt, at most one hour.
     pub outbox_base_backoff_secs: i64,
+    /// Run the review-deadline watcher.
+    pub deadline_watcher: bool,
+    pub deadline_watch_secs: u64,
 }
 
 /// Demo accounts for the embedded profile (`demo.officer`, `demo.admin`).

@@ -1116,10 +1116,3 @@ pub async fn stats(db: &Db, institution: &str) -> Result<Stats, ApiError> {
         blank_stock: store::blank_count(db, institution).await?,
     })
 }
-
-/// One pass of the deadline watcher: flags what passed its deadline → (newly flagged, total).
-pub async fn flag_overdue(db: &Db) -> Result<(u64, u64), PersistenceError> {
-    let newly = store::flag_overdue(db, Utc::now()).await?;
-    let total = store::count_overdue(db).await?;
-    Ok((newly, total))
-}

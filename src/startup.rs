@@ -194,7 +194,11 @@ impl Application {
         });
         let (stop_workers, stop_rx) = tokio::sync::watch::channel(false);
         if state.settings.workers.outbox {
-            tokio::spawn(state.outbox_worker().run(stop_rx));
+            tokio::spawn(state.outbox_worker().run(stop_rx.clone()));
+        }
+        if state.settings.workers.deadline_watcher {
+            let every = std::time::Duration::from_secs(state.settings.workers.deadline_watch_secs.max(1));
+            tokio::spawn(crate::workers::deadlines::run(state.db.clone(), every, stop_rx));
         }
 
         let server = run(listener, state.clone())?;

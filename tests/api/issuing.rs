@@ -550,8 +550,21 @@ async fn the_deadline_watcher_flags_overdue_applications_and_the_queue_shows_the
         ),
     };
     app.state.db.execute_unprepared(&sql).await.expect("moved the deadline");
-    assert_eq!(birthcert::issuing::flag_overdue(&app.state.db).await.expect("watcher"), (1, 1));
-    assert_eq!(birthcert::issuing::flag_overdue(&app.state.db).await.expect("watcher"), (0, 1), "flagged once");
+    // One pass of the watcher, as the worker runs it.
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(birthcert::workers::deadlines::run(
+        app.state.db.clone(),
+        std::time::Duration::from_secs(3600),
+        stop_rx,
+    ));
+    crate::helpers::eventually("the application is flagged", || async {
+        birthcert::persistence::issuing::count_overdue(&app.state.db).await.expect("count") == 1
+    })
+    .await;
+    stop.send(true).expect("stop");
+    watcher.await.expect("stopped");
+    let flagged_again = birthcert::persistence::issuing::flag_overdue(&app.state.db, chrono::Utc::now()).await;
+    assert_eq!(flagged_again.expect("flag"), 0, "flagged once");
     let officer = officer(&app, "PY-RMYY");
     let (_, overdue) = send(&app, GET, "/api/v1/officer/applications?overdue=true", &officer, None).await;
     assert_eq!(overdue["items"][0]["id"], app_id.as_str());
