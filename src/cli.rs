@@ -32,6 +32,9 @@ pub enum Command {
         #[command(subcommand)]
         action: HospitalKeyAction,
     },
+    /// Drive one complete application through the HTTP API against the embedded defaults and
+    /// print each step and each message the parent received.
+    Demo,
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -120,6 +123,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("officer {} created for {} (admin: {admin})", officer.username, officer.institution_code);
             Ok(())
         }
+        Command::Demo => crate::demo::run(settings).await.map_err(|e| CliError::Usage(e.to_string())),
         Command::Audit { action: AuditAction::Verify } => {
             let db = persistence::connect(&settings).await?;
             let report = persistence::audit::verify(&db).await?;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod issuing;

@@ -116,3 +116,21 @@ async fn command_line_creates_officers_and_hospital_keys() {
     assert_eq!(hospital.status(), 200);
     handle.stop(false).await;
 }
+
+/// `birthcert demo` drives one application from the hospital's record to delivery and shows
+/// the four messages the parent receives.
+#[test]
+fn demo_walks_one_application_to_delivery() {
+    let out = Command::new(env!("CARGO_BIN_EXE_birthcert"))
+        .arg("demo")
+        .env("BIRTHCERT_CONFIG_DIR", config_dir())
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("delivered, certificate R370000001"), "{stdout}");
+    for status in ["已提交，待审核", "已签发", "已寄出", "已签收"] {
+        assert!(stdout.contains(status), "{status} missing from\n{stdout}");
+    }
+}
