@@ -64,6 +64,7 @@ pub struct Settings {
     pub health_card: HealthCardSettings,
     pub courier: CourierSettings,
     pub pay: PaySettings,
+    pub pdf: PdfSettings,
     #[serde(skip, default = "default_env")]
     pub environment: Environment,
 }
@@ -195,6 +196,13 @@ pub struct HealthCardSettings {
     pub app_id: String,
     pub app_secret: SecretString,
     pub hospital_id: String,
+}
+
+/// The printable registration form.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PdfSettings {
+    /// A TrueType/OpenType font (or collection) with CJK glyphs; Debian: fonts-wqy-zenhei.
+    pub font_path: std::path::PathBuf,
 }
 
 /// The courier: the fee table by region, and the booking API.

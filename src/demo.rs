@@ -35,10 +35,10 @@ fn resident_id(first17: &str) -> String {
 }
 
 /// The smallest valid PNG: 1×1, one grey pixel.
-const PNG_1X1: &[u8] = &[
+pub(crate) const PNG_1X1: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
     0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0x3A, 0x7E, 0x9B, 0x55, 0x00, 0x00, 0x00, 0x0A, 0x49,
-    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x68, 0x00, 0x00, 0x00, 0x82, 0x00, 0x81, 0x4C, 0x17, 0xD7, 0xDF, 0x00, 0x00,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x68, 0x00, 0x00, 0x00, 0x82, 0x00, 0x81, 0x77, 0xCD, 0x72, 0xB6, 0x00, 0x00,
     0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
@@ -116,12 +116,8 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     mock.set_service_url(&format!("http://127.0.0.1:{port}"));
-    let mut w = Walk {
-        http: reqwest::Client::new(),
-        base: format!("http://127.0.0.1:{port}"),
-        mock: mock.base_url(),
-        n: 0,
-    };
+    let mut w =
+        Walk { http: reqwest::Client::new(), base: format!("http://127.0.0.1:{port}"), mock: mock.base_url(), n: 0 };
     let mother_id = resident_id("37012419950310002");
     let father_id = resident_id("37012419930521001");
 
@@ -173,11 +169,15 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
     println!("{:>2}. {:<34} {}", w.n, "follow the official account", answer["status"]);
     // The account link (through the unionid) is made in the background; give it a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let code = w.mock("/_mock/health-cards", json!({"name": "李梅", "id_number": mother_id, "phone": "13812345678"})).await?;
+    let code =
+        w.mock("/_mock/health-cards", json!({"name": "李梅", "id_number": mother_id, "phone": "13812345678"})).await?;
     let card = w
         .call(
             "bind the mother's health card",
-            w.http.post(w.url("/api/v1/health-cards")).bearer_auth(&token).json(&json!({"health_code": code["health_code"]})),
+            w.http
+                .post(w.url("/api/v1/health-cards"))
+                .bearer_auth(&token)
+                .json(&json!({"health_code": code["health_code"]})),
             |b| format!("{} {}", text(b, "name_masked"), text(b, "id_number_masked")),
         )
         .await?;
@@ -239,7 +239,10 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
     .await?;
     w.call(
         "confirm with the name 张小满",
-        w.http.post(w.url(&format!("{base}/confirmation"))).bearer_auth(&token).json(&json!({"newborn_name": "张小满"})),
+        w.http
+            .post(w.url(&format!("{base}/confirmation")))
+            .bearer_auth(&token)
+            .json(&json!({"newborn_name": "张小满"})),
         |b| format!("digest {}…", &text(b, "form_digest").chars().take(12).collect::<String>()),
     )
     .await?;
@@ -254,11 +257,9 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
     )
     .await?;
     let order = w
-        .call(
-            "create the payment",
-            w.http.post(w.url(&format!("{base}/payment"))).bearer_auth(&token),
-            |b| format!("{} fen", b["amount_fen"]),
-        )
+        .call("create the payment", w.http.post(w.url(&format!("{base}/payment"))).bearer_auth(&token), |b| {
+            format!("{} fen", b["amount_fen"])
+        })
         .await?;
     w.mock(&format!("/_mock/pay/{}", text(&order, "out_trade_no")), json!({})).await?;
     w.call("(WeChat Pay notifies) application", w.http.get(w.url(&base)).bearer_auth(&token), |b| {

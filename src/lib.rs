@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod form_pdf;
 pub mod issuing;
 pub mod journey;
 pub mod kv;

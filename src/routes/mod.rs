@@ -58,6 +58,7 @@ use utoipa::OpenApi;
         officer::return_application,
         officer::approve,
         officer::ship,
+        officer::registration_form_pdf,
         officer::modification_requests,
         officer::decide_modification,
         officer::loss,
@@ -127,6 +128,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(officer::return_application)
         .service(officer::approve)
         .service(officer::ship)
+        .service(officer::registration_form_pdf)
         .service(officer::modification_requests)
         .service(officer::decide_modification)
         .service(officer::loss)

@@ -142,6 +142,22 @@ pub async fn ship(state: web::Data<AppState>, who: Officer, id: web::Path<String
     Ok(HttpResponse::Ok().json(shipment))
 }
 
+#[utoipa::path(tag = "officer", security(("bearer" = [])),
+    responses((status = 200, description = "application/pdf; the read is audited"), (status = 404), (status = 409)))]
+#[get("/api/v1/officer/applications/{id}/registration-form.pdf")]
+pub async fn registration_form_pdf(
+    state: web::Data<AppState>,
+    who: Officer,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let pdf = crate::form_pdf::for_application(&state, &actor(&who), who.institution(), &id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(("Content-Disposition", "inline; filename=\"registration-form.pdf\""))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(pdf))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ModificationParams {
     /// `pending`, `approved` or `rejected`; default all.

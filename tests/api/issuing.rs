@@ -15,7 +15,7 @@ const GET: reqwest::Method = reqwest::Method::GET;
 const POST: reqwest::Method = reqwest::Method::POST;
 const PUT: reqwest::Method = reqwest::Method::PUT;
 
-fn officer(app: &TestApp, institution: &str) -> String {
+pub fn officer(app: &TestApp, institution: &str) -> String {
     app.state.jwt.issue("officer-1", Role::Officer, Some(institution)).expect("token")
 }
 
@@ -605,4 +605,63 @@ async fn audit_verify_passes_on_the_real_chain_and_names_the_altered_entry() {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success());
     assert!(stderr.contains("entry 3") && stderr.contains("altered"), "{stderr}");
+}
+
+// ---- the printable form --------------------------------------------------------------------
+
+/// Text of a PDF as poppler's pdftotext reads it (installed by .ci/run with the CJK font).
+fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("form.pdf");
+    std::fs::write(&path, pdf).expect("written");
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed: .ci/run installs it");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test]
+async fn the_printed_form_carries_every_field_the_digest_and_the_certificate_number() {
+    let app = spawn_app().await;
+    stock(&app, "R370000500", "R370000500").await;
+    let (_, app_id) = submitted(&app).await;
+    let officer = officer(&app, "PY-RMYY");
+    let (_, detail) = send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    approve(&app, &app_id, None).await;
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/officer/applications/{app_id}/registration-form.pdf")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let pdf = res.bytes().await.expect("pdf");
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(pdf.len() < 2_000_000, "only the glyphs used are embedded ({} bytes)", pdf.len());
+    let text = pdf_text(&pdf);
+    for expected in [
+        "出生医学证明首次签发登记表",
+        "R370000500",
+        "张小满",
+        "李梅",
+        "张伟",
+        "平阴县人民医院",
+        &mother_id(),
+        detail["form_digest"].as_str().expect("digest"),
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    let (status, _) = send(
+        &app,
+        GET,
+        &format!("/api/v1/officer/applications/{app_id}/registration-form.pdf"),
+        &crate::issuing::officer(&app, "PY-ZYY"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "another institution's officer cannot print it");
 }

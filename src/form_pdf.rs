@@ -1,0 +1,226 @@
+//! The registration form as a printable A4 PDF: every field of the frozen form, the mother's
+//! e-signature image, the form's digest and the certificate number. Chinese text needs an
+//! embedded CJK font (`pdf.font_path`, by default Debian's WenQuanYi Zen Hei); only the glyphs
+//! used are embedded.
+
+use std::io::{BufWriter, Cursor};
+
+use printpdf::{Image, ImageTransform, Mm, PdfDocument};
+use serde_json::json;
+
+use crate::domain::registration_form::{FormParent, RegistrationForm};
+use crate::error::ApiError;
+use crate::persistence::audit::{self, Actor};
+use crate::persistence::issuing as store;
+use crate::startup::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    #[error("font: {0}")]
+    Font(String),
+    #[error("pdf: {0}")]
+    Write(String),
+}
+
+fn sex(s: &str) -> &str {
+    match s {
+        "male" => "男",
+        "female" => "女",
+        _ => "不详",
+    }
+}
+
+fn health(s: &str) -> &str {
+    match s {
+        "good" => "良好",
+        "fair" => "一般",
+        "poor" => "差",
+        other => other,
+    }
+}
+
+fn id_type(s: &str) -> &str {
+    match s {
+        "resident_id" => "居民身份证",
+        "hk_macao_permit" => "港澳居民来往内地通行证",
+        "taiwan_permit" => "台湾居民来往大陆通行证",
+        "passport" => "护照",
+        "foreign_permanent_residence_id" => "外国人永久居留身份证",
+        other => other,
+    }
+}
+
+fn parent_lines(role: &str, p: &FormParent) -> Vec<(String, String)> {
+    vec![
+        (format!("{role}姓名"), p.name.clone()),
+        (format!("{role}年龄"), p.age.map(|a| a.to_string()).unwrap_or_default()),
+        (format!("{role}国籍"), p.nationality.clone()),
+        (format!("{role}民族"), p.ethnicity.clone()),
+        (format!("{role}有效身份证件类别"), id_type(&p.id_type).to_string()),
+        (format!("{role}有效身份证件号码"), p.id_number.clone()),
+    ]
+}
+
+/// Every printed line, label and value, in the order of the paper form.
+pub fn lines(form: &RegistrationForm, digest: &str, certificate_number: Option<&str>) -> Vec<(String, String)> {
+    let mut l = vec![
+        ("出生医学证明编号".to_string(), certificate_number.unwrap_or("（待签发）").to_string()),
+        ("新生儿姓名".into(), form.newborn_name.clone().unwrap_or_default()),
+        ("性别".into(), sex(&form.baby_sex).to_string()),
+        ("出生时间".into(), form.birth_at.clone()),
+        ("出生地点".into(), form.birth_place.clone()),
+        ("出生孕周".into(), format!("{} 周", form.gestational_weeks)),
+        ("健康状况".into(), health(&form.health_status).to_string()),
+        ("出生体重".into(), format!("{} 克", form.weight_g)),
+        ("出生身长".into(), format!("{} 厘米", form.length_cm)),
+    ];
+    l.extend(parent_lines("母亲", &form.mother));
+    l.extend(parent_lines("父亲", &form.father));
+    l.extend([
+        ("接生人员".into(), form.midwife_name.clone()),
+        ("接生机构名称".into(), form.midwifery_institution.clone()),
+        ("签发机构".into(), form.issuing_institution.clone()),
+        ("登记表摘要 (SHA-256)".into(), digest.to_string()),
+    ]);
+    l
+}
+
+/// Renders the form; `signature_png` is the mother's e-signature, placed under the fields.
+pub fn render(
+    form: &RegistrationForm,
+    digest: &str,
+    certificate_number: Option<&str>,
+    signature_png: Option<&[u8]>,
+    font: &[u8],
+) -> Result<Vec<u8>, PdfError> {
+    let (doc, page, layer) = PdfDocument::new("出生医学证明首次签发登记表", Mm(210.0), Mm(297.0), "form");
+    let font = doc.add_external_font(Cursor::new(font)).map_err(|e| PdfError::Font(e.to_string()))?;
+    let layer = doc.get_page(page).get_layer(layer);
+    layer.use_text("出生医学证明首次签发登记表", 18.0, Mm(45.0), Mm(275.0), &font);
+    let mut y = 260.0;
+    for (label, value) in lines(form, digest, certificate_number) {
+        layer.use_text(format!("{label}："), 10.5, Mm(20.0), Mm(y), &font);
+        // The digest is long: it gets its own line.
+        if value.len() > 40 {
+            y -= 6.0;
+            layer.use_text(value, 9.0, Mm(25.0), Mm(y), &font);
+        } else {
+            layer.use_text(value, 10.5, Mm(75.0), Mm(y), &font);
+        }
+        y -= 7.5;
+    }
+    layer.use_text("母亲签名：", 10.5, Mm(20.0), Mm(y - 4.0), &font);
+    match signature_png.map(image::load_from_memory) {
+        Some(Ok(img)) => {
+            // Scale the signature to about 60 mm wide, whatever its pixel size.
+            let width_px = img.width().max(1) as f32;
+            let dpi = (width_px / (60.0 / 25.4)).max(1.0);
+            Image::from_dynamic_image(&img).add_to_layer(
+                layer.clone(),
+                ImageTransform {
+                    translate_x: Some(Mm(75.0)),
+                    translate_y: Some(Mm(y - 20.0)),
+                    dpi: Some(dpi),
+                    ..Default::default()
+                },
+            );
+        }
+        Some(Err(_)) | None => {
+            layer.use_text("（签名图像不可读，见电子档案）", 10.5, Mm(75.0), Mm(y - 4.0), &font);
+        }
+    }
+    let mut out = BufWriter::new(Vec::new());
+    doc.save(&mut out).map_err(|e| PdfError::Write(e.to_string()))?;
+    out.into_inner().map_err(|e| PdfError::Write(e.to_string()))
+}
+
+/// The officer's printable form for one application of their institution (an audited read).
+pub async fn for_application(
+    state: &AppState,
+    officer: &Actor,
+    institution: &str,
+    id: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let app = crate::persistence::applicant::application(&state.db, id)
+        .await?
+        .filter(|a| a.institution_code == institution)
+        .ok_or(ApiError::NotFound("application"))?;
+    let (snapshot, digest) = store::frozen_form(&state.db, &app.id).await?.ok_or_else(|| ApiError::Conflict {
+        code: "wrong_state",
+        message: "the form is printed once the family has confirmed it".into(),
+    })?;
+    let form: RegistrationForm = serde_json::from_str(&snapshot)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("frozen form of {}: {e}", app.id)))?;
+    let signature = match store::signature_of(&state.db, &app.id).await? {
+        Some((sha, _, _)) => state.blobs.read(&sha).await.ok(),
+        None => None,
+    };
+    let number = store::current_certificate(&state.db, &app.id).await?.map(|c| c.number);
+    let font_path = state.settings.pdf.font_path.clone();
+    let font = tokio::fs::read(&font_path).await.map_err(|e| ApiError::Unavailable {
+        code: "pdf_font_missing",
+        message: format!("the CJK font for printing is missing ({}: {e}); set pdf.font_path", font_path.display()),
+    })?;
+    audit::append_alone(&state.db, officer, "print_form", "application", &app.id, json!({"form_digest": digest}))
+        .await?;
+    tokio::task::spawn_blocking(move || render(&form, &digest, number.as_deref(), signature.as_deref(), &font))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> RegistrationForm {
+        let parent = |name: &str, id: &str| FormParent {
+            name: name.into(),
+            age: Some(31),
+            nationality: "中国".into(),
+            ethnicity: "汉族".into(),
+            id_type: "resident_id".into(),
+            id_number: id.into(),
+        };
+        RegistrationForm {
+            newborn_name: Some("张小满".into()),
+            baby_sex: "female".into(),
+            birth_at: "2026年11月24日08时15分".into(),
+            birth_place: "平阴县人民医院".into(),
+            gestational_weeks: 39,
+            length_cm: 50,
+            weight_g: 3300,
+            health_status: "good".into(),
+            mother: parent("李梅", "370124199503100021"),
+            father: parent("张伟", "370124199305210013"),
+            midwife_name: "王芳".into(),
+            midwifery_institution: "平阴县人民医院".into(),
+            issuing_institution: "平阴县人民医院".into(),
+        }
+    }
+
+    #[test]
+    fn every_field_of_the_form_is_printed_in_words_an_officer_reads() {
+        let l = lines(&form(), "ab12", Some("R370000001"));
+        let find = |label: &str| l.iter().find(|(k, _)| k == label).map(|(_, v)| v.as_str());
+        assert_eq!(find("出生医学证明编号"), Some("R370000001"));
+        assert_eq!(find("性别"), Some("女"));
+        assert_eq!(find("健康状况"), Some("良好"));
+        assert_eq!(find("母亲有效身份证件类别"), Some("居民身份证"));
+        assert_eq!(find("父亲有效身份证件号码"), Some("370124199305210013"));
+        assert_eq!(find("登记表摘要 (SHA-256)"), Some("ab12"));
+        assert_eq!(l.len(), 9 + 12 + 4);
+        assert_eq!(lines(&form(), "ab12", None)[0].1, "（待签发）");
+    }
+
+    /// Needs the CJK font that .ci/run installs (fonts-wqy-zenhei).
+    #[test]
+    fn the_signature_is_embedded_as_an_image_and_an_unreadable_one_is_said_so() {
+        let font = std::fs::read("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc").expect("fonts-wqy-zenhei installed");
+        let with = render(&form(), "ab12", Some("R370000001"), Some(crate::demo::PNG_1X1), &font).expect("pdf");
+        let without = render(&form(), "ab12", Some("R370000001"), Some(b"not a png"), &font).expect("pdf");
+        let has_image = |pdf: &[u8]| pdf.windows(b"/Image".len()).any(|w| w == b"/Image");
+        assert!(has_image(&with));
+        assert!(!has_image(&without));
+    }
+}
