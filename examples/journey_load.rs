@@ -4,7 +4,12 @@
 //!
 //!   BIRTHCERT__DATABASE__URL=postgres://postgres@127.0.0.1:5432/birthcert_load \
 //!   BIRTHCERT__REDIS__URL=redis://127.0.0.1:6379 \
-//!   cargo run --release --example journey_load -- 200
+//!   cargo run --release --example journey_load -- 200 [THINK_MS]
+//!
+//! THINK_MS (default 0) is the parent's time between two steps, drawn uniformly from
+//! [THINK_MS/2, 3·THINK_MS/2]: a real parent reads, types and photographs between calls, so
+//! a paced run shows latency at that many concurrent families, while THINK_MS = 0 makes every
+//! journey fire its next call at once and shows the throughput ceiling instead.
 //!
 //! The database named must exist and be empty or migrated; delivery records are seeded through
 //! the library (the hospital endpoint comes with the issuing side).
@@ -26,6 +31,7 @@ use serde_json::{json, Value};
 type Timings = Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>;
 
 struct Client {
+    think_ms: u64,
     http: reqwest::Client,
     base: String,
     mock: String,
@@ -34,6 +40,11 @@ struct Client {
 
 impl Client {
     async fn call(&self, name: &'static str, req: reqwest::RequestBuilder) -> Result<Value, String> {
+        if self.think_ms > 0 {
+            use rand::Rng;
+            let pause = rand::thread_rng().gen_range(self.think_ms / 2..=self.think_ms * 3 / 2);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
         let started = Instant::now();
         let res = req.send().await.map_err(|e| format!("{name}: {e}"))?;
         let status = res.status();
@@ -175,6 +186,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let journeys: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let think_ms: u64 = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(0);
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
     let mock = mock_wechat::MockServer::start("127.0.0.1", 0, mock_wechat::MockSettings::default()).await?;
     let mut settings = Settings::load_from(&dir, Environment::Test)?;
@@ -219,6 +231,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     }
     let client = Arc::new(Client {
+        think_ms,
         http: reqwest::Client::builder().pool_max_idle_per_host(512).build()?,
         base: format!("http://127.0.0.1:{port}"),
         mock: mock.base_url(),
@@ -234,7 +247,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let elapsed = started.elapsed();
     println!(
-        "{journeys} concurrent journeys, {} errors, {:.1} s, {:.1} journeys/s",
+        "{journeys} concurrent journeys (think time {think_ms} ms ± 50%), {} errors, {:.1} s, {:.1} journeys/s",
         errors.len(),
         elapsed.as_secs_f64(),
         journeys as f64 / elapsed.as_secs_f64()
