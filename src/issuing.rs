@@ -17,7 +17,7 @@ use crate::domain::masking;
 use crate::domain::notification::Notification;
 use crate::domain::CertificateNumber;
 use crate::error::{ApiError, FieldError};
-use crate::journey::{store_number, DOCUMENT_KINDS};
+use crate::journey::{advance, store_number, DOCUMENT_KINDS};
 use crate::persistence::applicant::{self, Application, DeliveryRecord};
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::issuing::{self as store, Certificate, QueueFilter};
@@ -28,10 +28,6 @@ fn wrong_state(app: &Application, action: &str) -> ApiError {
         code: "wrong_state",
         message: format!("{action} is not possible while the application is {}: {}", app.state, app.state.describe()),
     }
-}
-
-fn changed_meanwhile() -> ApiError {
-    ApiError::Conflict { code: "wrong_state", message: "the application changed meanwhile; reload it".into() }
 }
 
 fn begin_err(e: sea_orm::DbErr) -> ApiError {
@@ -364,18 +360,8 @@ pub async fn return_application(
     let next = transition(app.state, Command::Return).map_err(|_| wrong_state(&app, "a return"))?;
     let reasons_json = serde_json::to_value(reasons).unwrap_or_default();
     let txn = db.begin().await.map_err(begin_err)?;
-    if !applicant::move_state(
-        &txn,
-        officer,
-        &app.id,
-        app.state,
-        next.to,
-        Some(json!({"reasons": reasons_json, "redo_documents": redo_documents})),
-    )
-    .await?
-    {
-        return Err(changed_meanwhile());
-    }
+    advance(&txn, officer, &app, next.to, Some(json!({"reasons": reasons_json, "redo_documents": redo_documents})))
+        .await?;
     store::set_return(&txn, &app.id, &reasons_json, redo_documents).await?;
     let n = applicant::timeline(&txn, &app.id).await?.len();
     outbox::enqueue(
@@ -419,18 +405,7 @@ pub async fn resubmit(
     };
     let deadline = calendar.review_due_at(Utc::now(), close);
     let txn = db.begin().await.map_err(begin_err)?;
-    if !applicant::move_state(
-        &txn,
-        &Actor::applicant(user_id),
-        &app.id,
-        app.state,
-        next.to,
-        Some(json!({"resubmitted": true})),
-    )
-    .await?
-    {
-        return Err(changed_meanwhile());
-    }
+    advance(&txn, &Actor::applicant(user_id), &app, next.to, Some(json!({"resubmitted": true}))).await?;
     store::restart_review_clock(&txn, &app.id, deadline.due_at).await?;
     let n = applicant::timeline(&txn, &app.id).await?.len();
     outbox::enqueue(
@@ -559,18 +534,14 @@ pub async fn decide_modification(
         )
         .await?;
     }
-    if !applicant::move_state(
+    advance(
         &txn,
         officer,
-        &app.id,
-        app.state,
+        &app,
         next.to,
         Some(json!({"modification_request": request_id, "approved": approved, "note": note})),
     )
-    .await?
-    {
-        return Err(changed_meanwhile());
-    }
+    .await?;
     outbox::enqueue(
         &txn,
         &app.user_id,
@@ -774,18 +745,7 @@ pub async fn approve(
     };
     let txn = db.begin().await.map_err(begin_err)?;
     let number = issue_certificate(&txn, officer, &app, given, replaces.as_deref()).await?;
-    if !applicant::move_state(
-        &txn,
-        officer,
-        &app.id,
-        app.state,
-        next.to,
-        Some(json!({"certificate_number": number, "replaces": replaces})),
-    )
-    .await?
-    {
-        return Err(changed_meanwhile());
-    }
+    advance(&txn, officer, &app, next.to, Some(json!({"certificate_number": number, "replaces": replaces}))).await?;
     txn.commit().await.map_err(begin_err)?;
     Ok(number)
 }
@@ -834,18 +794,14 @@ pub async fn ship(
         })?;
     let txn = db.begin().await.map_err(begin_err)?;
     store::insert_shipment(&txn, &app.id, &certificate.id, &booked.carrier, &booked.tracking_number).await?;
-    if !applicant::move_state(
+    advance(
         &txn,
         officer,
-        &app.id,
-        app.state,
+        &app,
         next.to,
         Some(json!({"carrier": booked.carrier, "tracking_number": booked.tracking_number})),
     )
-    .await?
-    {
-        return Err(changed_meanwhile());
-    }
+    .await?;
     outbox::enqueue(
         &txn,
         &app.user_id,
@@ -882,18 +838,14 @@ async fn mark_lost(
             message: format!("certificate {} is {}", certificate.number, certificate.state),
         });
     }
-    if !applicant::move_state(
+    advance(
         txn,
         actor,
-        &app.id,
-        app.state,
+        app,
         next.to,
         Some(json!({"certificate_number": certificate.number, "loss_certificate_no": loss_certificate_no})),
     )
-    .await?
-    {
-        return Err(changed_meanwhile());
-    }
+    .await?;
     outbox::enqueue(
         txn,
         &app.user_id,
@@ -972,18 +924,14 @@ pub async fn void_and_reissue(
         });
     }
     let new_number = issue_certificate(&txn, officer, &app, None, Some(&certificate.id)).await?;
-    if !applicant::move_state(
+    advance(
         &txn,
         officer,
-        &app.id,
-        app.state,
+        &app,
         next.to,
         Some(json!({"voided": certificate.number, "reason": reason, "certificate_number": new_number})),
     )
-    .await?
-    {
-        return Err(changed_meanwhile());
-    }
+    .await?;
     outbox::enqueue(
         &txn,
         &app.user_id,
@@ -1050,18 +998,7 @@ pub async fn courier_event(db: &Db, event: &CourierEvent, raw: &str) -> Result<b
             let next = transition(app.state, Command::Deliver).map_err(|_| wrong_state(&app, "delivery"))?;
             store::set_shipment_status(&txn, &shipment.id, "delivered", event.signed_by.as_deref()).await?;
             store::move_certificate(&txn, &shipment.certificate_id, &["issued"], "delivered", None, None).await?;
-            if !applicant::move_state(
-                &txn,
-                &actor,
-                &app.id,
-                app.state,
-                next.to,
-                Some(json!({"signed_by": event.signed_by})),
-            )
-            .await?
-            {
-                return Err(changed_meanwhile());
-            }
+            advance(&txn, &actor, &app, next.to, Some(json!({"signed_by": event.signed_by}))).await?;
             outbox::enqueue(
                 &txn,
                 &app.user_id,

@@ -32,6 +32,27 @@ fn wrong_state(app: &Application, action: &str) -> ApiError {
     }
 }
 
+/// Someone else moved the application between our read and our write.
+pub(crate) fn changed_meanwhile() -> ApiError {
+    ApiError::Conflict { code: "wrong_state", message: "the application changed meanwhile; reload it".into() }
+}
+
+/// Moves the application (audited, in the caller's transaction), or answers 409 when a
+/// concurrent request moved it first.
+pub(crate) async fn advance(
+    txn: &sea_orm::DatabaseTransaction,
+    actor: &Actor,
+    app: &Application,
+    to: crate::domain::application_state::ApplicationState,
+    detail: Option<serde_json::Value>,
+) -> Result<(), ApiError> {
+    if applicant::move_state(txn, actor, &app.id, app.state, to, detail).await? {
+        Ok(())
+    } else {
+        Err(changed_meanwhile())
+    }
+}
+
 /// Binds the mother's electronic health card from a one-time health code.
 pub async fn bind_health_card(
     db: &Db,
@@ -224,13 +245,8 @@ pub async fn enter_parents(
     let detail = serde_json::json!({ "eligible": eligible, "reasons": codes });
     if next.to == app.state {
         applicant::add_event(&txn, &app.id, "parents_updated", Some(app.state), Some(next.to), Some(detail)).await?;
-    } else if !applicant::move_state(&txn, &Actor::applicant(&app.user_id), &app.id, app.state, next.to, Some(detail))
-        .await?
-    {
-        return Err(ApiError::Conflict {
-            code: "wrong_state",
-            message: "the application changed meanwhile; reload it".into(),
-        });
+    } else {
+        advance(&txn, &Actor::applicant(&app.user_id), &app, next.to, Some(detail)).await?;
     }
     txn.commit().await.map_err(PersistenceError::from)?;
     let app = applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))?;
@@ -245,12 +261,7 @@ pub async fn withdraw(db: &Db, user_id: &str, application_id: &str) -> Result<Ap
     let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
     let next = transition(app.state, Command::Withdraw).map_err(|_| wrong_state(&app, "withdrawal"))?;
     let txn = db.begin().await.map_err(PersistenceError::from)?;
-    if !applicant::move_state(&txn, &Actor::applicant(user_id), &app.id, app.state, next.to, None).await? {
-        return Err(ApiError::Conflict {
-            code: "wrong_state",
-            message: "the application changed meanwhile; reload it".into(),
-        });
-    }
+    advance(&txn, &Actor::applicant(user_id), &app, next.to, None).await?;
     txn.commit().await.map_err(PersistenceError::from)?;
     applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))
 }
@@ -645,21 +656,14 @@ pub async fn request_modification(
         transition(app.state, Command::RequestModification).map_err(|_| wrong_state(&app, "a modification request"))?;
     let txn = db.begin().await.map_err(PersistenceError::from)?;
     let id = form::add_modification_request(&txn, &app.id, &serde_json::to_value(items).unwrap_or_default()).await?;
-    if !applicant::move_state(
+    advance(
         &txn,
         &Actor::applicant(&app.user_id),
-        &app.id,
-        app.state,
+        &app,
         next.to,
         Some(serde_json::json!({"modification_request": id})),
     )
-    .await?
-    {
-        return Err(ApiError::Conflict {
-            code: "wrong_state",
-            message: "the application changed meanwhile; reload it".into(),
-        });
-    }
+    .await?;
     txn.commit().await.map_err(PersistenceError::from)?;
     Ok(id)
 }
@@ -717,21 +721,8 @@ pub async fn sign(
     let digest = app.form_digest.clone().ok_or_else(|| wrong_state(&app, "signing"))?;
     let txn = db.begin().await.map_err(PersistenceError::from)?;
     let at = form::add_signature(&txn, &app.id, &digest, &image.sha256).await?;
-    if !applicant::move_state(
-        &txn,
-        &Actor::applicant(&app.user_id),
-        &app.id,
-        app.state,
-        next.to,
-        Some(serde_json::json!({"form_digest": digest})),
-    )
-    .await?
-    {
-        return Err(ApiError::Conflict {
-            code: "wrong_state",
-            message: "the application changed meanwhile; reload it".into(),
-        });
-    }
+    advance(&txn, &Actor::applicant(&app.user_id), &app, next.to, Some(serde_json::json!({"form_digest": digest})))
+        .await?;
     txn.commit().await.map_err(PersistenceError::from)?;
     Ok((at, digest))
 }
@@ -892,21 +883,14 @@ pub async fn create_payment(
                 })?;
             let txn = db.begin().await.map_err(PersistenceError::from)?;
             crate::persistence::payments::create(&txn, &app.id, &out_trade_no, amount, &prepay_id).await?;
-            if !applicant::move_state(
+            advance(
                 &txn,
                 &Actor::applicant(&app.user_id),
-                &app.id,
-                app.state,
+                &app,
                 next.to,
                 Some(serde_json::json!({"out_trade_no": out_trade_no})),
             )
-            .await?
-            {
-                return Err(ApiError::Conflict {
-                    code: "wrong_state",
-                    message: "the application changed meanwhile; reload it".into(),
-                });
-            }
+            .await?;
             txn.commit().await.map_err(PersistenceError::from)?;
             (out_trade_no, amount, prepay_id)
         }

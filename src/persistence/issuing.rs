@@ -589,29 +589,60 @@ pub struct RegisterCursor {
     pub id: String,
 }
 
-pub async fn first_issuance_page(
+/// One page of a register after `after`, oldest first; both registers page the same way.
+async fn keyset_page<E: EntityTrait>(
     db: &impl ConnectionTrait,
+    [institution_col, at_col, id_col]: [E::Column; 3],
     institution: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     after: &RegisterCursor,
     limit: u64,
-) -> Result<(Vec<FirstIssuanceEntry>, RegisterCursor), PersistenceError> {
-    use first_issuance_register::Column as C;
-    let mut q = first_issuance_register::Entity::find()
-        .filter(C::InstitutionCode.eq(institution))
-        .filter(C::IssuedAt.gte(from))
-        .filter(C::IssuedAt.lt(to));
+) -> Result<Vec<E::Model>, PersistenceError> {
+    let mut q = E::find().filter(institution_col.eq(institution)).filter(at_col.gte(from)).filter(at_col.lt(to));
     if let Some(at) = after.issued_at {
-        q = q.filter(C::IssuedAt.gt(at).or(C::IssuedAt.eq(at).and(C::Id.gt(after.id.clone()))));
+        q = q.filter(at_col.gt(at).or(at_col.eq(at).and(id_col.gt(after.id.clone()))));
     }
-    let rows = q.order_by_asc(C::IssuedAt).order_by_asc(C::Id).limit(limit).all(db).await?;
-    let cursor = rows
-        .last()
-        .map(|r| RegisterCursor { issued_at: Some(r.issued_at), id: r.id.clone() })
-        .unwrap_or_else(|| after.clone());
-    Ok((
-        rows.into_iter()
+    Ok(q.order_by_asc(at_col).order_by_asc(id_col).limit(limit).all(db).await?)
+}
+
+fn cursor_after<T>(rows: &[T], after: &RegisterCursor, key: impl Fn(&T) -> (DateTime<Utc>, String)) -> RegisterCursor {
+    rows.last()
+        .map(|r| {
+            let (issued_at, id) = key(r);
+            RegisterCursor { issued_at: Some(issued_at), id }
+        })
+        .unwrap_or_else(|| after.clone())
+}
+
+/// A register that can be read page by page for a date range of one institution.
+pub trait Register: Sized + serde::Serialize + 'static {
+    fn page(
+        db: &super::Db,
+        institution: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: &RegisterCursor,
+        limit: u64,
+    ) -> impl std::future::Future<Output = Result<(Vec<Self>, RegisterCursor), PersistenceError>>;
+}
+
+impl Register for FirstIssuanceEntry {
+    async fn page(
+        db: &super::Db,
+        institution: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: &RegisterCursor,
+        limit: u64,
+    ) -> Result<(Vec<Self>, RegisterCursor), PersistenceError> {
+        use first_issuance_register::{Column as C, Entity};
+        let rows =
+            keyset_page::<Entity>(db, [C::InstitutionCode, C::IssuedAt, C::Id], institution, from, to, after, limit)
+                .await?;
+        let cursor = cursor_after(&rows, after, |r| (r.issued_at, r.id.clone()));
+        let entries = rows
+            .into_iter()
             .map(|r| FirstIssuanceEntry {
                 certificate_number: r.certificate_number,
                 application_id: r.application_id,
@@ -624,34 +655,27 @@ pub async fn first_issuance_page(
                 issued_by: r.issued_by,
                 issued_at: r.issued_at,
             })
-            .collect(),
-        cursor,
-    ))
+            .collect();
+        Ok((entries, cursor))
+    }
 }
 
-pub async fn online_issuance_page(
-    db: &impl ConnectionTrait,
-    institution: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    after: &RegisterCursor,
-    limit: u64,
-) -> Result<(Vec<OnlineIssuanceEntry>, RegisterCursor), PersistenceError> {
-    use online_issuance_register::Column as C;
-    let mut q = online_issuance_register::Entity::find()
-        .filter(C::InstitutionCode.eq(institution))
-        .filter(C::IssuedAt.gte(from))
-        .filter(C::IssuedAt.lt(to));
-    if let Some(at) = after.issued_at {
-        q = q.filter(C::IssuedAt.gt(at).or(C::IssuedAt.eq(at).and(C::Id.gt(after.id.clone()))));
-    }
-    let rows = q.order_by_asc(C::IssuedAt).order_by_asc(C::Id).limit(limit).all(db).await?;
-    let cursor = rows
-        .last()
-        .map(|r| RegisterCursor { issued_at: Some(r.issued_at), id: r.id.clone() })
-        .unwrap_or_else(|| after.clone());
-    Ok((
-        rows.into_iter()
+impl Register for OnlineIssuanceEntry {
+    async fn page(
+        db: &super::Db,
+        institution: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: &RegisterCursor,
+        limit: u64,
+    ) -> Result<(Vec<Self>, RegisterCursor), PersistenceError> {
+        use online_issuance_register::{Column as C, Entity};
+        let rows =
+            keyset_page::<Entity>(db, [C::InstitutionCode, C::IssuedAt, C::Id], institution, from, to, after, limit)
+                .await?;
+        let cursor = cursor_after(&rows, after, |r| (r.issued_at, r.id.clone()));
+        let entries = rows
+            .into_iter()
             .map(|r| OnlineIssuanceEntry {
                 certificate_number: r.certificate_number,
                 application_id: r.application_id,
@@ -662,9 +686,9 @@ pub async fn online_issuance_page(
                 issued_at: r.issued_at,
                 issued_by: r.issued_by,
             })
-            .collect(),
-        cursor,
-    ))
+            .collect();
+        Ok((entries, cursor))
+    }
 }
 
 // ---- shipments and courier events ----------------------------------------------------------

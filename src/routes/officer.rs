@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::issuing::{self, QueuePage, QueueQuery, ReturnReason, ShipmentView, Stats};
 use crate::persistence::audit::Actor;
-use crate::persistence::issuing::{self as store, RegisterCursor};
+use crate::persistence::issuing::{self as store, Register, RegisterCursor};
 use crate::routes::extract::{Admin, Officer};
 use crate::routes::hospital::{china_days, DateRange};
 use crate::startup::AppState;
@@ -378,15 +378,7 @@ impl RegisterRow for store::OnlineIssuanceEntry {
     }
 }
 
-type PageFn<R> = fn(
-    web::Data<AppState>,
-    String,
-    chrono::DateTime<chrono::Utc>,
-    chrono::DateTime<chrono::Utc>,
-    RegisterCursor,
-) -> futures_util::future::BoxFuture<'static, Result<(Vec<R>, RegisterCursor), ApiError>>;
-
-struct Streaming<R> {
+struct Streaming {
     state: web::Data<AppState>,
     institution: String,
     from: chrono::DateTime<chrono::Utc>,
@@ -395,7 +387,6 @@ struct Streaming<R> {
     csv: bool,
     started: bool,
     done: bool,
-    page: PageFn<R>,
 }
 
 fn render<R: RegisterRow>(rows: &[R], csv: bool, first_page: bool) -> String {
@@ -414,12 +405,11 @@ fn render<R: RegisterRow>(rows: &[R], csv: bool, first_page: bool) -> String {
     out
 }
 
-async fn register_response<R: RegisterRow>(
+async fn register_response<R: RegisterRow + Register>(
     state: web::Data<AppState>,
     who: Officer,
     q: RegisterParams,
     name: &'static str,
-    page: PageFn<R>,
 ) -> Result<HttpResponse, ApiError> {
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
@@ -447,7 +437,6 @@ async fn register_response<R: RegisterRow>(
         csv,
         started: false,
         done: false,
-        page,
     };
     let body = stream::unfold(s, |mut s| async move {
         if s.done {
@@ -463,7 +452,7 @@ async fn register_response<R: RegisterRow>(
                 chunk.push_str("\r\n");
             }
         }
-        match (s.page)(s.state.clone(), s.institution.clone(), s.from, s.to, s.cursor.clone()).await {
+        match R::page(&s.state.db, &s.institution, s.from, s.to, &s.cursor, REGISTER_PAGE).await {
             Ok((rows, cursor)) => {
                 chunk.push_str(&render(&rows, s.csv, first_page));
                 s.cursor = cursor;
@@ -479,33 +468,12 @@ async fn register_response<R: RegisterRow>(
                 // Headers are gone already: end the body early; the log has the cause.
                 tracing::error!(error = %e, "register export failed midway");
                 s.done = true;
-                Some((Err(e), s))
+                Some((Err(ApiError::from(e)), s))
             }
         }
     });
     let content_type = if csv { "text/csv; charset=utf-8" } else { "application/json" };
     Ok(HttpResponse::Ok().content_type(content_type).insert_header(("Cache-Control", "no-store")).streaming(body))
-}
-
-// JSON arrays are joined page by page: the first row of the first page has no comma before it.
-fn first_issuance_page(
-    state: web::Data<AppState>,
-    inst: String,
-    from: chrono::DateTime<chrono::Utc>,
-    to: chrono::DateTime<chrono::Utc>,
-    cursor: RegisterCursor,
-) -> futures_util::future::BoxFuture<'static, Result<(Vec<store::FirstIssuanceEntry>, RegisterCursor), ApiError>> {
-    Box::pin(async move { Ok(store::first_issuance_page(&state.db, &inst, from, to, &cursor, REGISTER_PAGE).await?) })
-}
-
-fn online_issuance_page(
-    state: web::Data<AppState>,
-    inst: String,
-    from: chrono::DateTime<chrono::Utc>,
-    to: chrono::DateTime<chrono::Utc>,
-    cursor: RegisterCursor,
-) -> futures_util::future::BoxFuture<'static, Result<(Vec<store::OnlineIssuanceEntry>, RegisterCursor), ApiError>> {
-    Box::pin(async move { Ok(store::online_issuance_page(&state.db, &inst, from, to, &cursor, REGISTER_PAGE).await?) })
 }
 
 #[utoipa::path(tag = "officer", params(RegisterParams), security(("bearer" = [])),
@@ -516,7 +484,7 @@ pub async fn first_issuance_register(
     who: Officer,
     q: web::Query<RegisterParams>,
 ) -> Result<HttpResponse, ApiError> {
-    register_response(state, who, q.into_inner(), "first_issuance", first_issuance_page).await
+    register_response::<store::FirstIssuanceEntry>(state, who, q.into_inner(), "first_issuance").await
 }
 
 #[utoipa::path(tag = "officer", params(RegisterParams), security(("bearer" = [])),
@@ -527,7 +495,7 @@ pub async fn online_issuance_register(
     who: Officer,
     q: web::Query<RegisterParams>,
 ) -> Result<HttpResponse, ApiError> {
-    register_response(state, who, q.into_inner(), "online_issuance", online_issuance_page).await
+    register_response::<store::OnlineIssuanceEntry>(state, who, q.into_inner(), "online_issuance").await
 }
 
 #[cfg(test)]
