@@ -590,29 +590,30 @@ pub struct RegisterCursor {
 }
 
 /// One page of a register after `after`, oldest first; both registers page the same way.
-async fn keyset_page<E: EntityTrait>(
+#[allow(clippy::too_many_arguments)]
+async fn keyset_page<E: EntityTrait, T: From<E::Model>>(
     db: &impl ConnectionTrait,
     [institution_col, at_col, id_col]: [E::Column; 3],
+    key: impl Fn(&E::Model) -> (DateTime<Utc>, String),
     institution: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     after: &RegisterCursor,
     limit: u64,
-) -> Result<Vec<E::Model>, PersistenceError> {
+) -> Result<(Vec<T>, RegisterCursor), PersistenceError> {
     let mut q = E::find().filter(institution_col.eq(institution)).filter(at_col.gte(from)).filter(at_col.lt(to));
     if let Some(at) = after.issued_at {
         q = q.filter(at_col.gt(at).or(at_col.eq(at).and(id_col.gt(after.id.clone()))));
     }
-    Ok(q.order_by_asc(at_col).order_by_asc(id_col).limit(limit).all(db).await?)
-}
-
-fn cursor_after<T>(rows: &[T], after: &RegisterCursor, key: impl Fn(&T) -> (DateTime<Utc>, String)) -> RegisterCursor {
-    rows.last()
+    let rows = q.order_by_asc(at_col).order_by_asc(id_col).limit(limit).all(db).await?;
+    let cursor = rows
+        .last()
         .map(|r| {
             let (issued_at, id) = key(r);
             RegisterCursor { issued_at: Some(issued_at), id }
         })
-        .unwrap_or_else(|| after.clone())
+        .unwrap_or_else(|| after.clone());
+    Ok((rows.into_iter().map(T::from).collect(), cursor))
 }
 
 /// A register that can be read page by page for a date range of one institution.
@@ -627,6 +628,38 @@ pub trait Register: Sized + serde::Serialize + 'static {
     ) -> impl std::future::Future<Output = Result<(Vec<Self>, RegisterCursor), PersistenceError>>;
 }
 
+impl From<first_issuance_register::Model> for FirstIssuanceEntry {
+    fn from(r: first_issuance_register::Model) -> Self {
+        FirstIssuanceEntry {
+            certificate_number: r.certificate_number,
+            application_id: r.application_id,
+            institution_code: r.institution_code,
+            newborn_name: r.newborn_name,
+            baby_sex: r.baby_sex,
+            birth_at: r.birth_at,
+            mother_name: r.mother_name,
+            father_name: r.father_name,
+            issued_by: r.issued_by,
+            issued_at: r.issued_at,
+        }
+    }
+}
+
+impl From<online_issuance_register::Model> for OnlineIssuanceEntry {
+    fn from(r: online_issuance_register::Model) -> Self {
+        OnlineIssuanceEntry {
+            certificate_number: r.certificate_number,
+            application_id: r.application_id,
+            institution_code: r.institution_code,
+            claimant_relation: r.claimant_relation,
+            out_trade_no: r.out_trade_no,
+            submitted_at: r.submitted_at,
+            issued_at: r.issued_at,
+            issued_by: r.issued_by,
+        }
+    }
+}
+
 impl Register for FirstIssuanceEntry {
     async fn page(
         db: &super::Db,
@@ -637,26 +670,8 @@ impl Register for FirstIssuanceEntry {
         limit: u64,
     ) -> Result<(Vec<Self>, RegisterCursor), PersistenceError> {
         use first_issuance_register::{Column as C, Entity};
-        let rows =
-            keyset_page::<Entity>(db, [C::InstitutionCode, C::IssuedAt, C::Id], institution, from, to, after, limit)
-                .await?;
-        let cursor = cursor_after(&rows, after, |r| (r.issued_at, r.id.clone()));
-        let entries = rows
-            .into_iter()
-            .map(|r| FirstIssuanceEntry {
-                certificate_number: r.certificate_number,
-                application_id: r.application_id,
-                institution_code: r.institution_code,
-                newborn_name: r.newborn_name,
-                baby_sex: r.baby_sex,
-                birth_at: r.birth_at,
-                mother_name: r.mother_name,
-                father_name: r.father_name,
-                issued_by: r.issued_by,
-                issued_at: r.issued_at,
-            })
-            .collect();
-        Ok((entries, cursor))
+        let cols = [C::InstitutionCode, C::IssuedAt, C::Id];
+        keyset_page::<Entity, _>(db, cols, |r| (r.issued_at, r.id.clone()), institution, from, to, after, limit).await
     }
 }
 
@@ -670,24 +685,8 @@ impl Register for OnlineIssuanceEntry {
         limit: u64,
     ) -> Result<(Vec<Self>, RegisterCursor), PersistenceError> {
         use online_issuance_register::{Column as C, Entity};
-        let rows =
-            keyset_page::<Entity>(db, [C::InstitutionCode, C::IssuedAt, C::Id], institution, from, to, after, limit)
-                .await?;
-        let cursor = cursor_after(&rows, after, |r| (r.issued_at, r.id.clone()));
-        let entries = rows
-            .into_iter()
-            .map(|r| OnlineIssuanceEntry {
-                certificate_number: r.certificate_number,
-                application_id: r.application_id,
-                institution_code: r.institution_code,
-                claimant_relation: r.claimant_relation,
-                out_trade_no: r.out_trade_no,
-                submitted_at: r.submitted_at,
-                issued_at: r.issued_at,
-                issued_by: r.issued_by,
-            })
-            .collect();
-        Ok((entries, cursor))
+        let cols = [C::InstitutionCode, C::IssuedAt, C::Id];
+        keyset_page::<Entity, _>(db, cols, |r| (r.issued_at, r.id.clone()), institution, from, to, after, limit).await
     }
 }
 
