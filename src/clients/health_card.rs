@@ -68,6 +68,8 @@ pub struct HttpHealthCardPlatform {
 }
 
 const TOKEN_PATH: &str = "/rest/auth/HealthCard/HealthOpenAuth/AuthObj/getAppToken";
+/// `resultCode` of a request whose appToken the platform does not accept.
+const TOKEN_INVALID: i64 = -3;
 const CARD_PATH: &str = "/rest/auth/HealthCard/HealthOpenPlatform/ISVOpenObj/getHealthCardByHealthCode";
 
 impl HttpHealthCardPlatform {
@@ -85,8 +87,12 @@ impl HttpHealthCardPlatform {
         res.json().await.map_err(|e| HealthCardError::Upstream(e.to_string()))
     }
 
+    fn token_key(&self) -> String {
+        format!("health_card:app_token:{}", self.app_id)
+    }
+
     async fn app_token(&self) -> Result<String, HealthCardError> {
-        let key = format!("health_card:app_token:{}", self.app_id);
+        let key = self.token_key();
         if let Ok(Some(token)) = self.kv.get(&key).await {
             return Ok(token);
         }
@@ -105,16 +111,16 @@ impl HttpHealthCardPlatform {
 impl HealthCardPlatform for HttpHealthCardPlatform {
     async fn card_by_health_code(&self, health_code: &str) -> Result<HealthCard, HealthCardError> {
         let token = self.app_token().await?;
-        let mut common_in = json!({
-            "appToken": token,
-            "requestId": uuid::Uuid::new_v4().simple().to_string(),
-            "hospitalId": self.hospital_id,
-            "timestamp": chrono::Utc::now().timestamp().to_string(),
-            "channelNum": "0",
-        });
-        let req = json!({ "healthCode": health_code });
-        common_in["sign"] = Value::String(sign(&common_in, &req, self.app_secret.expose_secret()));
-        let answer = self.post(CARD_PATH, &json!({"commonIn": common_in, "req": req})).await?;
+        let answer = self.card_request(&token, health_code).await?;
+        // A token the platform no longer knows (revoked, or issued before the platform
+        // restarted): drop it only if it is still the cached one, fetch a new one, retry once.
+        let answer = if answer["commonOut"]["resultCode"].as_i64() == Some(TOKEN_INVALID) {
+            let _ = self.kv.compare_and_delete(&self.token_key(), &token).await;
+            let token = self.app_token().await?;
+            self.card_request(&token, health_code).await?
+        } else {
+            answer
+        };
         match answer["commonOut"]["resultCode"].as_i64() {
             Some(0) => {}
             // The platform's "not found / invalid code" family.
@@ -128,6 +134,21 @@ impl HealthCardPlatform for HttpHealthCardPlatform {
             id_number: text("idNumber"),
             phone: Some(text("phone1")).filter(|p| !p.is_empty()),
         })
+    }
+}
+
+impl HttpHealthCardPlatform {
+    async fn card_request(&self, token: &str, health_code: &str) -> Result<Value, HealthCardError> {
+        let mut common_in = json!({
+            "appToken": token,
+            "requestId": uuid::Uuid::new_v4().simple().to_string(),
+            "hospitalId": self.hospital_id,
+            "timestamp": chrono::Utc::now().timestamp().to_string(),
+            "channelNum": "0",
+        });
+        let req = json!({ "healthCode": health_code });
+        common_in["sign"] = Value::String(sign(&common_in, &req, self.app_secret.expose_secret()));
+        self.post(CARD_PATH, &json!({"commonIn": common_in, "req": req})).await
     }
 }
 

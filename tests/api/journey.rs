@@ -487,3 +487,16 @@ async fn subscription_consent_is_recorded_for_our_templates_only() {
         birthcert::persistence::users::consent_status(&app.state.db, &user_id, "TPL_ISSUED").await.expect("q");
     assert_eq!(consent.as_deref(), Some("accept"));
 }
+
+/// A cached health-card token the platform no longer accepts (it restarted, or revoked it) is
+/// replaced once, and the parent never notices.
+#[tokio::test]
+async fn a_stale_health_card_token_is_replaced_and_the_binding_goes_through() {
+    let app = spawn_app().await;
+    let key = format!("health_card:app_token:{}", app.state.settings.health_card.app_id);
+    app.state.kv.set(&key, "token-from-before-the-restart", std::time::Duration::from_secs(3600)).await.expect("kv");
+    let (_token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    assert!(!card_id.is_empty());
+    let cached = app.state.kv.get(&key).await.expect("kv").expect("a token is cached");
+    assert_ne!(cached, "token-from-before-the-restart");
+}
