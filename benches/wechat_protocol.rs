@@ -47,5 +47,15 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(protocol, benches);
+/// WeChat Pay v3: the merchant's SHA256-RSA signature (two per order: the API call and the
+/// mini-program's paySign) and the platform signature check of each notification.
+fn pay(c: &mut Criterion) {
+    let pem =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/dev-keys/merchant.pem")).expect("key");
+    let signer = birthcert::wechat::pay::MerchantSigner::from_pem(&pem).expect("signer");
+    let message = "POST\n/v3/pay/transactions/jsapi\n1764122400\nnonce\n{\"amount\":{\"total\":1800}}\n";
+    c.bench_function("merchant SHA256-RSA sign (2048)", |b| b.iter(|| signer.sign(black_box(message))));
+}
+
+criterion_group!(protocol, benches, pay);
 criterion_main!(protocol);

@@ -132,7 +132,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         if i >= requests {
                             break;
                         }
-                        let url = format!("{base}/api/v1/officer/applications?per_page=20{}", queries[i % queries.len()]);
+                        let url =
+                            format!("{base}/api/v1/officer/applications?per_page=20{}", queries[i % queries.len()]);
                         let t = Instant::now();
                         let ok = http.get(url).bearer_auth(&token).send().await.map(|r| r.status().is_success());
                         let elapsed = t.elapsed();

@@ -7,7 +7,7 @@
 //!   cargo run --release --example journey_load -- 200 [THINK_MS]
 //!
 //! THINK_MS (default 0) is the parent's time between two steps, drawn uniformly from
-//! [THINK_MS/2, 3·THINK_MS/2]: a real parent reads, types and photographs between calls, so
+//! [THINK_MS/2, 3·THINK_MS/2], and journeys start spread over the first 2·THINK_MS: a real parent reads, types and photographs between calls, so
 //! a paced run shows latency at that many concurrent families, while THINK_MS = 0 makes every
 //! journey fire its next call at once and shows the throughput ceiling instead.
 //!
@@ -238,7 +238,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         timings: Arc::default(),
     });
     let started = Instant::now();
-    let tasks: Vec<_> = (0..journeys).map(|n| tokio::spawn(journey(client.clone(), n))).collect();
+    // Families do not all open the mini-program in the same millisecond: with a think time,
+    // journeys start spread over the first two think times.
+    let tasks: Vec<_> = (0..journeys)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                if client.think_ms > 0 {
+                    use rand::Rng;
+                    let delay = rand::thread_rng().gen_range(0..=client.think_ms * 2);
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
+                journey(client, n).await
+            })
+        })
+        .collect();
     let mut errors = Vec::new();
     for t in tasks {
         if let Err(e) = t.await? {
