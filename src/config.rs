@@ -98,6 +98,9 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     pub auto_migrate: bool,
     pub max_connections: u32,
+    /// Connections kept open while idle, so a burst does not wait for new ones to be set up.
+    #[serde(default)]
+    pub min_connections: u32,
     pub connect_timeout_secs: u64,
 }
 

@@ -996,15 +996,6 @@ pub async fn settle_payment(
             tracing::warn!(years = ?deadline.uncovered_years, "review deadline computed through years without holiday data");
         }
         crate::persistence::payments::set_review_due(&txn, &app.id, deadline.due_at).await?;
-        applicant::move_state(
-            &txn,
-            &Actor { kind: "payment", id: out_trade_no.to_string() },
-            &app.id,
-            app.state,
-            next.to,
-            Some(serde_json::json!({"out_trade_no": out_trade_no})),
-        )
-        .await?;
         let reference = masking::short_reference(&app.id);
         crate::persistence::outbox::enqueue(
             &txn,
@@ -1012,6 +1003,16 @@ pub async fn settle_payment(
             Some(&app.id),
             &crate::domain::notification::Notification::Submitted { reference, review_due_at: deadline.due_at },
             &format!("submitted:{}:{out_trade_no}", app.id),
+        )
+        .await?;
+        // Last before commit: the audited state change holds the audit chain's head.
+        applicant::move_state(
+            &txn,
+            &Actor { kind: "payment", id: out_trade_no.to_string() },
+            &app.id,
+            app.state,
+            next.to,
+            Some(serde_json::json!({"out_trade_no": out_trade_no})),
         )
         .await?;
     }

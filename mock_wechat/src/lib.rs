@@ -737,7 +737,9 @@ async fn mock_pay(state: State, path: web::Path<String>, control: Option<web::Js
     };
     let url = order["notify_url"].as_str().unwrap_or_default().to_string();
     let mut deliveries = Vec::new();
+    let mut round_trips_ms = Vec::new();
     for _ in 0..2 {
+        let sent = Instant::now();
         let res = state
             .http
             .post(&url)
@@ -750,12 +752,18 @@ async fn mock_pay(state: State, path: web::Path<String>, control: Option<web::Js
             .timeout(Duration::from_secs(5))
             .send()
             .await;
+        round_trips_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
         deliveries.push(match res {
             Ok(r) => json!(r.status().as_u16()),
             Err(e) => json!(e.to_string()),
         });
     }
-    HttpResponse::Ok().json(json!({"deliveries": deliveries, "transaction_id": transaction["transaction_id"]}))
+    // How long the service took to answer each delivery, as the platform saw it.
+    HttpResponse::Ok().json(json!({
+        "deliveries": deliveries,
+        "round_trips_ms": round_trips_ms,
+        "transaction_id": transaction["transaction_id"]
+    }))
 }
 
 // ---- courier ----------------------------------------------------------------------------

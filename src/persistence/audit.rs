@@ -49,17 +49,15 @@ pub async fn append(
     subject_id: &str,
     detail: serde_json::Value,
 ) -> Result<(), PersistenceError> {
-    let locked = audit_head::Entity::update_many()
+    // Lock the head and read the previous hash in one round trip: the lock is held until
+    // commit, so every statement saved here shortens the queue behind it.
+    let head = audit_head::Entity::update_many()
         .col_expr(audit_head::Column::Entries, Expr::col(audit_head::Column::Entries).add(1))
         .filter(audit_head::Column::Id.eq(1))
-        .exec(txn)
-        .await?;
-    if locked.rows_affected != 1 {
-        return Err(PersistenceError::Corrupt("the audit head row is missing".into()));
-    }
-    let head = audit_head::Entity::find_by_id(1)
-        .one(txn)
+        .exec_with_returning(txn)
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| PersistenceError::Corrupt("the audit head row is missing".into()))?;
     // Stored times keep microseconds on both backends; hash exactly what is stored.
     let at = Utc::now().trunc_subsecs(6);

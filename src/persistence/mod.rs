@@ -49,6 +49,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, Persiste
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(settings.database.max_connections)
+        .min_connections(settings.database.min_connections.min(settings.database.max_connections))
         .connect_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
         .acquire_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
         .sqlx_logging(false)
