@@ -21,6 +21,9 @@ pub struct ErrorBody {
     pub request_id: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// With `wrong_state`: the application's current state, so the client can show where it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,9 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The step does not fit the application's current state (409 `wrong_state`).
+    #[error("{message}")]
+    WrongState { state: &'static str, message: String },
     #[error("request body is too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -74,6 +80,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } => code,
+            ApiError::WrongState { .. } => "wrong_state",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unprocessable { code, .. } => code,
@@ -104,7 +111,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::WrongState { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -137,6 +144,10 @@ impl ResponseError for ApiError {
             message: self.public_message(),
             request_id: current_request_id().unwrap_or_default(),
             fields,
+            state: match self {
+                ApiError::WrongState { state, .. } => Some((*state).to_string()),
+                _ => None,
+            },
         })
     }
 }

@@ -145,10 +145,9 @@ pub async fn for_application(
         .await?
         .filter(|a| a.institution_code == institution)
         .ok_or(ApiError::NotFound("application"))?;
-    let (snapshot, digest) = store::frozen_form(&state.db, &app.id).await?.ok_or_else(|| ApiError::Conflict {
-        code: "wrong_state",
-        message: "the form is printed once the family has confirmed it".into(),
-    })?;
+    let (snapshot, digest) = store::frozen_form(&state.db, &app.id)
+        .await?
+        .ok_or_else(|| crate::journey::wrong_state(&app, "printing the form before the family confirmed it"))?;
     let form: RegistrationForm = serde_json::from_str(&snapshot)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("frozen form of {}: {e}", app.id)))?;
     let signature = match store::signature_of(&state.db, &app.id).await? {

@@ -17,18 +17,11 @@ use crate::domain::masking;
 use crate::domain::notification::Notification;
 use crate::domain::CertificateNumber;
 use crate::error::{ApiError, FieldError};
-use crate::journey::{advance, store_number, DOCUMENT_KINDS};
+use crate::journey::{advance, store_number, wrong_state, DOCUMENT_KINDS};
 use crate::persistence::applicant::{self, Application, DeliveryRecord};
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::issuing::{self as store, Certificate, QueueFilter};
 use crate::persistence::{identity, outbox, Db, PersistenceError};
-
-fn wrong_state(app: &Application, action: &str) -> ApiError {
-    ApiError::Conflict {
-        code: "wrong_state",
-        message: format!("{action} is not possible while the application is {}: {}", app.state, app.state.describe()),
-    }
-}
 
 fn begin_err(e: sea_orm::DbErr) -> ApiError {
     PersistenceError::from(e).into()

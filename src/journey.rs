@@ -25,9 +25,10 @@ pub fn store_number(cipher: &PersonalDataCipher, field: Field, value: &str) -> S
     StoredNumber { sealed: cipher.seal(field, value), bidx: cipher.blind_index(field, value), masked }
 }
 
-fn wrong_state(app: &Application, action: &str) -> ApiError {
-    ApiError::Conflict {
-        code: "wrong_state",
+/// 409 `wrong_state` with the application's current state in the body.
+pub(crate) fn wrong_state(app: &Application, action: &str) -> ApiError {
+    ApiError::WrongState {
+        state: app.state.as_str(),
         message: format!("{action} is not possible while the application is {}: {}", app.state, app.state.describe()),
     }
 }

@@ -735,3 +735,75 @@ async fn a_register_longer_than_one_page_streams_whole_and_in_order() {
     let (status, body) = send(&app, GET, "/api/v1/officer/registers/first-issuance?format=xml", &officer, None).await;
     assert_eq!((status, body["code"].clone()), (400, json!("unknown_format")));
 }
+
+// ---- every step out of order ---------------------------------------------------------------
+
+/// Each step of the journey tried where it does not belong: 409 `wrong_state`, with the
+/// application's current state in the body, and nothing changed.
+#[tokio::test]
+async fn every_step_out_of_order_is_refused_with_the_current_state() {
+    use crate::journey_support::{father_id, new_application, parents};
+    let app = spawn_app().await;
+    let (draft_token, draft) = new_application(&app).await;
+    let (paid_token, paid) = submitted(&app).await;
+    let steps = |id: &str| -> Vec<(reqwest::Method, String, Option<Value>)> {
+        let base = format!("/api/v1/applications/{id}");
+        vec![
+            (POST, format!("{base}/identity/mother/face-sessions"), None),
+            (
+                POST,
+                format!("{base}/modification-requests"),
+                Some(json!({"items": [{"field": "weight_g", "requested": "3350", "reason": "称重记录不同"}]})),
+            ),
+            (POST, format!("{base}/confirmation"), Some(json!({"newborn_name": "张小满"}))),
+            (
+                PUT,
+                format!("{base}/delivery-address"),
+                Some(
+                    json!({"recipient": "张伟", "phone": "13987654321", "region_code": "370124", "address": "平阴县榆山街道青龙路1号"}),
+                ),
+            ),
+            (POST, format!("{base}/payment"), None),
+            (POST, format!("{base}/resubmission"), None),
+        ]
+    };
+    for (token, id, state) in [(&draft_token, &draft, "draft"), (&paid_token, &paid, "submitted")] {
+        for (method, path, body) in steps(id) {
+            let (status, answer) = send(&app, method.clone(), &path, token, body).await;
+            assert_eq!((status, answer["code"].clone()), (409, json!("wrong_state")), "{method} {path}: {answer}");
+            assert_eq!(answer["state"], state, "{method} {path}: {answer}");
+        }
+        for path in [
+            format!("/api/v1/applications/{id}/documents/mother_id_front"),
+            format!("/api/v1/applications/{id}/signature"),
+        ] {
+            let (status, answer) = upload(&app, token, &path, png(), "x.png").await;
+            assert_eq!((status, answer["state"].clone()), (409, json!(state)), "PUT {path}: {answer}");
+        }
+        assert_eq!(state_of(&app, token, id).await, state, "nothing moved");
+    }
+    // The parents cannot be changed once the form is frozen, nor can a paid application be
+    // withdrawn.
+    let (status, answer) = send(
+        &app,
+        PUT,
+        &format!("/api/v1/applications/{paid}/parents"),
+        &paid_token,
+        Some(parents(&mother_id(), "resident_id", &father_id())),
+    )
+    .await;
+    assert_eq!((status, answer["state"].clone()), (409, json!("submitted")), "{answer}");
+    let (status, answer) =
+        send(&app, POST, &format!("/api/v1/applications/{paid}/withdrawal"), &paid_token, None).await;
+    assert_eq!((status, answer["state"].clone()), (409, json!("submitted")), "{answer}");
+    // The officer's steps out of order, on the draft.
+    let officer = officer(&app, "PY-RMYY");
+    for (path, body) in [
+        (format!("/api/v1/officer/applications/{draft}/approval"), json!({})),
+        (format!("/api/v1/officer/applications/{draft}/shipment"), json!({})),
+        (format!("/api/v1/officer/applications/{draft}/return"), json!({"reasons": [{"code": "x", "message": "y"}]})),
+    ] {
+        let (status, answer) = send(&app, POST, &path, &officer, Some(body)).await;
+        assert_eq!((status, answer["state"].clone()), (409, json!("draft")), "{path}: {answer}");
+    }
+}
