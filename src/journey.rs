@@ -847,12 +847,16 @@ pub async fn create_payment(
     application_id: &str,
 ) -> Result<PaymentView, ApiError> {
     use crate::domain::application_state::ApplicationState as S;
-    let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
-    let fee = crate::persistence::form::courier_fee(db, &app.id).await?;
-    let openid = users::external_id(db, user_id, users::MINI_PROGRAM)
-        .await?
-        .ok_or(ApiError::NotFound("mini-program identity"))?;
-    let existing = crate::persistence::payments::open_order(db, &app.id).await?;
+    // Four independent reads at once (separate pool connections): the order is on the
+    // family's critical path, in front of a platform round trip.
+    let (app, fee, openid, existing) = tokio::try_join!(
+        applicant::application_of(db, user_id, application_id),
+        crate::persistence::form::courier_fee(db, application_id),
+        users::external_id(db, user_id, users::MINI_PROGRAM),
+        crate::persistence::payments::open_order(db, application_id),
+    )?;
+    let app = app.ok_or(ApiError::NotFound("application"))?;
+    let openid = openid.ok_or(ApiError::NotFound("mini-program identity"))?;
     let (out_trade_no, amount, prepay_id) = match (app.state, existing) {
         (S::AwaitingPayment, Some(order)) => {
             (order.out_trade_no, order.amount_fen, order.prepay_id.unwrap_or_default())

@@ -602,6 +602,13 @@ async fn hc_card_by_code(state: State, body: web::Json<Value>) -> HttpResponse {
 // ---- WeChat Pay v3 -----------------------------------------------------------------------
 
 const PLATFORM_PRIVATE_KEY: &str = include_str!("../keys/platform.pem");
+
+/// The platform's signing key, parsed once.
+fn platform_key() -> Option<&'static rsa::RsaPrivateKey> {
+    use rsa::pkcs8::DecodePrivateKey;
+    static KEY: std::sync::OnceLock<Option<rsa::RsaPrivateKey>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| rsa::RsaPrivateKey::from_pkcs8_pem(PLATFORM_PRIVATE_KEY).ok()).as_ref()
+}
 const MERCHANT_PUBLIC_KEY: &str = include_str!("../keys/merchant.pub");
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -688,7 +695,6 @@ struct PayControl {
 async fn mock_pay(state: State, path: web::Path<String>, control: Option<web::Json<PayControl>>) -> HttpResponse {
     use aes_gcm::aead::{Aead, KeyInit, Payload};
     use base64::Engine;
-    use rsa::pkcs8::DecodePrivateKey;
     use rsa::signature::{SignatureEncoding, Signer};
     let control = control.map(web::Json::into_inner).unwrap_or_default();
     let Some(order) = state.lock().orders.get(path.as_str()).cloned() else {
@@ -723,13 +729,19 @@ async fn mock_pay(state: State, path: web::Path<String>, control: Option<web::Js
     let platform = if control.forge {
         rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).ok()
     } else {
-        rsa::RsaPrivateKey::from_pkcs8_pem(PLATFORM_PRIVATE_KEY).ok()
+        platform_key().cloned()
     };
     let Some(platform) = platform else { return HttpResponse::InternalServerError().finish() };
     let ts = now_secs().to_string();
     let header_nonce = random_id("").chars().take(16).collect::<String>();
-    let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(platform);
-    let signature = b64().encode(signer.sign(format!("{ts}\n{header_nonce}\n{body}\n").as_bytes()).to_bytes());
+    let message = format!("{ts}\n{header_nonce}\n{body}\n");
+    // RSA signing takes milliseconds: off the worker, so other platform calls are not held up.
+    let signed = web::block(move || {
+        let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(platform);
+        b64().encode(signer.sign(message.as_bytes()).to_bytes())
+    })
+    .await;
+    let Ok(signature) = signed else { return HttpResponse::InternalServerError().finish() };
     let serial = if control.mode.as_deref() == Some("certificate") {
         &s.platform_certificate_serial
     } else {
