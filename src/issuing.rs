@@ -3,7 +3,6 @@
 //! audit entry and its outbox row in one transaction.
 
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -22,10 +21,6 @@ use crate::persistence::applicant::{self, Application, DeliveryRecord};
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::issuing::{self as store, Certificate, QueueFilter};
 use crate::persistence::{identity, outbox, Db, PersistenceError};
-
-fn begin_err(e: sea_orm::DbErr) -> ApiError {
-    PersistenceError::from(e).into()
-}
 
 fn validation(errors: Vec<(&'static str, &'static str)>) -> ApiError {
     ApiError::Validation {
@@ -62,7 +57,7 @@ pub async fn create_delivery(
 ) -> Result<(String, bool), ApiError> {
     let checked = delivery::check(input, Utc::now()).map_err(validation)?;
     let record = record_of(cipher, institution, &checked);
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     let id = applicant::insert_delivery(&txn, &record).await?;
     audit::append(
         &txn,
@@ -73,7 +68,7 @@ pub async fn create_delivery(
         json!({"late": checked.late}),
     )
     .await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok((id, checked.late))
 }
 
@@ -102,10 +97,10 @@ pub async fn correct_delivery(
     let checked = delivery::check(input, Utc::now()).map_err(validation)?;
     let mut record = record_of(cipher, institution, &checked);
     record.late = existing.record.late;
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     store::update_delivery(&txn, id, &record).await?;
     audit::append(&txn, &Actor::hospital(institution), "delivery_corrected", "delivery", id, json!({})).await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok(())
 }
 
@@ -352,7 +347,7 @@ pub async fn return_application(
     let app = application_in(db, institution, id).await?;
     let next = transition(app.state, Command::Return).map_err(|_| wrong_state(&app, "a return"))?;
     let reasons_json = serde_json::to_value(reasons).unwrap_or_default();
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     advance(&txn, officer, &app, next.to, Some(json!({"reasons": reasons_json, "redo_documents": redo_documents})))
         .await?;
     store::set_return(&txn, &app.id, &reasons_json, redo_documents).await?;
@@ -368,7 +363,7 @@ pub async fn return_application(
         &format!("returned:{}:{n}", app.id),
     )
     .await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))
 }
 
@@ -397,7 +392,7 @@ pub async fn resubmit(
         None => chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
     };
     let deadline = calendar.review_due_at(Utc::now(), close);
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     advance(&txn, &Actor::applicant(user_id), &app, next.to, Some(json!({"resubmitted": true}))).await?;
     store::restart_review_clock(&txn, &app.id, deadline.due_at).await?;
     let n = applicant::timeline(&txn, &app.id).await?.len();
@@ -409,7 +404,7 @@ pub async fn resubmit(
         &format!("submitted:{}:resubmitted:{n}", app.id),
     )
     .await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))
 }
 
@@ -511,7 +506,7 @@ pub async fn decide_modification(
     } else {
         None
     };
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     if !store::decide_modification(&txn, request_id, approved, note, &officer.id).await? {
         return Err(ApiError::Conflict { code: "already_decided", message: "this request was already decided".into() });
     }
@@ -547,7 +542,7 @@ pub async fn decide_modification(
         &format!("modification_decided:{request_id}"),
     )
     .await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))
 }
 
@@ -583,7 +578,7 @@ pub async fn receive_stock(
             message: format!("at most {MAX_RANGE} numbers at a time"),
         });
     }
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     store::receive_stock(&txn, institution, &numbers, &admin.id).await.map_err(|e| match e {
         PersistenceError::Conflict(_) => ApiError::Conflict {
             code: "already_received",
@@ -600,7 +595,7 @@ pub async fn receive_stock(
         json!({"first": first.as_str(), "last": last.as_str(), "count": numbers.len()}),
     )
     .await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok(numbers.len())
 }
 
@@ -615,7 +610,7 @@ pub async fn waste(db: &Db, admin: &Actor, institution: &str, number: &str, reas
         .await?
         .filter(|e| e.institution_code == institution)
         .ok_or(ApiError::NotFound("certificate number in this institution's stock"))?;
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     if entry.state != "blank"
         || !store::consume_blank(&txn, institution, number.as_str(), "waste", Some(reason.trim())).await?
     {
@@ -625,7 +620,7 @@ pub async fn waste(db: &Db, admin: &Actor, institution: &str, number: &str, reas
         });
     }
     audit::append(&txn, admin, "stock_wasted", "stock", number.as_str(), json!({"reason": reason.trim()})).await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok(())
 }
 
@@ -633,7 +628,7 @@ pub async fn waste(db: &Db, admin: &Actor, institution: &str, number: &str, reas
 
 /// Takes the given number (it must be a blank of this institution) or the next free one.
 async fn take_number(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &crate::persistence::Txn,
     institution: &str,
     given: Option<&str>,
 ) -> Result<String, ApiError> {
@@ -666,7 +661,7 @@ async fn take_number(
 /// Consumes a number, records the certificate, writes both registers. Every number issued is
 /// in the registers, reissues too (they are linked through `replaces`).
 async fn issue_certificate(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &crate::persistence::Txn,
     officer: &Actor,
     app: &Application,
     given: Option<&str>,
@@ -736,10 +731,10 @@ pub async fn approve(
     } else {
         None
     };
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     let number = issue_certificate(&txn, officer, &app, given, replaces.as_deref()).await?;
     advance(&txn, officer, &app, next.to, Some(json!({"certificate_number": number, "replaces": replaces}))).await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok(number)
 }
 
@@ -785,7 +780,7 @@ pub async fn ship(
             CourierError::Transport(t) => ApiError::Upstream { service: "courier", source: anyhow::anyhow!(t) },
             CourierError::Refused(r) => ApiError::Upstream { service: "courier", source: anyhow::anyhow!(r) },
         })?;
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     store::insert_shipment(&txn, &app.id, &certificate.id, &booked.carrier, &booked.tracking_number).await?;
     advance(
         &txn,
@@ -807,7 +802,7 @@ pub async fn ship(
         &format!("shipped:{}", booked.tracking_number),
     )
     .await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok(ShipmentView {
         carrier: booked.carrier,
         tracking_number: booked.tracking_number,
@@ -818,7 +813,7 @@ pub async fn ship(
 /// A loss (from the courier, or reported to the officer): the certificate is lost, the
 /// application waits for the reissue, the family is told.
 async fn mark_lost(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &crate::persistence::Txn,
     actor: &Actor,
     app: &Application,
     certificate: &Certificate,
@@ -883,12 +878,12 @@ pub async fn report_loss(
 ) -> Result<(), ApiError> {
     let loss = valid_loss_no(loss_certificate_no)?;
     let (certificate, app) = certificate_in(db, institution, number).await?;
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     mark_lost(&txn, officer, &app, &certificate, loss).await?;
     if let Some(s) = store::latest_shipment(&txn, &app.id).await? {
         store::set_shipment_status(&txn, &s.id, "lost", None).await?;
     }
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok(())
 }
 
@@ -909,7 +904,7 @@ pub async fn void_and_reissue(
     }
     let (certificate, app) = certificate_in(db, institution, number).await?;
     let next = transition(app.state, Command::VoidAndReissue).map_err(|_| wrong_state(&app, "void and reissue"))?;
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     if !store::move_certificate(&txn, &certificate.id, &["delivered"], "voided", None, Some(reason)).await? {
         return Err(ApiError::Conflict {
             code: "certificate_state",
@@ -936,13 +931,13 @@ pub async fn void_and_reissue(
         &format!("reissuing:void:{}", certificate.number),
     )
     .await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok(new_number)
 }
 
 pub async fn recover(db: &Db, officer: &Actor, institution: &str, number: &str) -> Result<(), ApiError> {
     let (certificate, _app) = certificate_in(db, institution, number).await?;
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     if !store::move_certificate(&txn, &certificate.id, &["voided"], "recovered", None, None).await? {
         return Err(ApiError::Conflict {
             code: "certificate_state",
@@ -953,7 +948,7 @@ pub async fn recover(db: &Db, officer: &Actor, institution: &str, number: &str) 
         });
     }
     audit::append(&txn, officer, "certificate_recovered", "certificate", &certificate.number, json!({})).await?;
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok(())
 }
 
@@ -981,7 +976,7 @@ pub async fn courier_event(db: &Db, event: &CourierEvent, raw: &str) -> Result<b
         _ => None,
     };
     let actor = Actor { kind: "courier", id: event.tracking_number.clone() };
-    let txn = db.begin().await.map_err(begin_err)?;
+    let txn = crate::persistence::begin(db).await?;
     if !store::record_courier_event(&txn, &event.tracking_number, &event.event, event.at, raw).await? {
         return Ok(false);
     }
@@ -1018,7 +1013,7 @@ pub async fn courier_event(db: &Db, event: &CourierEvent, raw: &str) -> Result<b
             audit::append(&txn, &actor, "courier_progress", "application", &app.id, json!({"event": other})).await?;
         }
     }
-    txn.commit().await.map_err(begin_err)?;
+    crate::persistence::commit(txn).await?;
     Ok(true)
 }
 

@@ -3,7 +3,6 @@
 //! where things stand. Routes call these; these call the domain rules and persistence and keep
 //! each state change and its timeline entry in one transaction.
 
-use sea_orm::TransactionTrait;
 use serde::Serialize;
 
 use crate::clients::health_card::{HealthCardError, HealthCardPlatform};
@@ -41,7 +40,7 @@ pub(crate) fn changed_meanwhile() -> ApiError {
 /// Moves the application (audited, in the caller's transaction), or answers 409 when a
 /// concurrent request moved it first.
 pub(crate) async fn advance(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &crate::persistence::Txn,
     actor: &Actor,
     app: &Application,
     to: crate::domain::application_state::ApplicationState,
@@ -240,7 +239,7 @@ pub async fn enter_parents(
         })
         .collect();
     let codes: Vec<&str> = reasons.iter().map(|r| r.code()).collect();
-    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let txn = crate::persistence::begin(db).await?;
     applicant::save_parents(&txn, &app.id, &records).await?;
     applicant::set_eligibility_reasons(&txn, &app.id, &codes).await?;
     let detail = serde_json::json!({ "eligible": eligible, "reasons": codes });
@@ -249,7 +248,7 @@ pub async fn enter_parents(
     } else {
         advance(&txn, &Actor::applicant(&app.user_id), &app, next.to, Some(detail)).await?;
     }
-    txn.commit().await.map_err(PersistenceError::from)?;
+    crate::persistence::commit(txn).await?;
     let app = applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))?;
     let view = EligibilityView {
         eligible,
@@ -261,9 +260,9 @@ pub async fn enter_parents(
 pub async fn withdraw(db: &Db, user_id: &str, application_id: &str) -> Result<Application, ApiError> {
     let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
     let next = transition(app.state, Command::Withdraw).map_err(|_| wrong_state(&app, "withdrawal"))?;
-    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let txn = crate::persistence::begin(db).await?;
     advance(&txn, &Actor::applicant(user_id), &app, next.to, None).await?;
-    txn.commit().await.map_err(PersistenceError::from)?;
+    crate::persistence::commit(txn).await?;
     applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))
 }
 
@@ -384,7 +383,7 @@ pub async fn face_result(
         FaceOutcome::Passed => (true, 10000),
         FaceOutcome::Failed { code } => (false, code),
     };
-    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let txn = crate::persistence::begin(db).await?;
     if !identity::finish(&txn, &session.id, passed, Some(code)).await? {
         return Err(ApiError::Conflict {
             code: "already_answered",
@@ -404,13 +403,13 @@ pub async fn face_result(
                 Some(serde_json::json!({"reasons": [Reason::FaceAttemptsExhausted.code()]})),
             )
             .await?;
-            txn.commit().await.map_err(PersistenceError::from)?;
+            crate::persistence::commit(txn).await?;
             return Err(ApiError::Unprocessable {
                 code: "face_attempts_exhausted",
                 message: Reason::FaceAttemptsExhausted.message().into(),
             });
         }
-        txn.commit().await.map_err(PersistenceError::from)?;
+        crate::persistence::commit(txn).await?;
         return Err(ApiError::Unprocessable {
             code: "face_verification_failed",
             message: format!(
@@ -420,11 +419,11 @@ pub async fn face_result(
         });
     }
     complete_identity_if_done(&txn, &app).await?;
-    txn.commit().await.map_err(PersistenceError::from)?;
+    crate::persistence::commit(txn).await?;
     Ok(true)
 }
 
-async fn complete_identity_if_done(txn: &sea_orm::DatabaseTransaction, app: &Application) -> Result<(), ApiError> {
+async fn complete_identity_if_done(txn: &crate::persistence::Txn, app: &Application) -> Result<(), ApiError> {
     if identity::passed(txn, &app.id, "mother").await? && identity::passed(txn, &app.id, "father").await? {
         let next =
             transition(app.state, Command::CompleteIdentity).map_err(|_| wrong_state(app, "completing identity"))?;
@@ -503,10 +502,10 @@ pub async fn handheld_photo(db: &Db, user_id: &str, application_id: &str, blob: 
             message: "the mother must pass face verification first".into(),
         });
     }
-    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let txn = crate::persistence::begin(db).await?;
     identity::record_handheld_photo(&txn, &app.id, &blob.sha256).await?;
     complete_identity_if_done(&txn, &app).await?;
-    txn.commit().await.map_err(PersistenceError::from)?;
+    crate::persistence::commit(txn).await?;
     Ok(())
 }
 
@@ -527,7 +526,7 @@ pub async fn put_document(
     if !matches!(app.state, S::IdentityVerified | S::DocumentsUploaded | S::Returned) {
         return Err(wrong_state(&app, "uploading documents"));
     }
-    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let txn = crate::persistence::begin(db).await?;
     identity::put_document(
         &txn,
         &app.id,
@@ -547,7 +546,7 @@ pub async fn put_document(
             applicant::move_state(&txn, &Actor::applicant(&app.user_id), &app.id, app.state, next.to, None).await?;
         }
     }
-    txn.commit().await.map_err(PersistenceError::from)?;
+    crate::persistence::commit(txn).await?;
     Ok(())
 }
 
@@ -655,7 +654,7 @@ pub async fn request_modification(
     let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
     let next =
         transition(app.state, Command::RequestModification).map_err(|_| wrong_state(&app, "a modification request"))?;
-    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let txn = crate::persistence::begin(db).await?;
     let id = form::add_modification_request(&txn, &app.id, &serde_json::to_value(items).unwrap_or_default()).await?;
     advance(
         &txn,
@@ -665,7 +664,7 @@ pub async fn request_modification(
         Some(serde_json::json!({"modification_request": id})),
     )
     .await?;
-    txn.commit().await.map_err(PersistenceError::from)?;
+    crate::persistence::commit(txn).await?;
     Ok(id)
 }
 
@@ -692,7 +691,7 @@ pub async fn confirm(
     })?;
     form.newborn_name = Some(name.as_str().to_string());
     let digest = form.digest();
-    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let txn = crate::persistence::begin(db).await?;
     if !form::freeze(&txn, &app.id, name.as_str(), &form.canonical_json(), &digest).await?
         || !applicant::move_state(
             &txn,
@@ -706,7 +705,7 @@ pub async fn confirm(
     {
         return Err(ApiError::Conflict { code: "wrong_state", message: "the form is already confirmed".into() });
     }
-    txn.commit().await.map_err(PersistenceError::from)?;
+    crate::persistence::commit(txn).await?;
     Ok(digest)
 }
 
@@ -720,11 +719,11 @@ pub async fn sign(
     let app = applicant::application_of(db, user_id, application_id).await?.ok_or(ApiError::NotFound("application"))?;
     let next = transition(app.state, Command::Sign).map_err(|_| wrong_state(&app, "signing"))?;
     let digest = app.form_digest.clone().ok_or_else(|| wrong_state(&app, "signing"))?;
-    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let txn = crate::persistence::begin(db).await?;
     let at = form::add_signature(&txn, &app.id, &digest, &image.sha256).await?;
     advance(&txn, &Actor::applicant(&app.user_id), &app, next.to, Some(serde_json::json!({"form_digest": digest})))
         .await?;
-    txn.commit().await.map_err(PersistenceError::from)?;
+    crate::persistence::commit(txn).await?;
     Ok((at, digest))
 }
 
@@ -886,7 +885,7 @@ pub async fn create_payment(
                         ApiError::Upstream { service: "WeChat Pay", source: anyhow::anyhow!(t) }
                     }
                 })?;
-            let txn = db.begin().await.map_err(PersistenceError::from)?;
+            let txn = crate::persistence::begin(db).await?;
             crate::persistence::payments::create(&txn, &app.id, &out_trade_no, amount, &prepay_id).await?;
             advance(
                 &txn,
@@ -896,7 +895,7 @@ pub async fn create_payment(
                 Some(serde_json::json!({"out_trade_no": out_trade_no})),
             )
             .await?;
-            txn.commit().await.map_err(PersistenceError::from)?;
+            crate::persistence::commit(txn).await?;
             (out_trade_no, amount, prepay_id)
         }
         _ => return Err(wrong_state(&app, "payment")),
@@ -985,7 +984,7 @@ pub async fn settle_payment(
     }
     let app =
         applicant::application(db, &order.application_id).await?.ok_or_else(|| reject("order without application"))?;
-    let txn = db.begin().await.map_err(PersistenceError::from)?;
+    let txn = crate::persistence::begin(db).await?;
     let first =
         crate::persistence::payments::mark_paid(&txn, out_trade_no, tx["transaction_id"].as_str().unwrap_or_default())
             .await?;
@@ -1021,6 +1020,6 @@ pub async fn settle_payment(
         )
         .await?;
     }
-    txn.commit().await.map_err(PersistenceError::from)?;
+    crate::persistence::commit(txn).await?;
     Ok(())
 }

@@ -22,6 +22,17 @@ use secrecy::ExposeSecret;
 use crate::config::{DatabaseKind, Settings};
 
 pub use sea_orm::DatabaseConnection as Db;
+/// A database transaction: effects, their audit entries and their outbox rows go in one.
+pub use sea_orm::DatabaseTransaction as Txn;
+
+pub async fn begin(db: &Db) -> Result<Txn, PersistenceError> {
+    use sea_orm::TransactionTrait;
+    Ok(db.begin().await?)
+}
+
+pub async fn commit(txn: Txn) -> Result<(), PersistenceError> {
+    Ok(txn.commit().await?)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PersistenceError {
