@@ -184,15 +184,19 @@ fn progress_rank(s: S) -> usize {
 }
 
 async fn view(state: &AppState, app: Application) -> Result<ApplicationView, ApiError> {
-    let timeline = applicant::timeline(&state.db, &app.id)
-        .await?
+    // Three independent reads at once: every answer about an application carries this view.
+    let (events, mut certificates, shipment) = tokio::try_join!(
+        applicant::timeline(&state.db, &app.id),
+        crate::persistence::issuing::certificates_of(&state.db, &app.id),
+        crate::persistence::issuing::latest_shipment(&state.db, &app.id),
+    )?;
+    let timeline = events
         .into_iter()
         .map(|e| TimelineView { kind: e.kind, from_state: e.from_state, to_state: e.to_state, at: to_china(e.at) })
         .collect();
     let rank = progress_rank(app.state);
-    let certificate = crate::persistence::issuing::certificates_of(&state.db, &app.id).await?.pop();
-    let shipment = crate::persistence::issuing::latest_shipment(&state.db, &app.id)
-        .await?
+    let certificate = certificates.pop();
+    let shipment = shipment
         .map(|s| serde_json::json!({"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status}));
     Ok(ApplicationView {
         steps: STEPS.iter().map(|(step, done_at)| Step { step, done: rank >= progress_rank(*done_at) }).collect(),
