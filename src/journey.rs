@@ -200,15 +200,20 @@ pub async fn enter_parents(
     let recorded_mother_id = cipher
         .open(Field::IdNumber, &delivery.record.mother_id_number.sealed)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("delivery record {}: {e}", delivery.id)))?;
-    let institution = institutions::get(db, &delivery.record.institution_code).await?;
+    // Independent reads at once: this is the slowest step of the journey.
+    let (institution, certificate_exists, other_live_application) = tokio::try_join!(
+        institutions::get(db, &delivery.record.institution_code),
+        applicant::certificate_exists_for_delivery(db, &delivery.id),
+        applicant::other_live_application(db, &delivery.id, &app.id),
+    )?;
     let declared = |p: &Option<(&ParentInput, Option<IdDocument>)>| {
         p.as_ref().and_then(|(input, doc)| {
             doc.clone().map(|document| DeclaredParent { name: input.name.trim().to_string(), document })
         })
     };
     let facts = Facts {
-        certificate_exists: applicant::certificate_exists_for_delivery(db, &delivery.id).await?,
-        other_live_application: applicant::other_live_application(db, &delivery.id, &app.id).await?,
+        certificate_exists,
+        other_live_application,
         institution_eligible_online: institution.as_ref().is_some_and(|i| i.births_eligible_online()),
         mother: declared(&mother),
         father: declared(&father),

@@ -483,29 +483,30 @@ pub async fn save_parents(
     parents: &[ParentRecord],
 ) -> Result<(), PersistenceError> {
     parent::Entity::delete_many().filter(parent::Column::ApplicationId.eq(application_id)).exec(db).await?;
-    for p in parents {
-        parent::Entity::insert(parent::ActiveModel {
-            id: Set(new_id()),
-            application_id: Set(application_id.to_string()),
-            role: Set(p.role.clone()),
-            name: Set(p.name.clone()),
-            id_type: Set(p.id_type.clone()),
-            id_number_enc: Set(p.id_number.sealed.ciphertext.clone()),
-            id_number_key_id: Set(p.id_number.sealed.key_id.clone()),
-            id_number_bidx: Set(p.id_number.bidx.clone()),
-            id_number_masked: Set(p.id_number.masked.clone()),
-            nationality: Set(p.nationality.clone()),
-            ethnicity: Set(p.ethnicity.clone()),
-            phone_enc: Set(p.phone.as_ref().map(|x| x.sealed.ciphertext.clone())),
-            phone_key_id: Set(p.phone.as_ref().map(|x| x.sealed.key_id.clone())),
-            phone_bidx: Set(p.phone.as_ref().map(|x| x.bidx.clone())),
-            phone_masked: Set(p.phone.as_ref().map(|x| x.masked.clone())),
-            address: Set(p.address.clone()),
-            updated_at: Set(Utc::now()),
-        })
-        .exec_without_returning(db)
-        .await?;
+    if parents.is_empty() {
+        return Ok(());
     }
+    let rows = parents.iter().map(|p| parent::ActiveModel {
+        id: Set(new_id()),
+        application_id: Set(application_id.to_string()),
+        role: Set(p.role.clone()),
+        name: Set(p.name.clone()),
+        id_type: Set(p.id_type.clone()),
+        id_number_enc: Set(p.id_number.sealed.ciphertext.clone()),
+        id_number_key_id: Set(p.id_number.sealed.key_id.clone()),
+        id_number_bidx: Set(p.id_number.bidx.clone()),
+        id_number_masked: Set(p.id_number.masked.clone()),
+        nationality: Set(p.nationality.clone()),
+        ethnicity: Set(p.ethnicity.clone()),
+        phone_enc: Set(p.phone.as_ref().map(|x| x.sealed.ciphertext.clone())),
+        phone_key_id: Set(p.phone.as_ref().map(|x| x.sealed.key_id.clone())),
+        phone_bidx: Set(p.phone.as_ref().map(|x| x.bidx.clone())),
+        phone_masked: Set(p.phone.as_ref().map(|x| x.masked.clone())),
+        address: Set(p.address.clone()),
+        updated_at: Set(Utc::now()),
+    });
+    // Both parents in one statement.
+    parent::Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }
 
