@@ -41,6 +41,9 @@ pub async fn update_delivery(db: &impl ConnectionTrait, id: &str, d: &DeliveryRe
     Ok(())
 }
 
+/// At most 5000 records, oldest birth first: a hospital asking for more narrows the range.
+pub const MAX_DELIVERIES_LISTED: u64 = 5000;
+
 pub async fn deliveries_of_institution(
     db: &impl ConnectionTrait,
     institution: &str,
@@ -52,7 +55,7 @@ pub async fn deliveries_of_institution(
         .filter(delivery_record::Column::BirthAt.gte(from))
         .filter(delivery_record::Column::BirthAt.lt(to))
         .order_by_asc(delivery_record::Column::BirthAt)
-        .limit(5000)
+        .limit(MAX_DELIVERIES_LISTED)
         .all(db)
         .await?
         .into_iter()

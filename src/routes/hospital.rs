@@ -118,6 +118,7 @@ pub struct DeliveryListItem {
     pub late: bool,
 }
 
+/// Births in the range, oldest first, at most 5000 (narrow the range for more).
 #[utoipa::path(tag = "hospital", params(DateRange), security(("bearer" = [])), responses((status = 200, body = [DeliveryListItem])))]
 #[get("/api/v1/hospital/deliveries")]
 pub async fn list_deliveries(
