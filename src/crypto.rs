@@ -107,12 +107,19 @@ impl PersonalDataCipher {
     /// Deterministic, keyed, hex: equal inputs (after trimming and upper-casing) give equal
     /// indexes; without the key nothing can be learnt from it.
     pub fn blind_index(&self, field: Field, value: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key).expect("HMAC accepts keys of any length");
+        let mut mac = hmac_sha256(&self.index_key);
         mac.update(field.label());
         mac.update(&[0]);
         mac.update(value.trim().to_ascii_uppercase().as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+}
+
+/// HMAC-SHA256 under `key`. HMAC takes keys of any length (longer ones are hashed first), so
+/// this cannot fail.
+pub fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
+    #[allow(clippy::expect_used)]
+    <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length")
 }
 
 #[cfg(test)]

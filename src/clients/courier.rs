@@ -18,9 +18,7 @@ pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
 }
 
 fn hmac(secret: &str) -> Hmac<Sha256> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    #[allow(clippy::expect_used)]
-    Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length")
+    crate::crypto::hmac_sha256(secret.as_bytes())
 }
 
 /// Constant-time check of a received signature (lower-case hex).
