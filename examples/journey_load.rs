@@ -6,6 +6,8 @@
 //!   BIRTHCERT__REDIS__URL=redis://127.0.0.1:6379 \
 //!   cargo run --release --example journey_load -- 200 [THINK_MS]
 //!
+//! LOAD_SERVER_WORKERS (default 2) sets the service's HTTP workers.
+//!
 //! THINK_MS (default 0) is the parent's time between two steps, drawn uniformly from
 //! [THINK_MS/2, 3·THINK_MS/2], and journeys start spread over the first 2·THINK_MS: a real parent reads, types and photographs between calls, so
 //! a paced run shows latency at that many concurrent families, while THINK_MS = 0 makes every
@@ -196,7 +198,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     settings.health_card.base_url = Some(mock.base_url());
     settings.pay.base_url = Some(mock.base_url());
     settings.courier.base_url = Some(mock.base_url());
-    settings.server.workers = 2;
+    settings.server.workers = std::env::var("LOAD_SERVER_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(2);
     settings.database.max_connections = 30;
     settings.database.min_connections = 30;
     let scratch = tempfile::tempdir()?;
