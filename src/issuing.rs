@@ -387,20 +387,16 @@ pub async fn resubmit(
             message: format!("upload these documents again first: {}", missing.join(", ")),
         });
     }
-    let close = match crate::persistence::institutions::get(db, &app.institution_code).await? {
-        Some(i) => i.office_hours.close_of_business(),
-        None => chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
-    };
-    let deadline = calendar.review_due_at(Utc::now(), close);
+    let due_at = crate::journey::review_deadline(db, calendar, &app.institution_code).await?;
     let txn = crate::persistence::begin(db).await?;
     advance(&txn, &Actor::applicant(user_id), &app, next.to, Some(json!({"resubmitted": true}))).await?;
-    store::restart_review_clock(&txn, &app.id, deadline.due_at).await?;
+    applicant::start_review_clock(&txn, &app.id, due_at).await?;
     let n = applicant::timeline(&txn, &app.id).await?.len();
     outbox::enqueue(
         &txn,
         &app.user_id,
         Some(&app.id),
-        &Notification::Submitted { reference: masking::short_reference(&app.id), review_due_at: deadline.due_at },
+        &Notification::Submitted { reference: masking::short_reference(&app.id), review_due_at: due_at },
         &format!("submitted:{}:resubmitted:{n}", app.id),
     )
     .await?;

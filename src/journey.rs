@@ -53,6 +53,24 @@ pub(crate) async fn advance(
     }
 }
 
+/// The review deadline for an application submitted now at this institution: close of
+/// business of its office hours (17:30 when unknown) on the second working day after today.
+pub(crate) async fn review_deadline(
+    db: &Db,
+    calendar: &crate::domain::Calendar,
+    institution_code: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    let close = match institutions::get(db, institution_code).await? {
+        Some(i) => i.office_hours.close_of_business(),
+        None => chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
+    };
+    let deadline = calendar.review_due_at(chrono::Utc::now(), close);
+    if !deadline.uncovered_years.is_empty() {
+        tracing::warn!(years = ?deadline.uncovered_years, "review deadline computed through years without holiday data");
+    }
+    Ok(deadline.due_at)
+}
+
 /// Binds the mother's electronic health card from a one-time health code.
 pub async fn bind_health_card(
     db: &Db,
@@ -996,21 +1014,14 @@ pub async fn settle_payment(
     if first && app.state == S::AwaitingPayment {
         let next = transition(app.state, Command::PaymentSucceeded)
             .map_err(|_| NotifyError::Api(wrong_state(&app, "payment")))?;
-        let institution = institutions::get(&txn, &app.institution_code).await?;
-        let close = institution
-            .map(|i| i.office_hours.close_of_business())
-            .unwrap_or_else(|| chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default());
-        let deadline = calendar.review_due_at(chrono::Utc::now(), close);
-        if !deadline.uncovered_years.is_empty() {
-            tracing::warn!(years = ?deadline.uncovered_years, "review deadline computed through years without holiday data");
-        }
-        crate::persistence::payments::set_review_due(&txn, &app.id, deadline.due_at).await?;
+        let due_at = review_deadline(db, calendar, &app.institution_code).await?;
+        applicant::start_review_clock(&txn, &app.id, due_at).await?;
         let reference = masking::short_reference(&app.id);
         crate::persistence::outbox::enqueue(
             &txn,
             &app.user_id,
             Some(&app.id),
-            &crate::domain::notification::Notification::Submitted { reference, review_due_at: deadline.due_at },
+            &crate::domain::notification::Notification::Submitted { reference, review_due_at: due_at },
             &format!("submitted:{}:{out_trade_no}", app.id),
         )
         .await?;

@@ -400,6 +400,23 @@ pub async fn move_state(
     Ok(true)
 }
 
+/// Submission (first or again after a return): the review clock starts with a new deadline
+/// and the overdue flag starts afresh.
+pub async fn start_review_clock(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    due: DateTime<Utc>,
+) -> Result<(), PersistenceError> {
+    application::Entity::update_many()
+        .col_expr(application::Column::SubmittedAt, Expr::value(Utc::now()))
+        .col_expr(application::Column::ReviewDueAt, Expr::value(due))
+        .col_expr(application::Column::Overdue, Expr::value(false))
+        .filter(application::Column::Id.eq(application_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_eligibility_reasons(
     db: &impl ConnectionTrait,
     id: &str,

@@ -193,22 +193,6 @@ pub async fn documents_uploaded_since(
         .collect())
 }
 
-/// A new deadline after resubmission; the overdue flag starts afresh.
-pub async fn restart_review_clock(
-    db: &impl ConnectionTrait,
-    application_id: &str,
-    due: DateTime<Utc>,
-) -> Result<(), PersistenceError> {
-    application::Entity::update_many()
-        .col_expr(application::Column::ReviewDueAt, Expr::value(due))
-        .col_expr(application::Column::SubmittedAt, Expr::value(Utc::now()))
-        .col_expr(application::Column::Overdue, Expr::value(false))
-        .filter(application::Column::Id.eq(application_id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 /// The deadline watcher: flags submitted applications past their deadline; returns how many
 /// were newly flagged.
 pub async fn flag_overdue(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, PersistenceError> {

@@ -85,19 +85,3 @@ pub async fn mark_paid(
         Err(e) => Err(e.into()),
     }
 }
-
-pub async fn set_review_due(
-    db: &impl ConnectionTrait,
-    application_id: &str,
-    due: chrono::DateTime<Utc>,
-) -> Result<(), PersistenceError> {
-    use super::entities::application;
-    application::Entity::update_many()
-        .col_expr(application::Column::SubmittedAt, Expr::value(Utc::now()))
-        .col_expr(application::Column::ReviewDueAt, Expr::value(due))
-        .col_expr(application::Column::Overdue, Expr::value(false))
-        .filter(application::Column::Id.eq(application_id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
