@@ -423,49 +423,6 @@ pub async fn modification_requests(db: &Db, institution: &str, state: Option<&st
         .collect())
 }
 
-/// Applies approved items to the record as the hospital's values would be.
-fn corrected(record: &DeliveryRecord, mother_id: &str, items: &Value) -> Result<DeliveryInput, ApiError> {
-    let mut input = DeliveryInput {
-        mother_name: record.mother_name.clone(),
-        mother_id_type: record.mother_id_type.clone(),
-        mother_id_number: mother_id.to_string(),
-        baby_sex: record.baby_sex.clone(),
-        birth_at: record.birth_at,
-        birth_place: record.birth_place.clone(),
-        gestational_weeks: record.gestational_weeks,
-        weight_g: record.weight_g,
-        length_cm: record.length_cm,
-        health_status: record.health_status.clone(),
-        midwife_name: record.midwife_name.clone(),
-    };
-    let bad = |field: &str| {
-        ApiError::Unprocessable {
-        code: "correction_invalid",
-        message: format!("the requested value for {field} cannot be applied; reject the request or correct the record through the hospital"),
-    }
-    };
-    for item in items.as_array().into_iter().flatten() {
-        let field = item["field"].as_str().unwrap_or_default();
-        let value = item["requested"].as_str().unwrap_or_default().trim().to_string();
-        let number = |v: &str| v.parse::<i32>().map_err(|_| bad(field));
-        match field {
-            "mother_name" => input.mother_name = value,
-            "baby_sex" => input.baby_sex = value,
-            "birth_place" => input.birth_place = value,
-            "health_status" => input.health_status = value,
-            "midwife_name" => input.midwife_name = value,
-            "gestational_weeks" => input.gestational_weeks = number(&value)?,
-            "weight_g" => input.weight_g = number(&value)?,
-            "length_cm" => input.length_cm = number(&value)?,
-            "birth_at" => {
-                input.birth_at = DateTime::parse_from_rfc3339(&value).map_err(|_| bad(field))?.with_timezone(&Utc);
-            }
-            other => return Err(bad(other)),
-        }
-    }
-    Ok(input)
-}
-
 pub async fn decide_modification(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -494,7 +451,16 @@ pub async fn decide_modification(
     let correction = if approved {
         let delivery = applicant::delivery(db, &app.delivery_id).await?.ok_or(ApiError::NotFound("delivery record"))?;
         let mother_id = open(cipher, &delivery.record.mother_id_number.sealed, "delivery mother id")?;
-        let input = corrected(&delivery.record, &mother_id, &request.items)?;
+        let corrections =
+            request.items.as_array().into_iter().flatten().map(|item| {
+                (item["field"].as_str().unwrap_or_default(), item["requested"].as_str().unwrap_or_default())
+            });
+        let input = delivery::apply_corrections(&input_of(&delivery.record, &mother_id), corrections).map_err(|field| {
+            ApiError::Unprocessable {
+                code: "correction_invalid",
+                message: format!("the requested value for {field} cannot be applied; reject the request or correct the record through the hospital"),
+            }
+        })?;
         let checked = delivery::check(&input, Utc::now()).map_err(validation)?;
         let mut record = record_of(cipher, &delivery.record.institution_code, &checked);
         record.late = delivery.record.late;
@@ -540,6 +506,23 @@ pub async fn decide_modification(
     .await?;
     crate::persistence::commit(txn).await?;
     applicant::application(db, &app.id).await?.ok_or(ApiError::NotFound("application"))
+}
+
+/// The stored record as the hospital's input, for re-checking after corrections.
+fn input_of(record: &DeliveryRecord, mother_id: &str) -> DeliveryInput {
+    DeliveryInput {
+        mother_name: record.mother_name.clone(),
+        mother_id_type: record.mother_id_type.clone(),
+        mother_id_number: mother_id.to_string(),
+        baby_sex: record.baby_sex.clone(),
+        birth_at: record.birth_at,
+        birth_place: record.birth_place.clone(),
+        gestational_weeks: record.gestational_weeks,
+        weight_g: record.weight_g,
+        length_cm: record.length_cm,
+        health_status: record.health_status.clone(),
+        midwife_name: record.midwife_name.clone(),
+    }
 }
 
 // ---- blank stock ---------------------------------------------------------------------------

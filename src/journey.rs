@@ -579,19 +579,6 @@ use crate::domain::names::NewbornName;
 use crate::domain::registration_form::{age_on, format_birth_time, FormParent, RegistrationForm};
 use crate::persistence::form;
 
-/// Fields of the hospital's record a family may ask to have corrected.
-pub const MODIFIABLE_FIELDS: [&str; 9] = [
-    "mother_name",
-    "baby_sex",
-    "birth_at",
-    "birth_place",
-    "gestational_weeks",
-    "weight_g",
-    "length_cm",
-    "health_status",
-    "midwife_name",
-];
-
 /// The form as it stands (or as frozen, once confirmed), with full ID numbers; callers that
 /// show it to the applicant mask it.
 pub async fn registration_form(
@@ -661,7 +648,7 @@ pub async fn request_modification(
         fields.push(FieldError { field: "items".into(), code: "required".into() });
     }
     for (i, item) in items.iter().enumerate() {
-        if !MODIFIABLE_FIELDS.contains(&item.field.as_str()) {
+        if !crate::domain::delivery::MODIFIABLE_FIELDS.contains(&item.field.as_str()) {
             fields.push(FieldError { field: format!("items[{i}].field"), code: "not_modifiable".into() });
         }
         if item.requested.trim().is_empty() || item.requested.chars().count() > 200 {

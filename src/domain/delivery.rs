@@ -125,6 +125,48 @@ pub fn check(input: &DeliveryInput, now: DateTime<Utc>) -> Result<CheckedDeliver
     }
 }
 
+/// The fields of the hospital's record a family may ask to have corrected.
+pub const MODIFIABLE_FIELDS: [&str; 9] = [
+    "mother_name",
+    "baby_sex",
+    "birth_at",
+    "birth_place",
+    "gestational_weeks",
+    "weight_g",
+    "length_cm",
+    "health_status",
+    "midwife_name",
+];
+
+/// The record with approved corrections applied, as the hospital would have entered it; `Err`
+/// names the first field whose requested value cannot be applied. The result still goes
+/// through [`check`].
+pub fn apply_corrections<'a>(
+    record: &DeliveryInput,
+    corrections: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<DeliveryInput, &'a str> {
+    let mut input = record.clone();
+    for (field, value) in corrections {
+        let value = value.trim();
+        let number = |v: &str| v.parse::<i32>().map_err(|_| field);
+        match field {
+            "mother_name" => input.mother_name = value.to_string(),
+            "baby_sex" => input.baby_sex = value.to_string(),
+            "birth_place" => input.birth_place = value.to_string(),
+            "health_status" => input.health_status = value.to_string(),
+            "midwife_name" => input.midwife_name = value.to_string(),
+            "gestational_weeks" => input.gestational_weeks = number(value)?,
+            "weight_g" => input.weight_g = number(value)?,
+            "length_cm" => input.length_cm = number(value)?,
+            "birth_at" => {
+                input.birth_at = DateTime::parse_from_rfc3339(value).map_err(|_| field)?.with_timezone(&Utc);
+            }
+            other => return Err(other),
+        }
+    }
+    Ok(input)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +252,31 @@ mod tests {
         for (w, g, l) in [(300, 20, 20), (7000, 45, 70)] {
             let r = DeliveryInput { weight_g: w, gestational_weeks: g, length_cm: l, ..record() };
             assert!(check(&r, now()).is_ok(), "{w} {g} {l}");
+        }
+    }
+
+    #[test]
+    fn corrections_replace_only_the_named_fields_and_unreadable_values_are_named() {
+        let fixed = apply_corrections(&record(), [("weight_g", " 3350 "), ("baby_sex", "male")]).expect("applies");
+        assert_eq!((fixed.weight_g, fixed.baby_sex.as_str()), (3350, "male"));
+        assert_eq!(fixed.mother_name, record().mother_name);
+        assert_eq!(apply_corrections(&record(), [("weight_g", "heavy")]), Err("weight_g"));
+        assert_eq!(apply_corrections(&record(), [("mother_id_number", "x")]), Err("mother_id_number"));
+        // Every field a family may name can be applied.
+        let samples = [
+            ("mother_name", "王丽"),
+            ("baby_sex", "male"),
+            ("birth_at", "2026-11-26T08:15:00+08:00"),
+            ("birth_place", "平阴县中医医院"),
+            ("gestational_weeks", "38"),
+            ("weight_g", "3000"),
+            ("length_cm", "49"),
+            ("health_status", "fair"),
+            ("midwife_name", "赵敏"),
+        ];
+        for field in MODIFIABLE_FIELDS {
+            let sample = samples.iter().find(|(f, _)| *f == field).expect("a sample per field");
+            assert!(apply_corrections(&record(), [*sample]).is_ok(), "{field}");
         }
     }
 
