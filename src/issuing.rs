@@ -164,7 +164,7 @@ pub async fn queue(db: &Db, institution: &str, q: &QueueQuery) -> Result<QueuePa
         .map(|a| {
             let d = deliveries.iter().find(|d| d.id == a.delivery_id);
             QueueItem {
-                overdue: a.state == S::Submitted && a.review_due_at.is_some_and(|due| due < now),
+                overdue: a.state.is_overdue(a.review_due_at, now),
                 review_due_at: a.review_due_at.map(crate::domain::working_days::to_china),
                 mother_name: d.map(|d| d.record.mother_name.clone()).unwrap_or_default(),
                 birth_at: d.map(|d| crate::domain::working_days::to_china(d.record.birth_at)),
@@ -242,7 +242,7 @@ pub async fn detail(
         "institution_code": app.institution_code,
         "claimant_relation": app.claimant_relation,
         "review_due_at": app.review_due_at.map(crate::domain::working_days::to_china),
-        "overdue": app.state == S::Submitted && app.review_due_at.is_some_and(|d| d < Utc::now()),
+        "overdue": app.state.is_overdue(app.review_due_at, Utc::now()),
         "return_reasons": app.return_reasons,
         "newborn_name": app.newborn_name,
         "form_digest": app.form_digest,

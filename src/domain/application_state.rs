@@ -68,6 +68,15 @@ impl ApplicationState {
     }
 
     /// What the family reads, with what to do next where there is something to do.
+    /// Waiting for review past its deadline.
+    pub fn is_overdue(
+        self,
+        review_due_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        self == ApplicationState::Submitted && review_due_at.is_some_and(|due| due < now)
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             ApplicationState::Draft => "已创建，请填写父母信息",

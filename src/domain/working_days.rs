@@ -16,6 +16,24 @@ pub fn to_china(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.with_timezone(&china_offset())
 }
 
+/// Days `from`..=`to` in China (defaults: the 30 days up to today) as the UTC half-open range
+/// [from 00:00, to + 1 day 00:00) China time; `None` when `from` comes after `to`.
+pub fn china_day_range(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let to = to.unwrap_or_else(|| to_china(now).date_naive());
+    let from = from.unwrap_or(to - Duration::days(30));
+    if from > to {
+        return None;
+    }
+    let start = |d: NaiveDate| {
+        china_offset().from_local_datetime(&d.and_time(NaiveTime::MIN)).single().map(|t| t.with_timezone(&Utc))
+    };
+    Some((start(from)?, start(to.succ_opt()?)?))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CalendarError {
     #[error("holiday data for {year}: {reason}")]
@@ -232,6 +250,22 @@ mod tests {
         for on in ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"] {
             assert!(c.day(d(on)).working, "{on}");
         }
+    }
+
+    #[test]
+    fn a_day_range_runs_from_china_midnight_to_the_midnight_after_the_last_day() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let now = DateTime::parse_from_rfc3339("2026-11-26T01:00:00+08:00").map(|t| t.to_utc()).unwrap_or_default();
+        let (from, to) = china_day_range(d("2026-11-01"), d("2026-11-02"), now).expect("range");
+        assert_eq!(from.to_rfc3339(), "2026-10-31T16:00:00+00:00");
+        assert_eq!(to.to_rfc3339(), "2026-11-02T16:00:00+00:00");
+        // Defaults: today in China (already the 26th at 01:00) and 30 days before.
+        let (from, to) = china_day_range(None, None, now).expect("range");
+        assert_eq!(
+            (from.to_rfc3339(), to.to_rfc3339()),
+            ("2026-10-26T16:00:00+00:00".into(), "2026-11-26T16:00:00+00:00".into())
+        );
+        assert_eq!(china_day_range(d("2026-11-03"), d("2026-11-02"), now), None);
     }
 
     #[test]

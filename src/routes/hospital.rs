@@ -1,11 +1,11 @@
 //! The midwifery institution's system: delivery records of its own births.
 
 use actix_web::{get, post, put, web, HttpResponse};
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::delivery::DeliveryInput;
-use crate::domain::working_days::to_china;
+use crate::domain::working_days::{china_day_range, to_china};
 use crate::error::ApiError;
 use crate::issuing;
 use crate::persistence::issuing as store;
@@ -89,23 +89,10 @@ pub struct DateRange {
     pub to: Option<NaiveDate>,
 }
 
-/// [from 00:00, to+1 00:00) in China time, as UTC.
+/// The requested days as a UTC range (see `working_days::china_day_range`).
 pub fn china_days(range: &DateRange) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let today = to_china(Utc::now()).date_naive();
-    let to = range.to.unwrap_or(today);
-    let from = range.from.unwrap_or(to - chrono::Duration::days(30));
-    if from > to {
-        return Err(ApiError::bad_request("invalid_range", "from must not come after to"));
-    }
-    let china = FixedOffset::east_opt(8 * 3600).ok_or_else(|| ApiError::internal(anyhow::anyhow!("offset")))?;
-    let start = |d: NaiveDate| {
-        china
-            .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| ApiError::bad_request("invalid_range", "date out of range"))
-    };
-    Ok((start(from)?, start(to.succ_opt().unwrap_or(to))?))
+    china_day_range(range.from, range.to, Utc::now())
+        .ok_or_else(|| ApiError::bad_request("invalid_range", "from must not come after to"))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
