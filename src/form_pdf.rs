@@ -155,11 +155,17 @@ pub async fn for_application(
         None => None,
     };
     let number = store::current_certificate(&state.db, &app.id).await?.map(|c| c.number);
-    let font_path = state.settings.pdf.font_path.clone();
-    let font = tokio::fs::read(&font_path).await.map_err(|e| ApiError::Unavailable {
-        code: "pdf_font_missing",
-        message: format!("the CJK font for printing is missing ({}: {e}); set pdf.font_path", font_path.display()),
-    })?;
+    let font = state
+        .pdf_font
+        .get_or_try_init(|| async {
+            let path = &state.settings.pdf.font_path;
+            tokio::fs::read(path).await.map(std::sync::Arc::new).map_err(|e| ApiError::Unavailable {
+                code: "pdf_font_missing",
+                message: format!("the CJK font for printing is missing ({}: {e}); set pdf.font_path", path.display()),
+            })
+        })
+        .await?
+        .clone();
     audit::append_alone(&state.db, officer, "print_form", "application", &app.id, json!({"form_digest": digest}))
         .await?;
     tokio::task::spawn_blocking(move || render(&form, &digest, number.as_deref(), signature.as_deref(), &font))

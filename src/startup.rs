@@ -41,6 +41,9 @@ pub struct AppState {
     pub official_account: Arc<OfficialAccount>,
     pub health_cards: Arc<dyn HealthCardPlatform>,
     pub courier: Arc<dyn crate::clients::courier::Courier>,
+    /// The CJK font for printed forms, read on the first print (tens of MB; printing is rare,
+    /// and a missing font must not stop the service) and kept.
+    pub pdf_font: Arc<tokio::sync::OnceCell<Arc<Vec<u8>>>>,
     pub face: Arc<dyn FaceVerifier>,
     pub blobs: BlobStore,
     pub pay: PayClient,
@@ -182,6 +185,7 @@ impl Application {
             blobs,
             health_cards,
             courier,
+            pdf_font: Arc::default(),
             jwt: JwtKeys::new(&settings.jwt),
             settings: Arc::new(settings),
             db,
