@@ -145,7 +145,7 @@ pub async fn for_application(
         .await?
         .filter(|a| a.institution_code == institution)
         .ok_or(ApiError::NotFound("application"))?;
-    let (snapshot, digest) = store::frozen_form(&state.db, &app.id)
+    let (snapshot, digest) = crate::persistence::form::frozen(&state.db, &app.id)
         .await?
         .ok_or_else(|| crate::journey::wrong_state(&app, "printing the form before the family confirmed it"))?;
     let form: RegistrationForm = serde_json::from_str(&snapshot)

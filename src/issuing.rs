@@ -231,8 +231,9 @@ pub async fn detail(
         .into_iter()
         .map(|e| json!({"kind": e.kind, "from": e.from_state, "to": e.to_state, "detail": e.detail, "at": crate::domain::working_days::to_china(e.at)}))
         .collect();
-    let form =
-        store::frozen_form(db, &app.id).await?.and_then(|(snapshot, _)| serde_json::from_str::<Value>(&snapshot).ok());
+    let form = crate::persistence::form::frozen(db, &app.id)
+        .await?
+        .and_then(|(snapshot, _)| serde_json::from_str::<Value>(&snapshot).ok());
     let signature = store::signature_of(db, &app.id)
         .await?
         .map(|(sha, digest, at)| json!({"image_sha256": sha, "form_digest": digest, "signed_at": crate::domain::working_days::to_china(at)}));

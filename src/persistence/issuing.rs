@@ -937,11 +937,3 @@ pub async fn signature_of(
         .await?
         .map(|s| (s.image_sha256, s.form_digest, s.signed_at)))
 }
-
-/// The frozen form as stored (JSON text) with its digest.
-pub async fn frozen_form(
-    db: &impl ConnectionTrait,
-    application_id: &str,
-) -> Result<Option<(String, String)>, PersistenceError> {
-    super::form::frozen(db, application_id).await
-}
