@@ -702,8 +702,10 @@ async fn a_register_longer_than_one_page_streams_whole_and_in_order() {
         write_registers(&app.state.db, &first, &online).await.expect("written");
     }
     let officer = officer(&app, "PY-RMYY");
-    let from = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d");
-    let to = chrono::Utc::now().format("%Y-%m-%d");
+    // The register's days are China days; the rows must fall inside them whatever the hour here.
+    let china_day = |t: chrono::DateTime<chrono::Utc>| birthcert::domain::working_days::to_china(t).format("%Y-%m-%d");
+    let from = china_day(start);
+    let to = china_day(chrono::Utc::now());
     let (status, json) =
         send(&app, GET, &format!("/api/v1/officer/registers/first-issuance?from={from}&to={to}"), &officer, None).await;
     assert_eq!(status, 200);
