@@ -891,15 +891,7 @@ pub async fn void_and_reissue(
             message: format!("certificate {} is {}", certificate.number, certificate.state),
         });
     }
-    let new_number = issue_certificate(&txn, officer, &app, None, Some(&certificate.id)).await?;
-    advance(
-        &txn,
-        officer,
-        &app,
-        next.to,
-        Some(json!({"voided": certificate.number, "reason": reason, "certificate_number": new_number})),
-    )
-    .await?;
+    // The parent hears why before hearing the new number.
     outbox::enqueue(
         &txn,
         &app.user_id,
@@ -909,6 +901,15 @@ pub async fn void_and_reissue(
             reason: "证件信息有误，重新签发".into(),
         },
         &format!("reissuing:void:{}", certificate.number),
+    )
+    .await?;
+    let new_number = issue_certificate(&txn, officer, &app, None, Some(&certificate.id)).await?;
+    advance(
+        &txn,
+        officer,
+        &app,
+        next.to,
+        Some(json!({"voided": certificate.number, "reason": reason, "certificate_number": new_number})),
     )
     .await?;
     crate::persistence::commit(txn).await?;

@@ -994,6 +994,10 @@ pub async fn settle_payment(
     }
     let app =
         applicant::application(db, &order.application_id).await?.ok_or_else(|| reject("order without application"))?;
+    // Read before the transaction: a read on a second pooled connection while this one holds the
+    // order's row lock would, under a burst of notifications, leave every pooled connection
+    // waiting for another one.
+    let due_at = review_deadline(db, calendar, &app.institution_code).await?;
     let txn = crate::persistence::begin(db).await?;
     let first =
         crate::persistence::payments::mark_paid(&txn, out_trade_no, tx["transaction_id"].as_str().unwrap_or_default())
@@ -1001,7 +1005,6 @@ pub async fn settle_payment(
     if first && app.state == S::AwaitingPayment {
         let next = transition(app.state, Command::PaymentSucceeded)
             .map_err(|_| NotifyError::Api(wrong_state(&app, "payment")))?;
-        let due_at = review_deadline(db, calendar, &app.institution_code).await?;
         applicant::start_review_clock(&txn, &app.id, due_at).await?;
         let reference = masking::short_reference(&app.id);
         crate::persistence::outbox::enqueue(

@@ -446,6 +446,74 @@ async fn modification_requests_approved_correct_the_record_and_rejected_keep_it(
     }
 }
 
+// ---- one connection ------------------------------------------------------------------------
+
+/// A request that, inside its transaction, waited for a second pooled connection would hang
+/// once every connection is held by such a request (a burst of payment notifications did). With a
+/// pool of one, the same mistake fails at once, so every step here runs on a single connection.
+#[tokio::test]
+async fn a_whole_application_goes_through_on_a_single_database_connection() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::TestOptions {
+        configure: Some(Box::new(|s| {
+            s.database.max_connections = 1;
+            s.database.min_connections = 1;
+            s.database.connect_timeout_secs = 2;
+        })),
+        ..Default::default()
+    })
+    .await;
+    stock(&app, "R370000300", "R370000303").await;
+    let (token, app_id) = submitted(&app).await;
+    let officer = officer(&app, "PY-RMYY");
+    let returned =
+        json!({"reasons": [{"code": "blurred_id", "message": "照片模糊"}], "redo_documents": ["mother_id_back"]});
+    let (status, body) =
+        send(&app, POST, &format!("/api/v1/officer/applications/{app_id}/return"), &officer, Some(returned)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) =
+        upload(&app, &token, &format!("/api/v1/applications/{app_id}/documents/mother_id_back"), png(), "b.png").await;
+    assert_eq!(status, 201);
+    let (status, body) = send(&app, POST, &format!("/api/v1/applications/{app_id}/resubmission"), &token, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(approve(&app, &app_id, None).await.0, 200);
+    let tracking = ship(&app, &app_id).await;
+    let sent = courier(&app, &tracking, json!({"event": "lost", "loss_certificate_no": "YS-2026-0300"})).await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    let (status, body) = approve(&app, &app_id, None).await;
+    assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000301")), "{body}");
+    let tracking = ship(&app, &app_id).await;
+    let sent = courier(&app, &tracking, json!({"event": "delivered", "signed_by": "张伟"})).await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    let (status, body) = send(
+        &app,
+        POST,
+        "/api/v1/officer/certificates/R370000301/void",
+        &officer,
+        Some(json!({"reason": "出生地点打印错误"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let events = events_of(&app, &app_id).await;
+    assert_eq!(
+        events,
+        [
+            "submitted",
+            "returned",
+            "submitted",
+            "issued",
+            "shipped",
+            "reissuing",
+            "issued",
+            "shipped",
+            "delivered",
+            "reissuing",
+            "issued"
+        ]
+    );
+    assert_eq!(app.drain_outbox().await, events.len(), "every message to the parent went out");
+    assert_eq!(state_of(&app, &token, &app_id).await, "issued");
+}
+
 // ---- permissions ---------------------------------------------------------------------------
 
 #[tokio::test]
