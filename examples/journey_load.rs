@@ -38,7 +38,14 @@ struct Client {
     base: String,
     mock: String,
     timings: Timings,
+    /// Calls slower than the target, with when they started: tails that line up in time point
+    /// at a stall of the whole machine rather than at one endpoint.
+    slow: Arc<Mutex<Vec<(Duration, &'static str, Duration)>>>,
+    epoch: Instant,
 }
+
+/// The per-call latency target.
+const TARGET: Duration = Duration::from_millis(50);
 
 impl Client {
     async fn call(&self, name: &'static str, req: reqwest::RequestBuilder) -> Result<Value, String> {
@@ -51,7 +58,11 @@ impl Client {
         let res = req.send().await.map_err(|e| format!("{name}: {e}"))?;
         let status = res.status();
         let body: Value = res.json().await.unwrap_or(Value::Null);
-        self.timings.lock().map_err(|_| "lock")?.entry(name).or_default().push(started.elapsed());
+        let took = started.elapsed();
+        self.timings.lock().map_err(|_| "lock")?.entry(name).or_default().push(took);
+        if took > TARGET {
+            self.slow.lock().map_err(|_| "lock")?.push((started - self.epoch, name, took));
+        }
         if !status.is_success() {
             return Err(format!("{name}: HTTP {status}: {body}"));
         }
@@ -241,6 +252,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         base: format!("http://127.0.0.1:{port}"),
         mock: mock.base_url(),
         timings: Arc::default(),
+        slow: Arc::default(),
+        epoch: Instant::now(),
     });
     let started = Instant::now();
     // Families do not all open the mini-program in the same millisecond: with a think time,
@@ -285,6 +298,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             percentile(&v, 0.99),
             percentile(&v, 1.0)
         );
+    }
+    let mut slow = client.slow.lock().map_err(|_| "lock")?.clone();
+    slow.sort();
+    if !slow.is_empty() {
+        println!("calls over {} ms, by start time:", TARGET.as_millis());
+    }
+    for (at, name, took) in slow {
+        println!("  at {:>8.3} s  {name:<28} {:>7.1} ms", at.as_secs_f64(), took.as_secs_f64() * 1000.0);
+    }
+    let mut slow = client.slow.lock().map_err(|_| "lock")?.clone();
+    slow.sort();
+    if !slow.is_empty() {
+        println!("calls over {} ms, by start time:", TARGET.as_millis());
+    }
+    for (at, name, took) in slow {
+        println!("  at {:>8.3} s  {name:<28} {:>7.1} ms", at.as_secs_f64(), took.as_secs_f64() * 1000.0);
     }
     Ok(())
 }
