@@ -105,6 +105,23 @@ async fn three_failed_faces_end_online_eligibility_with_advice() {
 }
 
 #[tokio::test]
+async fn face_sessions_are_rate_limited_per_user() {
+    let app = spawn_app().await;
+    let (token, app_id) = application_with_parents(&app).await;
+    let path = format!("/api/v1/applications/{app_id}/identity/mother/face-sessions");
+    for n in 0..birthcert::journey::FACE_SESSIONS_PER_HOUR {
+        let (status, body) = send(&app, reqwest::Method::POST, &path, &token, None).await;
+        assert_eq!(status, 201, "session {n}: {body}");
+    }
+    let (status, body) = send(&app, reqwest::Method::POST, &path, &token, None).await;
+    assert_eq!((status, body["code"].clone()), (429, json!("rate_limited")), "{body}");
+    // Another family is not held back by this one.
+    let (other, other_app) = application_with_parents(&app).await;
+    let (status, _) = face(&app, &other, &other_app, "mother").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
 async fn face_verification_out_of_order_is_409() {
     let app = spawn_app().await;
     let (token, app_id) = crate::journey_support::new_application(&app).await;
