@@ -684,6 +684,12 @@ struct PayControl {
     /// Pay this amount instead of the order's (to test the service's amount check).
     #[serde(default)]
     amount: Option<i64>,
+    /// Name this appid or mchid in the transaction instead of the order's (a notification meant
+    /// for another mini-program or merchant, correctly signed).
+    #[serde(default)]
+    appid: Option<String>,
+    #[serde(default)]
+    mchid: Option<String>,
     /// Sign with a wrong key (forged notification).
     #[serde(default)]
     forge: bool,
@@ -702,7 +708,9 @@ async fn mock_pay(state: State, path: web::Path<String>, control: Option<web::Js
     };
     let s = &state.settings;
     let transaction = json!({
-        "appid": order["appid"], "mchid": order["mchid"], "out_trade_no": order["out_trade_no"],
+        "appid": control.appid.as_deref().map_or(order["appid"].clone(), |a| json!(a)),
+        "mchid": control.mchid.as_deref().map_or(order["mchid"].clone(), |m| json!(m)),
+        "out_trade_no": order["out_trade_no"],
         "transaction_id": format!("4200{}", &random_id("")[..24]), "trade_type": "JSAPI", "trade_state": "SUCCESS",
         "trade_state_desc": "支付成功", "bank_type": "OTHERS", "attach": "", "success_time": "2026-11-26T10:00:00+08:00",
         "payer": order["payer"],

@@ -125,6 +125,9 @@ async fn a_used_health_code_is_refused() {
     let (status, answer) = send(&app, reqwest::Method::POST, "/api/v1/health-cards", &token, Some(body)).await;
     assert_eq!(status, 422);
     assert_eq!(answer["code"], "invalid_health_code");
+    let unknown = json!({"health_code": "HC-never-issued"});
+    let (status, answer) = send(&app, reqwest::Method::POST, "/api/v1/health-cards", &token, Some(unknown)).await;
+    assert_eq!((status, answer["code"].clone()), (422, json!("invalid_health_code")));
 }
 
 #[tokio::test]

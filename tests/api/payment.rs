@@ -110,7 +110,7 @@ async fn certificate_mode_notifications_are_accepted() {
 }
 
 #[tokio::test]
-async fn forged_or_wrong_amount_notifications_change_nothing() {
+async fn forged_wrong_amount_or_foreign_notifications_change_nothing() {
     let app = spawn_app().await;
     let (token, app_id) = ready_to_pay(&app).await;
     let (_, order) =
@@ -120,6 +120,10 @@ async fn forged_or_wrong_amount_notifications_change_nothing() {
     assert_eq!(forged["deliveries"], json!([401, 401]));
     let cheaper = app.mock_post(&format!("/_mock/pay/{no}"), &json!({"amount": 1})).await;
     assert_eq!(cheaper["deliveries"], json!([401, 401]));
+    for other in [json!({"appid": "wx0000000000000000"}), json!({"mchid": "1900000000"})] {
+        let paid = app.mock_post(&format!("/_mock/pay/{no}"), &other).await;
+        assert_eq!(paid["deliveries"], json!([401, 401]), "signed and sealed, but not ours: {other}");
+    }
     assert_eq!(view(&app, &token, &app_id).await["state"], "awaiting_payment");
     assert!(outbox::list(&app.state.db).await.expect("outbox").is_empty());
 
