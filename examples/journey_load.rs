@@ -31,6 +31,8 @@ use birthcert::persistence::applicant::{insert_delivery, DeliveryRecord};
 use serde_json::{json, Value};
 
 type Timings = Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>;
+/// (started after the run began, endpoint, took)
+type SlowCalls = Arc<Mutex<Vec<(Duration, &'static str, Duration)>>>;
 
 struct Client {
     think_ms: u64,
@@ -40,7 +42,7 @@ struct Client {
     timings: Timings,
     /// Calls slower than the target, with when they started: tails that line up in time point
     /// at a stall of the whole machine rather than at one endpoint.
-    slow: Arc<Mutex<Vec<(Duration, &'static str, Duration)>>>,
+    slow: SlowCalls,
     epoch: Instant,
 }
 
