@@ -105,7 +105,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let token = state.jwt.issue("officer-1", Role::Officer, Some("PY-RMYY"))?;
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .pool_idle_timeout(birthcert::clients::IDLE_CONNECTION)
+        .build()?;
     let total: serde_json::Value = http
         .get(format!("{base}/api/v1/officer/applications?per_page=1"))
         .bearer_auth(&token)

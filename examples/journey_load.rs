@@ -57,7 +57,7 @@ impl Client {
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
         let started = Instant::now();
-        let res = req.send().await.map_err(|e| format!("{name}: {e}"))?;
+        let res = req.send().await.map_err(|e| format!("{name}: {}", causes(&e)))?;
         let status = res.status();
         let body: Value = res.json().await.unwrap_or(Value::Null);
         let took = started.elapsed();
@@ -70,6 +70,17 @@ impl Client {
         }
         Ok(body)
     }
+}
+
+/// An error with its causes: "error sending request" alone does not say what broke.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 fn id(body: &str) -> String {
@@ -91,10 +102,10 @@ async fn journey(c: Arc<Client>, n: usize) -> Result<(), String> {
         .json(&json!({}))
         .send()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| causes(&e))?
         .json()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| causes(&e))?;
     let login = c
         .call(
             "POST /auth/login",
@@ -109,10 +120,10 @@ async fn journey(c: Arc<Client>, n: usize) -> Result<(), String> {
         .json(&json!({"name": "李梅", "id_number": mother_id}))
         .send()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| causes(&e))?
         .json()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| causes(&e))?;
     let card = c
         .call(
             "POST /health-cards",
@@ -173,10 +184,10 @@ async fn journey(c: Arc<Client>, n: usize) -> Result<(), String> {
         .json(&json!({}))
         .send()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| causes(&e))?
         .json()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| causes(&e))?;
     {
         let mut timings = c.timings.lock().map_err(|_| "lock")?;
         timings.entry("mock pays (signs, sends notify x2)").or_default().push(started.elapsed());
@@ -250,7 +261,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let client = Arc::new(Client {
         think_ms,
-        http: reqwest::Client::builder().pool_max_idle_per_host(512).build()?,
+        // Idle connections retired before the servers' 5 s keep-alive, as the service does.
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(512)
+            .pool_idle_timeout(birthcert::clients::IDLE_CONNECTION)
+            .build()?,
         base: format!("http://127.0.0.1:{port}"),
         mock: mock.base_url(),
         timings: Arc::default(),

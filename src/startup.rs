@@ -148,10 +148,9 @@ impl Application {
             calendar: calendar.clone(),
             echo_unknown_text: settings.wechat.echo_unknown_text,
         });
+        let outbound_timeout = std::time::Duration::from_secs(settings.wechat.request_timeout_secs);
         let health_cards: Arc<dyn HealthCardPlatform> = Arc::new(HttpHealthCardPlatform {
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(settings.wechat.request_timeout_secs))
-                .build()
+            http: crate::clients::http_client(outbound_timeout)
                 .map_err(|e| StartupError::Setting { key: "health_card", reason: e.to_string() })?,
             base_url: settings.health_card_base_url(),
             app_id: settings.health_card.app_id.clone(),
@@ -160,7 +159,9 @@ impl Application {
             kv: kv.clone(),
         });
         let courier: Arc<dyn crate::clients::courier::Courier> = Arc::new(crate::clients::courier::HttpCourier {
-            http: reqwest::Client::new(),
+            // Bounded like the platform's calls: a courier that hangs must not hold an officer.
+            http: crate::clients::http_client(outbound_timeout)
+                .map_err(|e| StartupError::Setting { key: "courier", reason: e.to_string() })?,
             base_url: settings.courier_base_url(),
             app_key: settings.courier.app_key.clone(),
             secret: settings.courier.secret.clone(),
@@ -260,7 +261,8 @@ fn pay_setup(settings: &Settings) -> Result<(PayClient, PlatformKeys, [u8; 32]),
         &settings.wechat.mini_program_app_id,
         &p.merchant_serial_no,
         signer,
-    );
+    )
+    .map_err(|e| invalid("pay", e.to_string()))?;
     Ok((client, keys, api_v3_key))
 }
 
@@ -316,7 +318,6 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .wrap(metrics.clone())
             .app_data(state.clone())
             .app_data(json_config(json_limit))
-            .app_data(web::PayloadConfig::new(payload_limit))
             .app_data(web::PayloadConfig::new(payload_limit))
             .app_data(
                 web::QueryConfig::default()

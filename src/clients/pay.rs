@@ -33,9 +33,22 @@ pub struct JsapiOrder<'a> {
 }
 
 impl PayClient {
-    pub fn new(base_url: String, mch_id: &str, app_id: &str, serial_no: &str, signer: MerchantSigner) -> PayClient {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
-        PayClient { http, base_url, mch_id: mch_id.into(), app_id: app_id.into(), serial_no: serial_no.into(), signer }
+    pub fn new(
+        base_url: String,
+        mch_id: &str,
+        app_id: &str,
+        serial_no: &str,
+        signer: MerchantSigner,
+    ) -> Result<PayClient, reqwest::Error> {
+        let http = super::http_client(Duration::from_secs(5))?;
+        Ok(PayClient {
+            http,
+            base_url,
+            mch_id: mch_id.into(),
+            app_id: app_id.into(),
+            serial_no: serial_no.into(),
+            signer,
+        })
     }
 
     /// Places the order; returns the `prepay_id`. Placing the same out_trade_no again returns

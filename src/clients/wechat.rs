@@ -338,10 +338,7 @@ pub struct WechatClient {
 
 impl WechatClient {
     pub fn new(settings: &Settings, kv: Arc<dyn KvStore>) -> Result<WechatClient, WechatError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(settings.wechat.request_timeout_secs))
-            .connect_timeout(Duration::from_secs(2))
-            .build()
+        let http = super::http_client(Duration::from_secs(settings.wechat.request_timeout_secs))
             .map_err(|e| WechatError::Transport(e.to_string()))?;
         let base_url = settings.wechat_api_base_url();
         let official =

@@ -352,6 +352,26 @@ async fn blank_stock_is_used_once_and_only_from_the_institutions_own_range() {
 }
 
 #[tokio::test]
+async fn a_courier_that_does_not_answer_is_given_up_on_and_the_shipment_can_be_retried() {
+    let app = spawn_app().await;
+    stock(&app, "R370000400", "R370000401").await;
+    let (token, app_id) = submitted(&app).await;
+    assert_eq!(approve(&app, &app_id, None).await.0, 200);
+    app.mock_post("/_mock/faults", &json!({"path": "/courier/v1/orders", "mode": "timeout", "times": 1})).await;
+    let started = std::time::Instant::now();
+    let (status, body) =
+        send(&app, POST, &format!("/api/v1/officer/applications/{app_id}/shipment"), &officer(&app, "PY-RMYY"), None)
+            .await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body["code"].is_string(), "{body}");
+    // The booking is bounded by `wechat.request_timeout_secs` (2 s in tests), not by the courier.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(state_of(&app, &token, &app_id).await, "issued", "nothing moved");
+    ship(&app, &app_id).await;
+    assert_eq!(state_of(&app, &token, &app_id).await, "shipped");
+}
+
+#[tokio::test]
 async fn a_courier_loss_leads_to_a_reissue_with_a_new_number_linked_to_the_lost_one() {
     let app = spawn_app().await;
     stock(&app, "R370000100", "R370000102").await;
