@@ -6,10 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use serde::Deserialize;
 
+/// UTC+8, checked when the crate compiles: an out-of-range offset would fail the build, not a
+/// request.
+const CHINA_OFFSET: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+8 is within the ±24 h a fixed offset allows"),
+};
+
 /// China has one time zone and no daylight saving, so a fixed offset is exact.
 pub fn china_offset() -> FixedOffset {
-    // 8 h is well inside the ±24 h that east_opt accepts.
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+    CHINA_OFFSET
 }
 
 pub fn to_china(t: DateTime<Utc>) -> DateTime<FixedOffset> {
