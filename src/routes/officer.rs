@@ -312,6 +312,11 @@ fn csv_field(v: &str) -> String {
     }
 }
 
+/// A time in a CSV cell: China time with its offset, to the second, as officers read it.
+fn china_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    crate::domain::working_days::to_china(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 /// A register as a stream of pages, each rendered as JSON array items or CSV lines.
 trait RegisterRow: Serialize + Send + 'static {
     const HEADER: &'static [&'static str];
@@ -332,20 +337,17 @@ impl RegisterRow for store::FirstIssuanceEntry {
         "issued_at",
     ];
     fn csv(&self) -> Vec<String> {
-        let t = |d: chrono::DateTime<chrono::Utc>| {
-            crate::domain::working_days::to_china(d).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-        };
         vec![
             self.certificate_number.clone(),
             self.application_id.clone(),
             self.institution_code.clone(),
             self.newborn_name.clone(),
             self.baby_sex.clone(),
-            t(self.birth_at),
+            china_time(self.birth_at),
             self.mother_name.clone(),
             self.father_name.clone(),
             self.issued_by.clone(),
-            t(self.issued_at),
+            china_time(self.issued_at),
         ]
     }
 }
@@ -362,17 +364,14 @@ impl RegisterRow for store::OnlineIssuanceEntry {
         "issued_by",
     ];
     fn csv(&self) -> Vec<String> {
-        let t = |d: chrono::DateTime<chrono::Utc>| {
-            crate::domain::working_days::to_china(d).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-        };
         vec![
             self.certificate_number.clone(),
             self.application_id.clone(),
             self.institution_code.clone(),
             self.claimant_relation.clone(),
             self.out_trade_no.clone().unwrap_or_default(),
-            t(self.submitted_at),
-            t(self.issued_at),
+            china_time(self.submitted_at),
+            china_time(self.issued_at),
             self.issued_by.clone(),
         ]
     }
