@@ -324,13 +324,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (at, name, took) in slow {
         println!("  at {:>8.3} s  {name:<28} {:>7.1} ms", at.as_secs_f64(), took.as_secs_f64() * 1000.0);
     }
-    let mut slow = client.slow.lock().map_err(|_| "lock")?.clone();
-    slow.sort();
-    if !slow.is_empty() {
-        println!("calls over {} ms, by start time:", TARGET.as_millis());
-    }
-    for (at, name, took) in slow {
-        println!("  at {:>8.3} s  {name:<28} {:>7.1} ms", at.as_secs_f64(), took.as_secs_f64() * 1000.0);
-    }
     Ok(())
 }
