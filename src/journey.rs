@@ -996,13 +996,16 @@ pub async fn settle_payment(
         applicant::application(db, &order.application_id).await?.ok_or_else(|| reject("order without application"))?;
     // Read before the transaction: a read on a second pooled connection while this one holds the
     // order's row lock would, under a burst of notifications, leave every pooled connection
-    // waiting for another one.
-    let due_at = review_deadline(db, calendar, &app.institution_code).await?;
+    // waiting for another one. Only a payment that can still submit needs the deadline.
+    let due_at = match app.state {
+        S::AwaitingPayment => Some(review_deadline(db, calendar, &app.institution_code).await?),
+        _ => None,
+    };
     let txn = crate::persistence::begin(db).await?;
     let first =
         crate::persistence::payments::mark_paid(&txn, out_trade_no, tx["transaction_id"].as_str().unwrap_or_default())
             .await?;
-    if first && app.state == S::AwaitingPayment {
+    if let (true, Some(due_at)) = (first, due_at) {
         let next = transition(app.state, Command::PaymentSucceeded)
             .map_err(|_| NotifyError::Api(wrong_state(&app, "payment")))?;
         applicant::start_review_clock(&txn, &app.id, due_at).await?;
