@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use birthcert::config::{Environment, Settings};
 use birthcert::crypto::Field;
 use birthcert::domain::resident_id::check_char;
-use birthcert::journey::store_number;
-use birthcert::persistence::applicant::{insert_delivery, DeliveryRecord};
+use birthcert::persistence::deliveries::{insert_delivery, DeliveryRecord};
+use birthcert::services::store_number;
 use serde_json::{json, Value};
 
 type Timings = Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>;

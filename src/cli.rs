@@ -117,7 +117,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if password.chars().count() < 12 {
                 return Err(CliError::Usage("password must be at least 12 characters".into()));
             }
-            let officer = crate::accounts::add_officer(&db, &institution, &username, &password, admin)
+            let officer = crate::services::staff::add_officer(&db, &institution, &username, &password, admin)
                 .await
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             eprintln!("officer {} created for {} (admin: {admin})", officer.username, officer.institution_code);
@@ -144,7 +144,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::HospitalKey { action: HospitalKeyAction::Add { institution } } => {
             let db = prepared_db(&settings).await?;
-            let key = crate::accounts::add_hospital_key(&db, &institution)
+            let key = crate::services::staff::add_hospital_key(&db, &institution)
                 .await
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             // The key is shown this once; only its hash is kept.

@@ -123,7 +123,7 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
 
     println!("birthcert demo: service on {}, mock platform on {}\n", w.base, w.mock);
     println!("— the hospital —");
-    let api_key = crate::accounts::add_hospital_key(&state.db, &institution)
+    let api_key = crate::services::staff::add_hospital_key(&state.db, &institution)
         .await
         .map_err(|e| DemoError::Start(e.to_string()))?;
     let s = w

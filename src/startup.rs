@@ -18,47 +18,15 @@ use crate::clients::wechat::WechatClient;
 use crate::config::Settings;
 use crate::crypto::PersonalDataCipher;
 use crate::domain::Calendar;
-use crate::error::ApiError;
 use crate::kv::{KvStore, MemoryKv, RedisKv};
-use crate::official_account::OfficialAccount;
 use crate::persistence::{self, Db};
+use crate::routes::error::ApiError;
+use crate::services::issuing::printing::PrintFont;
+use crate::services::official_account::OfficialAccount;
+pub use crate::state::AppState;
 use crate::wechat::crypto::{AesKey, KeyRing};
 use crate::wechat::pay::{MerchantSigner, PlatformKeys};
-use crate::workers::outbox::OutboxWorker;
 use crate::{reference_data, routes, telemetry};
-
-/// Everything a handler may need, shared by all workers.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub kv: Arc<dyn KvStore>,
-    pub calendar: Arc<Calendar>,
-    pub jwt: JwtKeys,
-    pub cipher: PersonalDataCipher,
-    pub wechat: Arc<WechatClient>,
-    /// Current and previous EncodingAESKey for safe-mode callbacks.
-    pub wechat_keys: KeyRing,
-    pub official_account: Arc<OfficialAccount>,
-    pub health_cards: Arc<dyn HealthCardPlatform>,
-    pub courier: Arc<dyn crate::clients::courier::Courier>,
-    /// The CJK font for printed forms, read on the first print (tens of MB; printing is rare,
-    /// and a missing font must not stop the service) and kept.
-    pub pdf_font: Arc<tokio::sync::OnceCell<Arc<Vec<u8>>>>,
-    pub face: Arc<dyn FaceVerifier>,
-    pub blobs: BlobStore,
-    pub pay: PayClient,
-    pub pay_keys: PlatformKeys,
-    pub pay_api_v3_key: [u8; 32],
-    /// Where WeChat Pay posts results: `pay.notify_url`, else this server's own address.
-    pub pay_notify_url: String,
-}
-
-impl AppState {
-    /// The notification worker over this state (tests drain with its `run_once`).
-    pub fn outbox_worker(&self) -> OutboxWorker {
-        OutboxWorker::new(self.db.clone(), self.wechat.clone(), self.settings.clone())
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -105,7 +73,7 @@ impl Application {
         let calendar = reference_data::load_calendar(&settings.calendar.holidays_file)?;
         warn_about_calendar_gaps(&calendar);
         if settings.seed.demo_accounts {
-            crate::accounts::seed_demo_accounts(
+            crate::services::staff::seed_demo_accounts(
                 &db,
                 &settings.seed.demo_institution,
                 settings.seed.demo_password.expose_secret(),
@@ -186,7 +154,7 @@ impl Application {
             blobs,
             health_cards,
             courier,
-            pdf_font: Arc::default(),
+            print_font: Arc::new(PrintFont::new(settings.pdf.font_path.clone())),
             jwt: JwtKeys::new(&settings.jwt),
             settings: Arc::new(settings),
             db,
@@ -217,10 +185,6 @@ impl Application {
     /// Stops the server from elsewhere (tests, signal handlers of embedding programs).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
-    }
-
-    pub fn mock_port(&self) -> Option<u16> {
-        self._mock.as_ref().map(mock_wechat::MockServer::port)
     }
 
     /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish (graceful shutdown).

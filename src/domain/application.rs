@@ -1,9 +1,13 @@
-//! The application's state machine (DESIGN §2). Pure: a transition takes the current state and
-//! a command and returns the new state and the effects the caller must persist in the same
-//! transaction; anything else is refused with the state it was in.
+//! The application's state machine (DESIGN §2) and the effects of each move. Pure: a transition
+//! takes the current state and a command and returns the new state and the effects that
+//! `services::lifecycle::apply` — the only code that moves an application — writes in the same
+//! transaction as the move; anything else is refused with the state it was in.
 
 use super::application_state::ApplicationState as S;
 use super::notification::NotificationEvent;
+
+/// The four ID images an application needs, front and back of each parent's ID card.
+pub const DOCUMENT_KINDS: [&str; 4] = ["mother_id_front", "mother_id_back", "father_id_front", "father_id_back"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -11,6 +15,8 @@ pub enum Command {
     EnterParents {
         eligible: bool,
     },
+    /// A parent failed face verification for the last allowed time: online eligibility ends.
+    ExhaustFaceAttempts,
     /// Mother face-verified and father face-verified or hand-held photo accepted.
     CompleteIdentity,
     /// All four ID images stored.
@@ -37,9 +43,10 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 19] = [
+    pub const ALL: [Command; 20] = [
         Command::EnterParents { eligible: true },
         Command::EnterParents { eligible: false },
+        Command::ExhaustFaceAttempts,
         Command::CompleteIdentity,
         Command::CompleteDocuments,
         Command::RequestModification,
@@ -60,16 +67,55 @@ impl Command {
     ];
 }
 
-/// What the caller must do along with the state change, in the same transaction.
+impl Command {
+    /// What the command is called in a refusal ("… is not possible while …").
+    pub fn action(self) -> &'static str {
+        match self {
+            Command::EnterParents { .. } => "entering parents",
+            Command::ExhaustFaceAttempts => "ending online eligibility",
+            Command::CompleteIdentity => "completing identity",
+            Command::CompleteDocuments => "completing documents",
+            Command::RequestModification => "a modification request",
+            Command::DecideModification { .. } => "a modification decision",
+            Command::Confirm => "confirmation",
+            Command::Sign => "signing",
+            Command::CreateOrder => "payment",
+            Command::PaymentSucceeded => "payment",
+            Command::Return => "a return",
+            Command::Resubmit => "resubmission",
+            Command::Approve => "approval",
+            Command::Ship => "shipment",
+            Command::Deliver => "delivery",
+            Command::ReportLost => "a loss report",
+            Command::VoidAndReissue => "void and reissue",
+            Command::Withdraw => "withdrawal",
+        }
+    }
+
+    /// The timeline's name for a command that leaves the state where it was.
+    pub fn in_place_event(self) -> &'static str {
+        match self {
+            Command::EnterParents { .. } => "parents_updated",
+            _ => "state_kept",
+        }
+    }
+}
+
+/// What goes with the move, in the same transaction, in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
+    /// Queue the applicant's message (outbox row).
     Notify(NotificationEvent),
-    /// Set `review_due_at` from the working-day calendar.
+    /// Set `review_due_at` (and `submitted_at`) from the working-day calendar.
     StartReviewClock,
-    /// Consume a blank number and write both registers.
+    /// Consume a blank number, record the certificate and write both registers.
     IssueCertificate,
-    /// The frozen form must be taken now (confirmation).
+    /// Freeze the registration form with its digest and the newborn's name (confirmation).
     FreezeForm,
+    /// Keep the eligibility verdict's reasons (empty when eligible).
+    RecordEligibility,
+    /// Keep the officer's reasons and the documents to redo.
+    RecordReturn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,31 +149,38 @@ const WITHDRAWABLE: [S; 8] = [
 
 pub fn transition(from: S, command: Command) -> Result<Transition, WrongState> {
     use Command as C;
-    let to = |to: S, effects: Vec<Effect>| Ok(Transition { to, effects });
+    use Effect::*;
+    use NotificationEvent as N;
+    let to = |to: S, effects: &[Effect]| Ok(Transition { to, effects: effects.to_vec() });
     match (from, command) {
         (f, C::EnterParents { eligible }) if PARENTS_EDITABLE.contains(&f) => {
-            to(if eligible { S::ParentsEntered } else { S::Ineligible }, vec![])
+            to(if eligible { S::ParentsEntered } else { S::Ineligible }, &[RecordEligibility])
         }
-        (S::ParentsEntered, C::CompleteIdentity) => to(S::IdentityVerified, vec![]),
-        (S::IdentityVerified, C::CompleteDocuments) => to(S::DocumentsUploaded, vec![]),
-        (S::DocumentsUploaded, C::RequestModification) => to(S::ModificationRequested, vec![]),
+        (S::ParentsEntered, C::ExhaustFaceAttempts) => to(S::Ineligible, &[RecordEligibility]),
+        (S::ParentsEntered, C::CompleteIdentity) => to(S::IdentityVerified, &[]),
+        (S::IdentityVerified, C::CompleteDocuments) => to(S::DocumentsUploaded, &[]),
+        (S::DocumentsUploaded, C::RequestModification) => to(S::ModificationRequested, &[]),
         (S::ModificationRequested, C::DecideModification { .. }) => {
-            to(S::DocumentsUploaded, vec![Effect::Notify(NotificationEvent::ModificationDecided)])
+            to(S::DocumentsUploaded, &[Notify(N::ModificationDecided)])
         }
-        (S::DocumentsUploaded, C::Confirm) => to(S::Confirmed, vec![Effect::FreezeForm]),
-        (S::Confirmed, C::Sign) => to(S::Signed, vec![]),
-        (S::Signed, C::CreateOrder) => to(S::AwaitingPayment, vec![]),
+        (S::DocumentsUploaded, C::Confirm) => to(S::Confirmed, &[FreezeForm]),
+        (S::Confirmed, C::Sign) => to(S::Signed, &[]),
+        (S::Signed, C::CreateOrder) => to(S::AwaitingPayment, &[]),
         (S::AwaitingPayment, C::PaymentSucceeded) | (S::Returned, C::Resubmit) => {
-            to(S::Submitted, vec![Effect::StartReviewClock, Effect::Notify(NotificationEvent::Submitted)])
+            to(S::Submitted, &[StartReviewClock, Notify(N::Submitted)])
         }
-        (S::Submitted, C::Return) => to(S::Returned, vec![Effect::Notify(NotificationEvent::Returned)]),
-        (S::Submitted, C::Approve) | (S::LostInTransit, C::Approve) | (S::Delivered, C::VoidAndReissue) => {
-            to(S::Issued, vec![Effect::IssueCertificate, Effect::Notify(NotificationEvent::Issued)])
+        (S::Submitted, C::Return) => to(S::Returned, &[RecordReturn, Notify(N::Returned)]),
+        (S::Submitted, C::Approve) | (S::LostInTransit, C::Approve) => {
+            to(S::Issued, &[IssueCertificate, Notify(N::Issued)])
         }
-        (S::Issued, C::Ship) => to(S::Shipped, vec![Effect::Notify(NotificationEvent::Shipped)]),
-        (S::Shipped, C::Deliver) => to(S::Delivered, vec![Effect::Notify(NotificationEvent::Delivered)]),
-        (S::Shipped, C::ReportLost) => to(S::LostInTransit, vec![Effect::Notify(NotificationEvent::Reissuing)]),
-        (f, C::Withdraw) if WITHDRAWABLE.contains(&f) => to(S::Withdrawn, vec![]),
+        // The family hears why before they hear the new number.
+        (S::Delivered, C::VoidAndReissue) => {
+            to(S::Issued, &[Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)])
+        }
+        (S::Issued, C::Ship) => to(S::Shipped, &[Notify(N::Shipped)]),
+        (S::Shipped, C::Deliver) => to(S::Delivered, &[Notify(N::Delivered)]),
+        (S::Shipped, C::ReportLost) => to(S::LostInTransit, &[Notify(N::Reissuing)]),
+        (f, C::Withdraw) if WITHDRAWABLE.contains(&f) => to(S::Withdrawn, &[]),
         (from, command) => Err(WrongState { from, command }),
     }
 }
@@ -135,50 +188,85 @@ pub fn transition(from: S, command: Command) -> Result<Transition, WrongState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Effect::*;
+    use NotificationEvent as N;
 
-    /// Every allowed (state, command) → state, written out. Everything not here is refused.
-    fn allowed() -> Vec<(S, Command, S)> {
+    /// Every allowed (state, command) → (state, effects), written out by hand from DESIGN §2 and
+    /// §5. Everything not here is refused.
+    fn allowed() -> Vec<(S, Command, S, Vec<Effect>)> {
         use Command as C;
+        let editable = [S::Draft, S::ParentsEntered, S::IdentityVerified, S::DocumentsUploaded];
+        let before_payment = [
+            S::Draft,
+            S::ParentsEntered,
+            S::IdentityVerified,
+            S::DocumentsUploaded,
+            S::ModificationRequested,
+            S::Confirmed,
+            S::Signed,
+            S::AwaitingPayment,
+        ];
         let mut t = Vec::new();
-        for s in PARENTS_EDITABLE {
-            t.push((s, C::EnterParents { eligible: true }, S::ParentsEntered));
-            t.push((s, C::EnterParents { eligible: false }, S::Ineligible));
+        for s in editable {
+            t.push((s, C::EnterParents { eligible: true }, S::ParentsEntered, vec![RecordEligibility]));
+            t.push((s, C::EnterParents { eligible: false }, S::Ineligible, vec![RecordEligibility]));
         }
-        for s in WITHDRAWABLE {
-            t.push((s, C::Withdraw, S::Withdrawn));
+        for s in before_payment {
+            t.push((s, C::Withdraw, S::Withdrawn, vec![]));
         }
+        let submitted = vec![StartReviewClock, Notify(N::Submitted)];
+        let issued = vec![IssueCertificate, Notify(N::Issued)];
         t.extend([
-            (S::ParentsEntered, C::CompleteIdentity, S::IdentityVerified),
-            (S::IdentityVerified, C::CompleteDocuments, S::DocumentsUploaded),
-            (S::DocumentsUploaded, C::RequestModification, S::ModificationRequested),
-            (S::ModificationRequested, C::DecideModification { approved: true }, S::DocumentsUploaded),
-            (S::ModificationRequested, C::DecideModification { approved: false }, S::DocumentsUploaded),
-            (S::DocumentsUploaded, C::Confirm, S::Confirmed),
-            (S::Confirmed, C::Sign, S::Signed),
-            (S::Signed, C::CreateOrder, S::AwaitingPayment),
-            (S::AwaitingPayment, C::PaymentSucceeded, S::Submitted),
-            (S::Submitted, C::Return, S::Returned),
-            (S::Returned, C::Resubmit, S::Submitted),
-            (S::Submitted, C::Approve, S::Issued),
-            (S::LostInTransit, C::Approve, S::Issued),
-            (S::Delivered, C::VoidAndReissue, S::Issued),
-            (S::Issued, C::Ship, S::Shipped),
-            (S::Shipped, C::Deliver, S::Delivered),
-            (S::Shipped, C::ReportLost, S::LostInTransit),
+            (S::ParentsEntered, C::ExhaustFaceAttempts, S::Ineligible, vec![RecordEligibility]),
+            (S::ParentsEntered, C::CompleteIdentity, S::IdentityVerified, vec![]),
+            (S::IdentityVerified, C::CompleteDocuments, S::DocumentsUploaded, vec![]),
+            (S::DocumentsUploaded, C::RequestModification, S::ModificationRequested, vec![]),
+            (
+                S::ModificationRequested,
+                C::DecideModification { approved: true },
+                S::DocumentsUploaded,
+                vec![Notify(N::ModificationDecided)],
+            ),
+            (
+                S::ModificationRequested,
+                C::DecideModification { approved: false },
+                S::DocumentsUploaded,
+                vec![Notify(N::ModificationDecided)],
+            ),
+            (S::DocumentsUploaded, C::Confirm, S::Confirmed, vec![FreezeForm]),
+            (S::Confirmed, C::Sign, S::Signed, vec![]),
+            (S::Signed, C::CreateOrder, S::AwaitingPayment, vec![]),
+            (S::AwaitingPayment, C::PaymentSucceeded, S::Submitted, submitted.clone()),
+            (S::Submitted, C::Return, S::Returned, vec![RecordReturn, Notify(N::Returned)]),
+            (S::Returned, C::Resubmit, S::Submitted, submitted),
+            (S::Submitted, C::Approve, S::Issued, issued.clone()),
+            (S::LostInTransit, C::Approve, S::Issued, issued),
+            (
+                S::Delivered,
+                C::VoidAndReissue,
+                S::Issued,
+                vec![Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)],
+            ),
+            (S::Issued, C::Ship, S::Shipped, vec![Notify(N::Shipped)]),
+            (S::Shipped, C::Deliver, S::Delivered, vec![Notify(N::Delivered)]),
+            (S::Shipped, C::ReportLost, S::LostInTransit, vec![Notify(N::Reissuing)]),
         ]);
         t
     }
 
     #[test]
-    fn every_state_and_command_matches_the_table() {
+    fn every_state_and_command_matches_the_table_with_its_effects() {
         let table = allowed();
         let mut checked = 0;
         for from in S::ALL {
             for command in Command::ALL {
-                let expected = table.iter().find(|(s, c, _)| *s == from && *c == command).map(|(_, _, to)| *to);
+                let expected = table
+                    .iter()
+                    .find(|(s, c, _, _)| *s == from && *c == command)
+                    .map(|(_, _, to, effects)| Transition { to: *to, effects: effects.clone() });
                 let got = transition(from, command);
                 match expected {
-                    Some(to) => assert_eq!(got.map(|t| t.to), Ok(to), "{from} {command:?}"),
+                    Some(t) => assert_eq!(got, Ok(t), "{from} {command:?}"),
                     None => assert_eq!(got, Err(WrongState { from, command }), "{from} {command:?} must be refused"),
                 }
                 checked += 1;
@@ -197,22 +285,16 @@ mod tests {
     }
 
     #[test]
-    fn effects_follow_design_section_5() {
-        let paid = transition(S::AwaitingPayment, Command::PaymentSucceeded).expect("allowed");
-        assert!(paid.effects.contains(&Effect::StartReviewClock));
-        assert!(paid.effects.contains(&Effect::Notify(NotificationEvent::Submitted)));
-        let resubmitted = transition(S::Returned, Command::Resubmit).expect("allowed");
-        assert!(resubmitted.effects.contains(&Effect::StartReviewClock), "a resubmission gets a new deadline");
-        assert_eq!(
-            transition(S::Submitted, Command::Return).expect("ok").effects,
-            vec![Effect::Notify(NotificationEvent::Returned)]
-        );
-        let issued = transition(S::Submitted, Command::Approve).expect("ok");
-        assert!(issued.effects.contains(&Effect::IssueCertificate));
-        assert_eq!(
-            transition(S::Shipped, Command::ReportLost).expect("ok").effects,
-            vec![Effect::Notify(NotificationEvent::Reissuing)]
-        );
-        assert_eq!(transition(S::DocumentsUploaded, Command::Confirm).expect("ok").effects, vec![Effect::FreezeForm]);
+    fn every_applicant_message_of_design_section_5_is_sent_by_some_move() {
+        let sent: Vec<Effect> = S::ALL
+            .into_iter()
+            .flat_map(|s| Command::ALL.into_iter().filter_map(move |c| transition(s, c).ok()))
+            .flat_map(|t| t.effects)
+            .collect();
+        for event in
+            [N::Submitted, N::Returned, N::ModificationDecided, N::Issued, N::Shipped, N::Delivered, N::Reissuing]
+        {
+            assert!(sent.contains(&Notify(event)), "{event:?} is never sent");
+        }
     }
 }

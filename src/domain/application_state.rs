@@ -98,6 +98,24 @@ impl ApplicationState {
         }
     }
 
+    /// The form is frozen: the hospital's record can no longer change under it (an approved
+    /// modification request puts the application back before confirmation).
+    pub fn form_frozen(self) -> bool {
+        use ApplicationState as S;
+        matches!(
+            self,
+            S::Confirmed
+                | S::Signed
+                | S::AwaitingPayment
+                | S::Submitted
+                | S::Returned
+                | S::Issued
+                | S::Shipped
+                | S::LostInTransit
+                | S::Delivered
+        )
+    }
+
     /// Still in progress: blocks a second application for the same delivery record.
     pub fn is_live(self) -> bool {
         !matches!(self, ApplicationState::Withdrawn | ApplicationState::Ineligible)

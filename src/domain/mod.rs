@@ -1,18 +1,24 @@
 //! The rules, pure: no web framework, database, HTTP client or key-value store in here.
 
+mod text_enum;
+
 pub mod application;
 pub mod application_state;
 pub mod audit;
+pub mod certificate;
 pub mod certificate_number;
 pub mod courier_fee;
 pub mod delivery;
 pub mod eligibility;
 pub mod institution;
 pub mod masking;
+pub mod modification;
 pub mod names;
 pub mod notification;
+pub mod payment;
 pub mod registration_form;
 pub mod resident_id;
+pub mod shipment;
 pub mod working_days;
 
 pub use certificate_number::CertificateNumber;

@@ -2,7 +2,7 @@
 //! answer instead of a second effect.
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 
 use super::{is_unique_violation, PersistenceError};
 
@@ -13,13 +13,7 @@ pub struct Stored {
     pub response_body: String,
 }
 
-fn p(db: &impl ConnectionTrait, i: usize) -> String {
-    if db.get_database_backend() == DbBackend::Postgres {
-        format!("${i}")
-    } else {
-        "?".into()
-    }
-}
+use super::placeholder as p;
 
 pub async fn find(db: &impl ConnectionTrait, scope: &str, key: &str) -> Result<Option<Stored>, PersistenceError> {
     let sql = format!(

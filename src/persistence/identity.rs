@@ -1,10 +1,10 @@
-//! Identity verifications and ID documents of an application.
+//! Face verifications and hand-held ID photos, per parent of an application.
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use super::entities::{document, identity_verification};
+use super::entities::identity_verification;
 use super::{new_id, PersistenceError};
 
 #[derive(Debug, Clone)]
@@ -124,58 +124,4 @@ pub async fn passed(db: &impl ConnectionTrait, application_id: &str, role: &str)
         .count(db)
         .await?
         > 0)
-}
-
-#[derive(Debug, Clone)]
-pub struct Document {
-    pub kind: String,
-    pub sha256: String,
-    pub size: i64,
-    pub content_type: String,
-}
-
-/// Replaces the current document of `kind` (the old one stays, marked superseded).
-pub async fn put_document(
-    db: &impl ConnectionTrait,
-    application_id: &str,
-    kind: &str,
-    sha256: &str,
-    size: i64,
-    content_type: &str,
-) -> Result<(), PersistenceError> {
-    document::Entity::update_many()
-        .col_expr(document::Column::SupersededAt, Expr::value(Utc::now()))
-        .filter(document::Column::ApplicationId.eq(application_id))
-        .filter(document::Column::Kind.eq(kind))
-        .filter(document::Column::SupersededAt.is_null())
-        .exec(db)
-        .await?;
-    document::Entity::insert(document::ActiveModel {
-        id: Set(new_id()),
-        application_id: Set(application_id.to_string()),
-        kind: Set(kind.to_string()),
-        sha256: Set(sha256.to_string()),
-        size: Set(size),
-        content_type: Set(content_type.to_string()),
-        created_at: Set(Utc::now()),
-        superseded_at: Set(None),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn current_documents(
-    db: &impl ConnectionTrait,
-    application_id: &str,
-) -> Result<Vec<Document>, PersistenceError> {
-    Ok(document::Entity::find()
-        .filter(document::Column::ApplicationId.eq(application_id))
-        .filter(document::Column::SupersededAt.is_null())
-        .order_by_asc(document::Column::Kind)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|d| Document { kind: d.kind, sha256: d.sha256, size: d.size, content_type: d.content_type })
-        .collect())
 }

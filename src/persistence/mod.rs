@@ -1,25 +1,34 @@
-//! The only module that speaks sea-orm. Everything above it calls the functions here with
-//! domain types and gets domain types back.
+//! The only module that speaks sea-orm, one file per table (or per small family of tables).
+//! Everything above it calls the functions here with domain types and gets domain types back;
+//! a stored life-cycle value that does not parse is `PersistenceError::Corrupt`, never a default.
 
-pub mod applicant;
+pub mod applications;
 pub mod audit;
+pub mod certificates;
+pub mod deliveries;
+pub mod documents;
 pub mod entities;
-pub mod form;
+pub mod health_cards;
 pub mod idempotency;
 pub mod identity;
 pub mod institutions;
-pub mod issuing;
+pub mod modifications;
 pub mod outbox;
+pub mod parents;
 pub mod payments;
+pub mod registers;
+pub mod shipments;
+pub mod signatures;
 pub mod staff;
 pub mod users;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 use secrecy::ExposeSecret;
 
 use crate::config::{DatabaseKind, Settings};
+use crate::crypto::Sealed;
 
 pub use sea_orm::DatabaseConnection as Db;
 /// A database transaction: effects, their audit entries and their outbox rows go in one.
@@ -98,6 +107,34 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), PersistenceError> {
 pub async fn ping(db: &DatabaseConnection) -> Result<(), PersistenceError> {
     db.execute_unprepared("SELECT 1").await?;
     Ok(())
+}
+
+/// A personal number as stored: ciphertext, blind index, masked form.
+#[derive(Debug, Clone)]
+pub struct StoredNumber {
+    pub sealed: Sealed,
+    pub bidx: String,
+    pub masked: String,
+}
+
+/// The `i`-th (1-based) bind placeholder in the backend's spelling (`$i` on PostgreSQL, `?` on
+/// SQLite): the one place raw SQL learns how the backend numbers its parameters.
+pub(crate) fn placeholder(db: &impl ConnectionTrait, i: usize) -> String {
+    if db.get_database_backend() == DbBackend::Postgres {
+        format!("${i}")
+    } else {
+        "?".into()
+    }
+}
+
+/// The first `N` placeholders: `let [p1, p2] = placeholders(db);`
+pub(crate) fn placeholders<const N: usize>(db: &impl ConnectionTrait) -> [String; N] {
+    std::array::from_fn(|i| placeholder(db, i + 1))
+}
+
+/// A stored text that names no known state of `what`.
+pub(crate) fn corrupt(what: &str, id: &str, text: &str) -> PersistenceError {
+    PersistenceError::Corrupt(format!("{what} {id} has state {text:?}"))
 }
 
 pub fn new_id() -> String {

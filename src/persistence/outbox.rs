@@ -92,7 +92,7 @@ pub async fn claim_due(
     let now = Utc::now();
     let backend = db.get_database_backend();
     let lock = if backend == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
-    let (p1, p2, p3, p4) = if backend == DbBackend::Postgres { ("$1", "$2", "$3", "$4") } else { ("?", "?", "?", "?") };
+    let [p1, p2, p3, p4] = super::placeholders(db);
     let sql = format!(
         "UPDATE notification_outbox SET locked_until = {p1} \
          WHERE seq IN (SELECT seq FROM notification_outbox \

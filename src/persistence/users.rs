@@ -224,9 +224,9 @@ pub async fn recent_applications(
     user_id: &str,
     limit: u64,
 ) -> Result<Vec<ApplicationSummary>, PersistenceError> {
-    use sea_orm::{DbBackend, FromQueryResult, Statement};
+    use sea_orm::{FromQueryResult, Statement};
     let backend = db.get_database_backend();
-    let (p1, p2) = if backend == DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
+    let [p1, p2] = super::placeholders(db);
     let sql = format!(
         "SELECT id, state, review_due_at FROM applications WHERE user_id = {p1} ORDER BY created_at DESC LIMIT {p2}"
     );

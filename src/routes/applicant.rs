@@ -6,15 +6,18 @@ use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::application::DOCUMENT_KINDS;
 use crate::domain::application_state::ApplicationState as S;
 use crate::domain::working_days::to_china;
-use crate::error::ApiError;
-use crate::journey::{self, EligibilityView, ParentsInput};
-use crate::persistence::applicant::{self, Application};
+use crate::persistence::applications::{self, Application};
 use crate::persistence::institutions;
+use crate::persistence::{certificates, deliveries, health_cards, shipments};
+use crate::routes::error::ApiError;
 use crate::routes::extract::Applicant;
 use crate::routes::idempotency;
-use crate::startup::AppState;
+use crate::services::applicant::applications::{self as applications_service, EligibilityView, ParentsInput};
+use crate::services::applicant::{documents, form, identity};
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct BindHealthCard {
@@ -28,7 +31,7 @@ pub struct HealthCardView {
     pub id_number_masked: String,
 }
 
-fn card_view(c: &applicant::HealthCard) -> HealthCardView {
+fn card_view(c: &health_cards::HealthCard) -> HealthCardView {
     HealthCardView {
         id: c.id.clone(),
         name_masked: crate::domain::masking::mask_name(&c.name),
@@ -51,8 +54,14 @@ pub async fn bind_health_card(
         if code.is_empty() || code.len() > 256 {
             return Err(ApiError::bad_request("invalid_health_code", "health_code is required"));
         }
-        let (card, created) =
-            journey::bind_health_card(&state.db, &state.cipher, state.health_cards.as_ref(), user_id, code).await?;
+        let (card, created) = applications_service::bind_health_card(
+            &state.db,
+            &state.cipher,
+            state.health_cards.as_ref(),
+            user_id,
+            code,
+        )
+        .await?;
         let status = if created { StatusCode::CREATED } else { StatusCode::OK };
         Ok((status, serde_json::to_value(card_view(&card)).unwrap_or_default()))
     })
@@ -62,7 +71,7 @@ pub async fn bind_health_card(
 #[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = [HealthCardView])))]
 #[get("/api/v1/health-cards")]
 pub async fn list_health_cards(state: web::Data<AppState>, who: Applicant) -> Result<HttpResponse, ApiError> {
-    let cards = applicant::health_cards(&state.db, who.id()).await?;
+    let cards = health_cards::health_cards(&state.db, who.id()).await?;
     Ok(HttpResponse::Ok().json(cards.iter().map(card_view).collect::<Vec<_>>()))
 }
 
@@ -92,11 +101,11 @@ pub async fn list_deliveries(
     who: Applicant,
     query: web::Query<DeliveriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let card = applicant::health_card(&state.db, who.id(), &query.health_card_id)
+    let card = health_cards::health_card(&state.db, who.id(), &query.health_card_id)
         .await?
         .ok_or(ApiError::NotFound("health card"))?;
     let all = institutions::list(&state.db).await?;
-    let views: Vec<DeliveryView> = applicant::deliveries_of_mother(&state.db, &card.id_number.bidx)
+    let views: Vec<DeliveryView> = deliveries::deliveries_of_mother(&state.db, &card.id_number.bidx)
         .await?
         .into_iter()
         .map(|d| DeliveryView {
@@ -186,9 +195,9 @@ fn progress_rank(s: S) -> usize {
 async fn view(state: &AppState, app: Application) -> Result<ApplicationView, ApiError> {
     // Three independent reads at once: every answer about an application carries this view.
     let (events, mut certificates, shipment) = tokio::try_join!(
-        applicant::timeline(&state.db, &app.id),
-        crate::persistence::issuing::certificates_of(&state.db, &app.id),
-        crate::persistence::issuing::latest_shipment(&state.db, &app.id),
+        applications::timeline(&state.db, &app.id),
+        certificates::certificates_of(&state.db, &app.id),
+        shipments::latest_shipment(&state.db, &app.id),
     )?;
     let timeline = events
         .into_iter()
@@ -197,7 +206,7 @@ async fn view(state: &AppState, app: Application) -> Result<ApplicationView, Api
     let rank = progress_rank(app.state);
     let certificate = certificates.pop();
     let shipment = shipment
-        .map(|s| serde_json::json!({"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status}));
+        .map(|s| serde_json::json!({"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status.as_str()}));
     Ok(ApplicationView {
         steps: STEPS.iter().map(|(step, done_at)| Step { step, done: rank >= progress_rank(*done_at) }).collect(),
         state_description: app.state.describe(),
@@ -225,7 +234,7 @@ pub async fn create_application(
 ) -> Result<HttpResponse, ApiError> {
     let (state, user_id) = (&state, who.id());
     idempotency::run_json(state, &req, user_id, &raw, |body: NewApplication| async move {
-        let app = journey::create_application(
+        let app = applications_service::create_application(
             &state.db,
             user_id,
             &body.delivery_id,
@@ -253,7 +262,7 @@ pub async fn record_subscriptions(
     id: web::Path<String>,
     body: web::Json<SubscriptionsBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let accepted = journey::record_subscriptions(
+    let accepted = applications_service::record_subscriptions(
         &state.db,
         &state.settings.wechat.templates,
         who.id(),
@@ -268,7 +277,7 @@ pub async fn record_subscriptions(
 #[get("/api/v1/applications")]
 pub async fn list_applications(state: web::Data<AppState>, who: Applicant) -> Result<HttpResponse, ApiError> {
     let mut views = Vec::new();
-    for app in applicant::applications_of(&state.db, who.id()).await? {
+    for app in applications::applications_of(&state.db, who.id()).await? {
         views.push(view(&state, app).await?);
     }
     Ok(HttpResponse::Ok().json(views))
@@ -281,7 +290,7 @@ pub async fn get_application(
     who: Applicant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = applicant::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
+    let app = applications::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
     Ok(HttpResponse::Ok().json(view(&state, app).await?))
 }
 
@@ -300,7 +309,8 @@ pub async fn put_parents(
     id: web::Path<String>,
     body: web::Json<ParentsInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (eligibility, app) = journey::enter_parents(&state.db, &state.cipher, who.id(), &id, &body).await?;
+    let (eligibility, app) =
+        applications_service::enter_parents(&state.db, &state.cipher, who.id(), &id, &body).await?;
     Ok(HttpResponse::Ok().json(ParentsAnswer { eligibility, application: view(&state, app).await? }))
 }
 
@@ -311,7 +321,7 @@ pub async fn withdraw(
     who: Applicant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = journey::withdraw(&state.db, who.id(), &id).await?;
+    let app = applications_service::withdraw(&state.db, who.id(), &id).await?;
     Ok(HttpResponse::Ok().json(view(&state, app).await?))
 }
 
@@ -323,7 +333,7 @@ pub async fn resubmit(
     who: Applicant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = crate::issuing::resubmit(&state.db, &state.calendar, who.id(), &id).await?;
+    let app = documents::resubmit(&state.db, &state.calendar, who.id(), &id).await?;
     Ok(HttpResponse::Ok().json(view(&state, app).await?))
 }
 
@@ -345,7 +355,7 @@ pub async fn start_face_session(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, role) = path.into_inner();
-    let s = journey::start_face_session(
+    let s = identity::start_face_session(
         &state.db,
         state.kv.as_ref(),
         &state.cipher,
@@ -378,7 +388,7 @@ pub async fn face_result(
     body: web::Json<FaceResultRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, role) = path.into_inner();
-    let verified = journey::face_result(
+    let verified = identity::face_result(
         &state.db,
         &state.cipher,
         state.face.as_ref(),
@@ -421,13 +431,13 @@ async fn receive_image(
     state: &AppState,
     user_id: &str,
     application_id: &str,
-    upload: journey::Upload,
+    upload: documents::Upload,
     req: &actix_web::HttpRequest,
     payload: web::Payload,
 ) -> Result<crate::blobs::StoredBlob, ApiError> {
-    journey::check_upload_allowed(&state.db, user_id, application_id, upload).await?;
+    documents::check_upload_allowed(&state.db, user_id, application_id, upload).await?;
     let (_multipart, field) = file_part(req, payload).await?;
-    journey::store_image(&state.blobs, field).await
+    Ok(documents::store_image(&state.blobs, field).await?)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -449,11 +459,11 @@ pub async fn put_document(
 ) -> Result<HttpResponse, ApiError> {
     let (id, kind) = path.into_inner();
     // Refuse before reading the upload when the application, its state or the kind is wrong.
-    if !journey::DOCUMENT_KINDS.contains(&kind.as_str()) {
+    if !DOCUMENT_KINDS.contains(&kind.as_str()) {
         return Err(ApiError::NotFound("document kind"));
     }
-    let blob = receive_image(&state, who.id(), &id, journey::Upload::Document, &req, payload).await?;
-    journey::put_document(&state.db, who.id(), &id, &kind, &blob).await?;
+    let blob = receive_image(&state, who.id(), &id, documents::Upload::Document, &req, payload).await?;
+    documents::put_document(&state.db, who.id(), &id, &kind, &blob).await?;
     Ok(HttpResponse::Created().json(DocumentAnswer { kind, sha256: blob.sha256, size: blob.size }))
 }
 
@@ -467,8 +477,8 @@ pub async fn put_handheld_photo(
     req: actix_web::HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let blob = receive_image(&state, who.id(), &id, journey::Upload::HandheldPhoto, &req, payload).await?;
-    journey::handheld_photo(&state.db, who.id(), &id, &blob).await?;
+    let blob = receive_image(&state, who.id(), &id, documents::Upload::HandheldPhoto, &req, payload).await?;
+    identity::handheld_photo(&state.db, who.id(), &id, &blob).await?;
     Ok(HttpResponse::Created().json(DocumentAnswer {
         kind: "father_handheld_photo".into(),
         sha256: blob.sha256,
@@ -486,8 +496,8 @@ pub async fn registration_form(
     who: Applicant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = applicant::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
-    let form = journey::registration_form(&state.db, &state.cipher, &app).await?;
+    let app = applications::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
+    let form = form::registration_form(&state.db, &state.cipher, &app).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "form": form.masked(),
         "form_digest": app.form_digest,
@@ -497,7 +507,7 @@ pub async fn registration_form(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ModificationRequestBody {
-    pub items: Vec<journey::ModificationItem>,
+    pub items: Vec<form::ModificationItem>,
 }
 
 #[utoipa::path(tag = "applicant", request_body = ModificationRequestBody, security(("bearer" = [])),
@@ -509,7 +519,7 @@ pub async fn request_modification(
     id: web::Path<String>,
     body: web::Json<ModificationRequestBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let request_id = journey::request_modification(&state.db, who.id(), &id, &body.items).await?;
+    let request_id = form::request_modification(&state.db, who.id(), &id, &body.items).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({"id": request_id, "state": "pending"})))
 }
 
@@ -527,7 +537,7 @@ pub async fn confirm(
     id: web::Path<String>,
     body: web::Json<ConfirmationBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let digest = journey::confirm(&state.db, &state.cipher, who.id(), &id, &body.newborn_name).await?;
+    let digest = form::confirm(&state.db, &state.cipher, who.id(), &id, &body.newborn_name).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"form_digest": digest})))
 }
 
@@ -541,24 +551,23 @@ pub async fn sign(
     req: actix_web::HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let blob = receive_image(&state, who.id(), &id, journey::Upload::Signature, &req, payload).await?;
+    let blob = receive_image(&state, who.id(), &id, documents::Upload::Signature, &req, payload).await?;
     if blob.image_type != crate::blobs::ImageType::Png {
         return Err(ApiError::UnsupportedMediaType("the signature must be a PNG".into()));
     }
-    let (signed_at, form_digest) = journey::sign(&state.db, who.id(), &id, &blob).await?;
+    let (signed_at, form_digest) = form::sign(&state.db, who.id(), &id, &blob).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"signed_at": to_china(signed_at), "form_digest": form_digest})))
 }
 
-#[utoipa::path(tag = "applicant", request_body = journey::AddressInput, security(("bearer" = [])),
+#[utoipa::path(tag = "applicant", request_body = form::AddressInput, security(("bearer" = [])),
     responses((status = 200, description = "{courier_fee_fen}"), (status = 404), (status = 409), (status = 422)))]
 #[put("/api/v1/applications/{id}/delivery-address")]
 pub async fn set_address(
     state: web::Data<AppState>,
     who: Applicant,
     id: web::Path<String>,
-    body: web::Json<journey::AddressInput>,
+    body: web::Json<form::AddressInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let fee =
-        journey::set_address(&state.db, &state.cipher, &state.settings.courier.fees, who.id(), &id, &body).await?;
+    let fee = form::set_address(&state.db, &state.cipher, &state.settings.courier.fees, who.id(), &id, &body).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"courier_fee_fen": fee})))
 }

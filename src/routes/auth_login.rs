@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
 use crate::clients::wechat::{ErrKind, WechatError};
-use crate::error::ApiError;
 use crate::persistence::users;
-use crate::startup::AppState;
+use crate::routes::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
@@ -45,7 +45,7 @@ pub fn map_wechat_error(e: WechatError) -> ApiError {
 }
 
 #[utoipa::path(tag = "applicant", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody), (status = 429), (status = 502)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::routes::error::ErrorBody), (status = 429), (status = 502)))]
 #[post("/api/v1/auth/login")]
 pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
     let code = body.code.trim();

@@ -4,9 +4,9 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 
 use crate::clients::courier;
-use crate::error::ApiError;
-use crate::issuing::{self, CourierEvent};
-use crate::startup::AppState;
+use crate::routes::error::ApiError;
+use crate::services::issuing::shipping::{self, CourierEvent};
+use crate::state::AppState;
 
 /// How far the courier's timestamp may be from our clock (a replay older than this is refused).
 pub const MAX_SKEW_SECS: i64 = 300;
@@ -36,6 +36,6 @@ pub async fn events(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     let raw = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("invalid_body", "the body is not UTF-8"))?;
     let event: CourierEvent =
         serde_json::from_str(raw).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
-    let new = issuing::courier_event(&state.db, &event, raw).await?;
+    let new = shipping::courier_event(&state.db, &event, raw).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"accepted": true, "duplicate": !new})))
 }

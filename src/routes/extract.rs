@@ -6,8 +6,8 @@ use std::future::{ready, Ready};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 
 use crate::auth::{AuthError, Claims, Role};
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::routes::error::ApiError;
+use crate::state::AppState;
 
 fn claims(req: &HttpRequest) -> Result<Claims, ApiError> {
     let state = req

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::delivery::DeliveryInput;
 use crate::domain::working_days::{china_day_range, to_china};
-use crate::error::ApiError;
-use crate::issuing;
-use crate::persistence::issuing as store;
+use crate::persistence::deliveries;
+use crate::routes::error::ApiError;
 use crate::routes::extract::Hospital;
-use crate::startup::AppState;
+use crate::services::issuing::hospital;
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeliveryBody {
@@ -64,7 +64,7 @@ pub async fn create_delivery(
     body: web::Json<DeliveryBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, late) =
-        issuing::create_delivery(&state.db, &state.cipher, who.institution(), &body.into_inner().input()).await?;
+        hospital::create_delivery(&state.db, &state.cipher, who.institution(), &body.into_inner().input()).await?;
     Ok(HttpResponse::Created().json(DeliveryCreated { id, late }))
 }
 
@@ -77,7 +77,7 @@ pub async fn correct_delivery(
     id: web::Path<String>,
     body: web::Json<DeliveryBody>,
 ) -> Result<HttpResponse, ApiError> {
-    issuing::correct_delivery(&state.db, &state.cipher, who.institution(), &id, &body.into_inner().input()).await?;
+    hospital::correct_delivery(&state.db, &state.cipher, who.institution(), &id, &body.into_inner().input()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -114,7 +114,7 @@ pub async fn list_deliveries(
     range: web::Query<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
     let (from, to) = china_days(&range)?;
-    let list: Vec<DeliveryListItem> = store::deliveries_of_institution(&state.db, who.institution(), from, to)
+    let list: Vec<DeliveryListItem> = deliveries::deliveries_of_institution(&state.db, who.institution(), from, to)
         .await?
         .into_iter()
         .map(|d| DeliveryListItem {

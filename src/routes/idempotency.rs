@@ -9,9 +9,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
 use crate::persistence::idempotency;
-use crate::startup::AppState;
+use crate::routes::error::ApiError;
+use crate::state::AppState;
 
 const HEADER: &str = "idempotency-key";
 const LOCK_TTL: Duration = Duration::from_secs(30);

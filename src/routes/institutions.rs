@@ -3,8 +3,8 @@
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::routes::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct InstitutionView {

@@ -3,6 +3,7 @@
 pub mod applicant;
 pub mod auth_login;
 pub mod courier;
+pub mod error;
 pub mod extract;
 pub mod hospital;
 pub mod idempotency;
@@ -71,7 +72,7 @@ use utoipa::OpenApi;
         officer::online_issuance_register,
         courier::events,
     ),
-    components(schemas(crate::error::ErrorBody, crate::error::FieldError)),
+    components(schemas(crate::routes::error::ErrorBody, crate::routes::error::FieldError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -5,13 +5,16 @@ use actix_web::{get, post, web, HttpResponse};
 use futures_util::stream;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
-use crate::issuing::{self, QueuePage, QueueQuery, ReturnReason, ShipmentView, Stats};
 use crate::persistence::audit::Actor;
-use crate::persistence::issuing::{self as store, Register, RegisterCursor};
+use crate::routes::error::ApiError;
 use crate::routes::extract::{Admin, Officer};
 use crate::routes::hospital::{china_days, DateRange};
-use crate::startup::AppState;
+use crate::services::issuing::registers::{Register, RegisterCursor};
+use crate::services::issuing::review::{self, QueuePage, QueueQuery, ReturnReason};
+use crate::services::issuing::shipping::{self, ShipmentView};
+use crate::services::issuing::stats::{self as institution_stats, Stats};
+use crate::services::issuing::{certificates, printing, registers, stock};
+use crate::state::AppState;
 
 fn actor(o: &Officer) -> Actor {
     Actor::officer(o.id())
@@ -35,7 +38,7 @@ pub async fn queue(
     q: web::Query<QueueParams>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let page = issuing::queue(
+    let page = review::queue(
         &state.db,
         who.institution(),
         &QueueQuery {
@@ -53,7 +56,7 @@ pub async fn queue(
     responses((status = 200, description = "everything about the application, unmasked; the read is audited"), (status = 404)))]
 #[get("/api/v1/officer/applications/{id}")]
 pub async fn detail(state: web::Data<AppState>, who: Officer, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let view = issuing::detail(&state.db, &state.cipher, &actor(&who), who.institution(), &id).await?;
+    let view = review::detail(&state.db, &state.cipher, &actor(&who), who.institution(), &id).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -67,7 +70,7 @@ pub async fn document(
 ) -> Result<HttpResponse, ApiError> {
     let (id, kind) = path.into_inner();
     let (bytes, content_type) =
-        issuing::document(&state.db, &state.blobs, &actor(&who), who.institution(), &id, &kind).await?;
+        review::document(&state.db, &state.blobs, &actor(&who), who.institution(), &id, &kind).await?;
     Ok(HttpResponse::Ok().content_type(content_type).insert_header(("Cache-Control", "no-store")).body(bytes))
 }
 
@@ -88,7 +91,7 @@ pub async fn return_application(
     id: web::Path<String>,
     body: web::Json<ReturnBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = issuing::return_application(
+    let app = review::return_application(
         &state.db,
         &actor(&who),
         who.institution(),
@@ -121,7 +124,7 @@ pub async fn approve(
     body: Option<web::Json<ApprovalBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let given = body.and_then(|b| b.into_inner().certificate_number);
-    let number = issuing::approve(&state.db, &actor(&who), who.institution(), &id, given.as_deref()).await?;
+    let number = certificates::approve(&state.db, &actor(&who), who.institution(), &id, given.as_deref()).await?;
     Ok(HttpResponse::Ok().json(Approved { certificate_number: number }))
 }
 
@@ -129,7 +132,7 @@ pub async fn approve(
     responses((status = 200, body = ShipmentView), (status = 404), (status = 409), (status = 502)))]
 #[post("/api/v1/officer/applications/{id}/shipment")]
 pub async fn ship(state: web::Data<AppState>, who: Officer, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let shipment = issuing::ship(
+    let shipment = shipping::ship(
         &state.db,
         &state.cipher,
         state.courier.as_ref(),
@@ -150,7 +153,9 @@ pub async fn registration_form_pdf(
     who: Officer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let pdf = crate::form_pdf::for_application(&state, &actor(&who), who.institution(), &id).await?;
+    let pdf =
+        printing::for_application(&state.db, &state.blobs, &state.print_font, &actor(&who), who.institution(), &id)
+            .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header(("Content-Disposition", "inline; filename=\"registration-form.pdf\""))
@@ -171,7 +176,7 @@ pub async fn modification_requests(
     who: Officer,
     q: web::Query<ModificationParams>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(issuing::modification_requests(&state.db, who.institution(), q.state.as_deref()).await?))
+    Ok(HttpResponse::Ok().json(review::modification_requests(&state.db, who.institution(), q.state.as_deref()).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -189,7 +194,7 @@ pub async fn decide_modification(
     id: web::Path<String>,
     body: web::Json<DecisionBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = issuing::decide_modification(
+    let app = review::decide_modification(
         &state.db,
         &state.cipher,
         &actor(&who),
@@ -216,7 +221,7 @@ pub async fn loss(
     number: web::Path<String>,
     body: web::Json<LossBody>,
 ) -> Result<HttpResponse, ApiError> {
-    issuing::report_loss(&state.db, &actor(&who), who.institution(), &number, &body.loss_certificate_no).await?;
+    certificates::report_loss(&state.db, &actor(&who), who.institution(), &number, &body.loss_certificate_no).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -235,7 +240,7 @@ pub async fn void(
     body: web::Json<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
     let new_number =
-        issuing::void_and_reissue(&state.db, &actor(&who), who.institution(), &number, &body.reason).await?;
+        certificates::void_and_reissue(&state.db, &actor(&who), who.institution(), &number, &body.reason).await?;
     Ok(HttpResponse::Ok().json(Approved { certificate_number: new_number }))
 }
 
@@ -246,7 +251,7 @@ pub async fn recovery(
     who: Officer,
     number: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    issuing::recover(&state.db, &actor(&who), who.institution(), &number).await?;
+    certificates::recover(&state.db, &actor(&who), who.institution(), &number).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -264,8 +269,8 @@ pub async fn receive_stock(
     who: Admin,
     body: web::Json<StockRange>,
 ) -> Result<HttpResponse, ApiError> {
-    let n = issuing::receive_stock(&state.db, &Actor::officer(who.id()), who.institution(), &body.first, &body.last)
-        .await?;
+    let n =
+        stock::receive_stock(&state.db, &Actor::officer(who.id()), who.institution(), &body.first, &body.last).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({"received": n})))
 }
 
@@ -278,14 +283,14 @@ pub async fn waste(
     number: web::Path<String>,
     body: web::Json<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
-    issuing::waste(&state.db, &Actor::officer(who.id()), who.institution(), &number, &body.reason).await?;
+    stock::waste(&state.db, &Actor::officer(who.id()), who.institution(), &number, &body.reason).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(tag = "officer", security(("bearer" = [])), responses((status = 200, body = Stats)))]
 #[get("/api/v1/officer/stats")]
 pub async fn stats(state: web::Data<AppState>, who: Officer) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(issuing::stats(&state.db, who.institution()).await?))
+    Ok(HttpResponse::Ok().json(institution_stats::stats(&state.db, who.institution()).await?))
 }
 
 // ---- registers, streamed -------------------------------------------------------------------
@@ -297,9 +302,6 @@ pub struct RegisterParams {
     /// `json` (default) or `csv`.
     pub format: Option<String>,
 }
-
-/// Rows fetched per database round trip while streaming; memory stays at one page.
-const REGISTER_PAGE: u64 = 500;
 
 /// One CSV field: quoted when needed; a leading formula character is neutralised so a
 /// spreadsheet does not run it.
@@ -323,7 +325,7 @@ trait RegisterRow: Serialize + Send + 'static {
     fn csv(&self) -> Vec<String>;
 }
 
-impl RegisterRow for store::FirstIssuanceEntry {
+impl RegisterRow for registers::FirstIssuanceEntry {
     const HEADER: &'static [&'static str] = &[
         "certificate_number",
         "application_id",
@@ -352,7 +354,7 @@ impl RegisterRow for store::FirstIssuanceEntry {
     }
 }
 
-impl RegisterRow for store::OnlineIssuanceEntry {
+impl RegisterRow for registers::OnlineIssuanceEntry {
     const HEADER: &'static [&'static str] = &[
         "certificate_number",
         "application_id",
@@ -418,15 +420,7 @@ async fn register_response<R: RegisterRow + Register>(
         }
     };
     let (from, to) = china_days(&DateRange { from: q.from, to: q.to })?;
-    crate::persistence::audit::append_alone(
-        &state.db,
-        &actor(&who),
-        "read_register",
-        "register",
-        name,
-        serde_json::json!({"from": from, "to": to, "format": if csv { "csv" } else { "json" }}),
-    )
-    .await?;
+    registers::open_export(&state.db, &actor(&who), name, from, to, if csv { "csv" } else { "json" }).await?;
     let s = Streaming {
         state,
         institution: who.institution().to_string(),
@@ -451,11 +445,11 @@ async fn register_response<R: RegisterRow + Register>(
                 chunk.push_str("\r\n");
             }
         }
-        match R::page(&s.state.db, &s.institution, s.from, s.to, &s.cursor, REGISTER_PAGE).await {
+        match registers::page::<R>(&s.state.db, &s.institution, s.from, s.to, &s.cursor).await {
             Ok((rows, cursor)) => {
                 chunk.push_str(&render(&rows, s.csv, first_page));
                 s.cursor = cursor;
-                if (rows.len() as u64) < REGISTER_PAGE {
+                if (rows.len() as u64) < registers::PAGE {
                     s.done = true;
                     if !s.csv {
                         chunk.push(']');
@@ -483,7 +477,7 @@ pub async fn first_issuance_register(
     who: Officer,
     q: web::Query<RegisterParams>,
 ) -> Result<HttpResponse, ApiError> {
-    register_response::<store::FirstIssuanceEntry>(state, who, q.into_inner(), "first_issuance").await
+    register_response::<registers::FirstIssuanceEntry>(state, who, q.into_inner(), "first_issuance").await
 }
 
 #[utoipa::path(tag = "officer", params(RegisterParams), security(("bearer" = [])),
@@ -494,7 +488,7 @@ pub async fn online_issuance_register(
     who: Officer,
     q: web::Query<RegisterParams>,
 ) -> Result<HttpResponse, ApiError> {
-    register_response::<store::OnlineIssuanceEntry>(state, who, q.into_inner(), "online_issuance").await
+    register_response::<registers::OnlineIssuanceEntry>(state, who, q.into_inner(), "online_issuance").await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {

@@ -3,10 +3,10 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use crate::error::ApiError;
-use crate::journey::{self, NotifyError, NotifyHeaders};
+use crate::routes::error::ApiError;
 use crate::routes::extract::Applicant;
-use crate::startup::AppState;
+use crate::services::applicant::payment::{self, NotifyError, NotifyHeaders};
+use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PaymentAnswer {
@@ -24,7 +24,7 @@ pub async fn create_payment(
     who: Applicant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = journey::create_payment(
+    let p = payment::create_payment(
         &state.db,
         &state.pay,
         &state.settings.pay.description,
@@ -44,7 +44,7 @@ pub async fn create_payment(
 /// within 5 minutes, AES-256-GCM resource, amount/appid/mchid checked. 204 when applied or
 /// already applied; 401 with nothing changed when it does not verify.
 #[utoipa::path(tag = "platform", request_body(content = String, content_type = "application/json"),
-    responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 204), (status = 401, body = crate::routes::error::ErrorBody)))]
 #[post("/api/v1/payments/notify")]
 pub async fn notify(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -56,7 +56,7 @@ pub async fn notify(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     };
     let body = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("invalid_body", "body is not UTF-8"))?;
     let settings = &state.settings;
-    match journey::settle_payment(
+    match payment::settle_payment(
         &state.db,
         &state.pay_keys,
         &state.pay_api_v3_key,
@@ -73,6 +73,6 @@ pub async fn notify(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
             tracing::warn!(reason = %why, "payment notification rejected");
             Err(ApiError::unauthorized("invalid_notification", why))
         }
-        Err(NotifyError::Api(e)) => Err(e),
+        Err(NotifyError::Api(e)) => Err(e.into()),
     }
 }

@@ -4,9 +4,9 @@ use actix_web::{post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Role};
-use crate::error::ApiError;
 use crate::persistence::staff;
-use crate::startup::AppState;
+use crate::routes::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct OfficerLogin {
@@ -25,7 +25,7 @@ fn invalid_credentials() -> ApiError {
 }
 
 #[utoipa::path(tag = "officer", request_body = OfficerLogin,
-    responses((status = 200, body = SessionToken), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = SessionToken), (status = 401, body = crate::routes::error::ErrorBody)))]
 #[post("/api/v1/officer/session")]
 pub async fn officer_session(
     state: web::Data<AppState>,
@@ -57,7 +57,7 @@ pub struct HospitalLogin {
 }
 
 #[utoipa::path(tag = "hospital", request_body = HospitalLogin,
-    responses((status = 200, body = SessionToken), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = SessionToken), (status = 401, body = crate::routes::error::ErrorBody)))]
 #[post("/api/v1/hospital/session")]
 pub async fn hospital_session(
     state: web::Data<AppState>,

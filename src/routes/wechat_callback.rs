@@ -11,8 +11,8 @@ use actix_web::{get, post, web, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::routes::error::ApiError;
+use crate::state::AppState;
 use crate::wechat::message::Inbound;
 use crate::wechat::reply::{self, Reply};
 use crate::wechat::{signature, xml};

@@ -25,6 +25,8 @@ pub enum PayError {
     Stale,
     #[error("resource does not decrypt")]
     Decrypt,
+    #[error("{0} is not the notification's JSON")]
+    Malformed(&'static str),
 }
 
 pub const MAX_SKEW_SECS: i64 = 300;
@@ -151,6 +153,57 @@ pub fn decrypt_resource(
     String::from_utf8(plain).map_err(|_| PayError::Decrypt)
 }
 
+/// A payment notification's envelope (`POST` body, signed).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Notice {
+    pub id: String,
+    pub event_type: String,
+    pub resource: Resource,
+}
+
+/// The encrypted part of a notification.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Resource {
+    pub algorithm: String,
+    pub ciphertext: String,
+    #[serde(default)]
+    pub associated_data: String,
+    pub nonce: String,
+}
+
+/// The transaction a `TRANSACTION.SUCCESS` notification carries, decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Transaction {
+    pub appid: String,
+    pub mchid: String,
+    pub out_trade_no: String,
+    #[serde(default)]
+    pub transaction_id: String,
+    pub trade_state: String,
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Amount {
+    /// Fen.
+    pub total: i64,
+}
+
+impl Notice {
+    pub const TRANSACTION_SUCCESS: &'static str = "TRANSACTION.SUCCESS";
+
+    pub fn parse(body: &str) -> Result<Notice, PayError> {
+        serde_json::from_str(body).map_err(|_| PayError::Malformed("body"))
+    }
+
+    /// Decrypts the resource as a transaction (only for `TRANSACTION.*` events).
+    pub fn transaction(&self, api_v3_key: &[u8; 32]) -> Result<Transaction, PayError> {
+        let r = &self.resource;
+        let plain = decrypt_resource(api_v3_key, &r.nonce, &r.associated_data, &r.ciphertext)?;
+        serde_json::from_str(&plain).map_err(|_| PayError::Malformed("resource"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +247,29 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode(ct);
         assert_eq!(decrypt_resource(&key, "abcdefghijkl", "transaction", &b64).expect("dec"), "{\"x\":1}");
         assert_eq!(decrypt_resource(&key, "abcdefghijkl", "other", &b64), Err(PayError::Decrypt));
+    }
+
+    #[test]
+    fn notifications_parse_into_their_transaction() {
+        let key = [7u8; 32];
+        let tx = r#"{"appid":"wxapp","mchid":"1900000109","out_trade_no":"BC1","transaction_id":"4200001",
+                     "trade_state":"SUCCESS","amount":{"total":1800,"payer_total":1800,"currency":"CNY"},
+                     "payer":{"openid":"o1"}}"#;
+        let ct = Aes256Gcm::new((&key).into())
+            .encrypt(Nonce::from_slice(b"abcdefghijkl"), Payload { msg: tx.as_bytes(), aad: b"transaction" })
+            .expect("enc");
+        let body = serde_json::json!({
+            "id": "EV-1", "create_time": "2026-12-02T10:00:00+08:00", "event_type": "TRANSACTION.SUCCESS",
+            "resource_type": "encrypt-resource", "summary": "支付成功",
+            "resource": {"algorithm": "AEAD_AES_256_GCM", "ciphertext": base64::engine::general_purpose::STANDARD.encode(ct),
+                         "associated_data": "transaction", "nonce": "abcdefghijkl", "original_type": "transaction"}
+        })
+        .to_string();
+        let notice = Notice::parse(&body).expect("notice");
+        assert_eq!(notice.event_type, Notice::TRANSACTION_SUCCESS);
+        let t = notice.transaction(&key).expect("transaction");
+        assert_eq!((t.out_trade_no.as_str(), t.amount.total, t.trade_state.as_str()), ("BC1", 1800, "SUCCESS"));
+        assert_eq!(notice.transaction(&[8u8; 32]), Err(PayError::Decrypt));
+        assert_eq!(Notice::parse("{\"id\":1}"), Err(PayError::Malformed("body")));
     }
 }

@@ -4,17 +4,15 @@
 
 use std::time::Duration;
 
-use crate::persistence::{issuing, Db};
+use crate::persistence::Db;
+use crate::services::issuing::stats;
 
 pub async fn run(db: Db, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        match issuing::flag_overdue(&db, chrono::Utc::now()).await {
-            Ok(0) => {}
-            Ok(newly) => {
-                let total = issuing::count_overdue(&db).await.unwrap_or_default();
-                tracing::warn!(newly, total, "applications passed their review deadline");
-            }
-            Err(e) => tracing::error!(error = %e, "deadline watcher pass failed"),
+        match stats::flag_overdue(&db, chrono::Utc::now()).await {
+            Ok((0, _)) => {}
+            Ok((newly, total)) => tracing::warn!(newly, total, "applications passed their review deadline"),
+            Err(e) => tracing::error!(error = ?anyhow::Error::from(e), "deadline watcher pass failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

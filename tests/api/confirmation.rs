@@ -96,7 +96,7 @@ async fn confirmation_checks_the_name_freezes_the_form_and_nothing_changes_after
     assert_eq!(form["form"]["newborn_name"], "李小满");
     // The digest is over the stored snapshot.
     let (snapshot, stored_digest) =
-        birthcert::persistence::form::frozen(&app.state.db, &app_id).await.expect("q").expect("frozen");
+        birthcert::persistence::applications::frozen_form(&app.state.db, &app_id).await.expect("q").expect("frozen");
     let parsed: birthcert::domain::registration_form::RegistrationForm =
         serde_json::from_str(&snapshot).expect("snapshot");
     assert_eq!(parsed.digest(), stored_digest);

@@ -109,7 +109,7 @@ async fn face_sessions_are_rate_limited_per_user() {
     let app = spawn_app().await;
     let (token, app_id) = application_with_parents(&app).await;
     let path = format!("/api/v1/applications/{app_id}/identity/mother/face-sessions");
-    for n in 0..birthcert::journey::FACE_SESSIONS_PER_HOUR {
+    for n in 0..birthcert::services::applicant::identity::FACE_SESSIONS_PER_HOUR {
         let (status, body) = send(&app, reqwest::Method::POST, &path, &token, None).await;
         assert_eq!(status, 201, "session {n}: {body}");
     }
@@ -160,7 +160,7 @@ async fn four_id_images_complete_the_documents_step_and_bad_files_are_refused() 
     assert_eq!(state_of(&app, &token, &app_id).await, "identity_verified");
     assert_eq!(upload(&app, &token, &doc("father_id_back"), jpeg(), "x.jpg").await.0, 201);
     assert_eq!(state_of(&app, &token, &app_id).await, "documents_uploaded");
-    let current = birthcert::persistence::identity::current_documents(&app.state.db, &app_id).await.expect("docs");
+    let current = birthcert::persistence::documents::current_documents(&app.state.db, &app_id).await.expect("docs");
     assert_eq!(current.len(), 4);
     assert!(current.iter().any(|d| d.sha256 == second["sha256"].as_str().expect("h")));
     // Bodies that are not multipart.

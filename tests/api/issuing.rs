@@ -646,12 +646,12 @@ async fn the_deadline_watcher_flags_overdue_applications_and_the_queue_shows_the
         stop_rx,
     ));
     crate::helpers::eventually("the application is flagged", || async {
-        birthcert::persistence::issuing::count_overdue(&app.state.db).await.expect("count") == 1
+        birthcert::persistence::applications::count_overdue(&app.state.db).await.expect("count") == 1
     })
     .await;
     stop.send(true).expect("stop");
     watcher.await.expect("stopped");
-    let flagged_again = birthcert::persistence::issuing::flag_overdue(&app.state.db, chrono::Utc::now()).await;
+    let flagged_again = birthcert::persistence::applications::flag_overdue(&app.state.db, chrono::Utc::now()).await;
     assert_eq!(flagged_again.expect("flag"), 0, "flagged once");
     let officer = officer(&app, "PY-RMYY");
     let (_, overdue) = send(&app, GET, "/api/v1/officer/applications?overdue=true", &officer, None).await;
@@ -756,7 +756,7 @@ async fn the_printed_form_carries_every_field_the_digest_and_the_certificate_num
 
 #[tokio::test]
 async fn a_register_longer_than_one_page_streams_whole_and_in_order() {
-    use birthcert::persistence::issuing::{write_registers, FirstIssuanceEntry, OnlineIssuanceEntry};
+    use birthcert::persistence::registers::{write_registers, FirstIssuanceEntry, OnlineIssuanceEntry};
     let app = spawn_app().await;
     let (_, app_id) = submitted(&app).await;
     let start = chrono::Utc::now() - chrono::Duration::hours(3);

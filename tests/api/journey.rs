@@ -3,8 +3,9 @@
 
 use birthcert::crypto::Field;
 use birthcert::domain::resident_id::check_char;
-use birthcert::journey::store_number;
-use birthcert::persistence::applicant::{self, DeliveryRecord};
+use birthcert::persistence::deliveries::{self, DeliveryRecord};
+use birthcert::persistence::parents;
+use birthcert::services::store_number;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
@@ -26,7 +27,7 @@ pub fn father_id() -> String {
 }
 
 pub async fn seed_delivery(app: &TestApp, mother_name: &str, mother_id: &str) -> String {
-    applicant::insert_delivery(
+    deliveries::insert_delivery(
         &app.state.db,
         &DeliveryRecord {
             institution_code: "PY-RMYY".into(),
@@ -299,7 +300,7 @@ async fn eligible_parents_move_the_application_on_and_the_view_shows_it_masked()
     assert!(view["state_description"].as_str().expect("text").contains("人脸识别"));
 
     // The stored numbers are ciphertext.
-    let stored = applicant::parents(&app.state.db, &app_id).await.expect("parents");
+    let stored = parents::parents(&app.state.db, &app_id).await.expect("parents");
     assert_eq!(stored.len(), 2);
     assert!(stored.iter().all(|p| !p.id_number.sealed.ciphertext.contains("370124")));
 }
@@ -374,7 +375,7 @@ async fn invalid_parent_input_is_422_and_changes_nothing() {
     assert!(fields.contains(&("mother.id_number".into(), "checksum".into())), "{fields:?}");
     assert!(fields.contains(&("father.phone".into(), "format".into())), "{fields:?}");
     assert!(fields.contains(&("father.id_type".into(), "unknown".into())), "{fields:?}");
-    assert!(applicant::parents(&app.state.db, &app_id).await.expect("parents").is_empty());
+    assert!(parents::parents(&app.state.db, &app_id).await.expect("parents").is_empty());
     let (_, view) = send(&app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
     assert_eq!(view["state"], "draft");
 }

@@ -6,7 +6,7 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn officer_signs_in_with_the_right_password_only() {
     let app = spawn_app().await;
-    birthcert::accounts::add_officer(&app.state.db, "PY-ZYY", "li.officer", "a long password 1", false)
+    birthcert::services::staff::add_officer(&app.state.db, "PY-ZYY", "li.officer", "a long password 1", false)
         .await
         .expect("created");
 
@@ -30,7 +30,7 @@ async fn officer_signs_in_with_the_right_password_only() {
 #[tokio::test]
 async fn admin_officers_get_the_admin_role() {
     let app = spawn_app().await;
-    birthcert::accounts::add_officer(&app.state.db, "PY-RMYY", "wang.admin", "another long pass", true)
+    birthcert::services::staff::add_officer(&app.state.db, "PY-RMYY", "wang.admin", "another long pass", true)
         .await
         .expect("created");
     let body: Value = app
@@ -45,20 +45,21 @@ async fn admin_officers_get_the_admin_role() {
 #[tokio::test]
 async fn accounts_refuse_unknown_institutions_and_taken_usernames() {
     let app = spawn_app().await;
-    assert!(birthcert::accounts::add_officer(&app.state.db, "NOPE", "x.officer", "long enough pass", false)
+    assert!(birthcert::services::staff::add_officer(&app.state.db, "NOPE", "x.officer", "long enough pass", false)
         .await
         .is_err());
-    birthcert::accounts::add_officer(&app.state.db, "PY-RMYY", "x.officer", "long enough pass", false)
+    birthcert::services::staff::add_officer(&app.state.db, "PY-RMYY", "x.officer", "long enough pass", false)
         .await
         .expect("first");
-    let again = birthcert::accounts::add_officer(&app.state.db, "PY-ZYY", "x.officer", "long enough pass", false).await;
-    assert!(matches!(again, Err(birthcert::accounts::AccountError::UsernameTaken(_))));
+    let again =
+        birthcert::services::staff::add_officer(&app.state.db, "PY-ZYY", "x.officer", "long enough pass", false).await;
+    assert!(matches!(again, Err(birthcert::services::staff::AccountError::UsernameTaken(_))));
 }
 
 #[tokio::test]
 async fn hospital_key_gives_a_token_scoped_to_its_institution() {
     let app = spawn_app().await;
-    let key = birthcert::accounts::add_hospital_key(&app.state.db, "PY-FYBJ").await.expect("key");
+    let key = birthcert::services::staff::add_hospital_key(&app.state.db, "PY-FYBJ").await.expect("key");
 
     let res = app.post_json("/api/v1/hospital/session", &json!({"institution_code": "PY-FYBJ", "api_key": key})).await;
     assert_eq!(res.status(), 200);

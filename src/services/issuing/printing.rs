@@ -8,11 +8,45 @@ use std::io::{BufWriter, Cursor};
 use printpdf::{Image, ImageTransform, Mm, PdfDocument};
 use serde_json::json;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::application_in;
+use crate::blobs::BlobStore;
 use crate::domain::registration_form::{FormParent, RegistrationForm};
-use crate::error::ApiError;
 use crate::persistence::audit::{self, Actor};
-use crate::persistence::issuing as store;
-use crate::startup::AppState;
+use crate::persistence::{applications, certificates, signatures, Db};
+use crate::services::ServiceError;
+
+/// The CJK font for printed forms, read on the first print (tens of MB; printing is rare, and a
+/// missing font must not stop the service) and kept.
+#[derive(Debug)]
+pub struct PrintFont {
+    path: PathBuf,
+    bytes: tokio::sync::OnceCell<Arc<Vec<u8>>>,
+}
+
+impl PrintFont {
+    pub fn new(path: PathBuf) -> PrintFont {
+        PrintFont { path, bytes: tokio::sync::OnceCell::new() }
+    }
+
+    async fn bytes(&self) -> Result<Arc<Vec<u8>>, ServiceError> {
+        let bytes = self
+            .bytes
+            .get_or_try_init(|| async {
+                tokio::fs::read(&self.path).await.map(Arc::new).map_err(|e| ServiceError::Unavailable {
+                    code: "pdf_font_missing",
+                    message: format!(
+                        "the CJK font for printing is missing ({}: {e}); set pdf.font_path",
+                        self.path.display()
+                    ),
+                })
+            })
+            .await?;
+        Ok(bytes.clone())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
@@ -136,42 +170,30 @@ pub fn render(
 
 /// The officer's printable form for one application of their institution (an audited read).
 pub async fn for_application(
-    state: &AppState,
+    db: &Db,
+    blobs: &BlobStore,
+    font: &PrintFont,
     officer: &Actor,
     institution: &str,
     id: &str,
-) -> Result<Vec<u8>, ApiError> {
-    let app = crate::persistence::applicant::application(&state.db, id)
+) -> Result<Vec<u8>, ServiceError> {
+    let app = application_in(db, institution, id).await?;
+    let (snapshot, digest) = applications::frozen_form(db, &app.id)
         .await?
-        .filter(|a| a.institution_code == institution)
-        .ok_or(ApiError::NotFound("application"))?;
-    let (snapshot, digest) = crate::persistence::form::frozen(&state.db, &app.id)
-        .await?
-        .ok_or_else(|| crate::journey::wrong_state(&app, "printing the form before the family confirmed it"))?;
+        .ok_or_else(|| ServiceError::wrong_state(app.state, "printing the form before the family confirmed it"))?;
     let form: RegistrationForm = serde_json::from_str(&snapshot)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("frozen form of {}: {e}", app.id)))?;
-    let signature = match store::signature_of(&state.db, &app.id).await? {
-        Some((sha, _, _)) => state.blobs.read(&sha).await.ok(),
+        .map_err(|e| ServiceError::internal(anyhow::anyhow!("frozen form of {}: {e}", app.id)))?;
+    let signature = match signatures::signature_of(db, &app.id).await? {
+        Some((sha, _, _)) => blobs.read(&sha).await.ok(),
         None => None,
     };
-    let number = store::current_certificate(&state.db, &app.id).await?.map(|c| c.number);
-    let font = state
-        .pdf_font
-        .get_or_try_init(|| async {
-            let path = &state.settings.pdf.font_path;
-            tokio::fs::read(path).await.map(std::sync::Arc::new).map_err(|e| ApiError::Unavailable {
-                code: "pdf_font_missing",
-                message: format!("the CJK font for printing is missing ({}: {e}); set pdf.font_path", path.display()),
-            })
-        })
-        .await?
-        .clone();
-    audit::append_alone(&state.db, officer, "print_form", "application", &app.id, json!({"form_digest": digest}))
-        .await?;
+    let number = certificates::current_certificate(db, &app.id).await?.map(|c| c.number);
+    let font = font.bytes().await?;
+    audit::append_alone(db, officer, "print_form", "application", &app.id, json!({"form_digest": digest})).await?;
     tokio::task::spawn_blocking(move || render(&form, &digest, number.as_deref(), signature.as_deref(), &font))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+        .map_err(ServiceError::internal)?
+        .map_err(ServiceError::internal)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The API error: an HTTP status, a stable machine-readable `code`, a human message and the
-//! request id. The cause chain goes to the log, never to the client.
+//! request id. Services answer `ServiceError`; this is where each of its variants gets its
+//! status. The cause chain goes to the log, never to the client.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -7,11 +8,8 @@ use serde::Serialize;
 
 use crate::telemetry::current_request_id;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub code: String,
-}
+pub use crate::services::FieldError;
+use crate::services::ServiceError;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -149,6 +147,25 @@ impl ResponseError for ApiError {
                 _ => None,
             },
         })
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::BadRequest { code, message } => ApiError::BadRequest { code, message },
+            ServiceError::Validation { fields } => ApiError::Validation { fields },
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::Conflict { code, message } => ApiError::Conflict { code, message },
+            ServiceError::WrongState { state, message } => ApiError::WrongState { state, message },
+            ServiceError::PayloadTooLarge => ApiError::PayloadTooLarge,
+            ServiceError::UnsupportedMediaType(m) => ApiError::UnsupportedMediaType(m),
+            ServiceError::Unprocessable { code, message } => ApiError::Unprocessable { code, message },
+            ServiceError::RateLimited => ApiError::RateLimited,
+            ServiceError::Upstream { service, source } => ApiError::Upstream { service, source },
+            ServiceError::Unavailable { code, message } => ApiError::Unavailable { code, message },
+            ServiceError::Internal(e) => ApiError::Internal(e),
+        }
     }
 }
 

@@ -1,0 +1,92 @@
+//! A certificate's life after its number is issued (DESIGN §2): it is delivered, lost in the
+//! post, or voided for an issuer's error; a voided one is recovered when the family returns it.
+//! The blank stock a number comes from has its own short life (`StockState`).
+
+crate::text_enum! {
+    pub enum CertificateState {
+        Issued = "issued",
+        Delivered = "delivered",
+        Lost = "lost",
+        Voided = "voided",
+        Recovered = "recovered",
+    }
+}
+
+impl CertificateState {
+    /// The states a certificate may come from to reach `self`; empty for the first state.
+    pub fn sources(self) -> &'static [CertificateState] {
+        use CertificateState as C;
+        match self {
+            C::Issued => &[],
+            C::Delivered | C::Lost => &[C::Issued],
+            C::Voided => &[C::Delivered],
+            C::Recovered => &[C::Voided],
+        }
+    }
+
+    pub fn can_move_to(self, to: CertificateState) -> bool {
+        to.sources().contains(&self)
+    }
+
+    /// Still in force: the family holds it or it is on its way.
+    pub fn in_force(self) -> bool {
+        matches!(self, CertificateState::Issued | CertificateState::Delivered)
+    }
+}
+
+crate::text_enum! {
+    /// A number of the blank stock: used once, issued or written off as waste (废证).
+    pub enum StockState {
+        Blank = "blank",
+        Issued = "issued",
+        Waste = "waste",
+    }
+}
+
+impl StockState {
+    pub fn can_move_to(self, to: StockState) -> bool {
+        self == StockState::Blank && to != StockState::Blank
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_moves_match_the_table() {
+        use CertificateState as C;
+        let allowed =
+            [(C::Issued, C::Delivered), (C::Issued, C::Lost), (C::Delivered, C::Voided), (C::Voided, C::Recovered)];
+        for &from in C::ALL {
+            for &to in C::ALL {
+                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from} → {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn stock_numbers_are_used_once() {
+        use StockState as S;
+        let allowed = [(S::Blank, S::Issued), (S::Blank, S::Waste)];
+        for &from in S::ALL {
+            for &to in S::ALL {
+                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from} → {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn stored_text_round_trips_and_unknown_text_is_refused() {
+        for &s in CertificateState::ALL {
+            assert_eq!(CertificateState::parse(s.as_str()), Some(s));
+        }
+        for &s in StockState::ALL {
+            assert_eq!(StockState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(CertificateState::parse("shipped"), None);
+        assert_eq!(StockState::parse("Blank"), None);
+        assert!(CertificateState::Delivered.in_force());
+        assert!(!CertificateState::Lost.in_force());
+    }
+}

@@ -1,0 +1,83 @@
+//! The two parents declared on an application.
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::entities::parent;
+use super::{new_id, PersistenceError, StoredNumber};
+use crate::crypto::Sealed;
+
+#[derive(Debug, Clone)]
+pub struct ParentRecord {
+    pub role: String,
+    pub name: String,
+    pub id_type: String,
+    pub id_number: StoredNumber,
+    pub nationality: String,
+    pub ethnicity: String,
+    pub phone: Option<StoredNumber>,
+    pub address: Option<String>,
+}
+
+/// Replaces the application's parents (they are editable until the form is confirmed).
+pub async fn save_parents(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    parents: &[ParentRecord],
+) -> Result<(), PersistenceError> {
+    parent::Entity::delete_many().filter(parent::Column::ApplicationId.eq(application_id)).exec(db).await?;
+    if parents.is_empty() {
+        return Ok(());
+    }
+    let rows = parents.iter().map(|p| parent::ActiveModel {
+        id: Set(new_id()),
+        application_id: Set(application_id.to_string()),
+        role: Set(p.role.clone()),
+        name: Set(p.name.clone()),
+        id_type: Set(p.id_type.clone()),
+        id_number_enc: Set(p.id_number.sealed.ciphertext.clone()),
+        id_number_key_id: Set(p.id_number.sealed.key_id.clone()),
+        id_number_bidx: Set(p.id_number.bidx.clone()),
+        id_number_masked: Set(p.id_number.masked.clone()),
+        nationality: Set(p.nationality.clone()),
+        ethnicity: Set(p.ethnicity.clone()),
+        phone_enc: Set(p.phone.as_ref().map(|x| x.sealed.ciphertext.clone())),
+        phone_key_id: Set(p.phone.as_ref().map(|x| x.sealed.key_id.clone())),
+        phone_bidx: Set(p.phone.as_ref().map(|x| x.bidx.clone())),
+        phone_masked: Set(p.phone.as_ref().map(|x| x.masked.clone())),
+        address: Set(p.address.clone()),
+        updated_at: Set(Utc::now()),
+    });
+    // Both parents in one statement.
+    parent::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn parents(db: &impl ConnectionTrait, application_id: &str) -> Result<Vec<ParentRecord>, PersistenceError> {
+    Ok(parent::Entity::find()
+        .filter(parent::Column::ApplicationId.eq(application_id))
+        .order_by_desc(parent::Column::Role)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| ParentRecord {
+            phone: match (m.phone_enc, m.phone_key_id, m.phone_bidx, m.phone_masked) {
+                (Some(c), Some(k), Some(b), Some(ma)) => {
+                    Some(StoredNumber { sealed: Sealed { key_id: k, ciphertext: c }, bidx: b, masked: ma })
+                }
+                _ => None,
+            },
+            role: m.role,
+            name: m.name,
+            id_type: m.id_type,
+            id_number: StoredNumber {
+                sealed: Sealed { key_id: m.id_number_key_id, ciphertext: m.id_number_enc },
+                bidx: m.id_number_bidx,
+                masked: m.id_number_masked,
+            },
+            nationality: m.nationality,
+            ethnicity: m.ethnicity,
+            address: m.address,
+        })
+        .collect())
+}

@@ -1,0 +1,141 @@
+//! The four ID images (judged by content: JPEG or PNG, at most 5 MiB), the upload checks made
+//! before a body is read, and the resubmission after an officer's return.
+
+use super::own_application;
+use crate::blobs::{BlobError, BlobStore, StoredBlob, MAX_IMAGE_BYTES};
+use crate::domain::application::{Command, DOCUMENT_KINDS};
+use crate::domain::application_state::ApplicationState as S;
+use crate::domain::Calendar;
+use crate::persistence::applications::{self, Application};
+use crate::persistence::audit::Actor;
+use crate::persistence::{documents, identity, Db};
+use crate::services::lifecycle::{self, Facts};
+use crate::services::ServiceError;
+
+fn blob_error(e: BlobError) -> ServiceError {
+    match e {
+        BlobError::TooLarge => ServiceError::PayloadTooLarge,
+        BlobError::NotAnImage => ServiceError::UnsupportedMediaType("upload a JPEG or PNG image".into()),
+        BlobError::Empty => ServiceError::bad_request("empty_file", "the file is empty"),
+        BlobError::Io(e) => ServiceError::internal(e),
+    }
+}
+
+pub async fn store_image<S, E>(blobs: &BlobStore, chunks: S) -> Result<StoredBlob, ServiceError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    blobs.store_image(chunks, MAX_IMAGE_BYTES).await.map_err(blob_error)
+}
+
+/// What an upload is for; checked before the body is read, so a refused upload stores nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    HandheldPhoto,
+    Document,
+    Signature,
+}
+
+pub async fn check_upload_allowed(
+    db: &Db,
+    user_id: &str,
+    application_id: &str,
+    upload: Upload,
+) -> Result<(), ServiceError> {
+    let app = own_application(db, user_id, application_id).await?;
+    match upload {
+        Upload::HandheldPhoto => {
+            if app.state != S::ParentsEntered {
+                return Err(ServiceError::wrong_state(app.state, "a hand-held photo"));
+            }
+            if !identity::passed(db, &app.id, "mother").await? {
+                return Err(ServiceError::Conflict {
+                    code: "mother_not_verified",
+                    message: "the mother must pass face verification first".into(),
+                });
+            }
+        }
+        Upload::Document => {
+            if !matches!(app.state, S::IdentityVerified | S::DocumentsUploaded | S::Returned) {
+                return Err(ServiceError::wrong_state(app.state, "uploading documents"));
+            }
+        }
+        Upload::Signature => {
+            lifecycle::check(&app, Command::Sign, "signing")?;
+        }
+    }
+    Ok(())
+}
+
+/// Stores one of the four ID images; the fourth completes the documents step. Re-uploads
+/// replace the current image until the form is confirmed, and after a return.
+pub async fn put_document(
+    db: &Db,
+    user_id: &str,
+    application_id: &str,
+    kind: &str,
+    blob: &StoredBlob,
+) -> Result<(), ServiceError> {
+    if !DOCUMENT_KINDS.contains(&kind) {
+        return Err(ServiceError::NotFound("document kind"));
+    }
+    let app = own_application(db, user_id, application_id).await?;
+    if !matches!(app.state, S::IdentityVerified | S::DocumentsUploaded | S::Returned) {
+        return Err(ServiceError::wrong_state(app.state, "uploading documents"));
+    }
+    let txn = crate::persistence::begin(db).await?;
+    documents::put_document(
+        &txn,
+        &app.id,
+        kind,
+        &blob.sha256,
+        i64::try_from(blob.size).unwrap_or(i64::MAX),
+        blob.image_type.mime(),
+    )
+    .await?;
+    applications::add_event(&txn, &app.id, "document_uploaded", None, None, Some(serde_json::json!({"kind": kind})))
+        .await?;
+    if app.state == S::IdentityVerified {
+        let current = documents::current_documents(&txn, &app.id).await?;
+        if DOCUMENT_KINDS.iter().all(|k| current.iter().any(|d| d.kind == *k)) {
+            lifecycle::apply(&txn, &Actor::applicant(&app.user_id), &app, Command::CompleteDocuments, Facts::default())
+                .await?;
+        }
+    }
+    crate::persistence::commit(txn).await?;
+    Ok(())
+}
+
+/// The family sends the application back after a return: every document the officer named
+/// must have been uploaded again since. The frozen form stays as it was.
+pub async fn resubmit(db: &Db, calendar: &Calendar, user_id: &str, id: &str) -> Result<Application, ServiceError> {
+    let app = own_application(db, user_id, id).await?;
+    lifecycle::check(&app, Command::Resubmit, "resubmission")?;
+    let returned_at = applications::last_entered(db, &app.id, S::Returned).await?.unwrap_or(app.updated_at);
+    let redone = documents::documents_uploaded_since(db, &app.id, returned_at).await?;
+    let missing: Vec<String> =
+        applications::redo_documents(db, &app.id).await?.into_iter().filter(|k| !redone.contains(k)).collect();
+    if !missing.is_empty() {
+        return Err(ServiceError::Unprocessable {
+            code: "documents_to_redo",
+            message: format!("upload these documents again first: {}", missing.join(", ")),
+        });
+    }
+    let due_at = lifecycle::review_deadline(db, calendar, &app.institution_code).await?;
+    let txn = crate::persistence::begin(db).await?;
+    let applied = lifecycle::apply(
+        &txn,
+        &Actor::applicant(user_id),
+        &app,
+        Command::Resubmit,
+        Facts {
+            detail: Some(serde_json::json!({"resubmitted": true})),
+            review_due_at: Some(due_at),
+            ..Facts::default()
+        },
+    )
+    .await?;
+    crate::persistence::commit(txn).await?;
+    Ok(applied.app)
+}

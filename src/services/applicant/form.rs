@@ -1,0 +1,248 @@
+//! The registration form (as it stands, or frozen once confirmed), the family's request to
+//! correct the hospital's record, confirmation with the newborn's name, the mother's
+//! e-signature, and the delivery address with its courier fee.
+
+use serde::Serialize;
+
+use super::own_application;
+use crate::blobs::StoredBlob;
+use crate::crypto::{Field, PersonalDataCipher};
+use crate::domain::application::Command;
+use crate::domain::eligibility::Reason;
+use crate::domain::names::{NameError, NewbornName};
+use crate::domain::registration_form::{age_on, format_birth_time, FormParent, RegistrationForm};
+use crate::domain::ResidentId;
+use crate::persistence::applications::{self, Application};
+use crate::persistence::audit::Actor;
+use crate::persistence::{deliveries, institutions, modifications, parents, signatures, Db};
+use crate::services::lifecycle::{self, Facts, FrozenForm};
+use crate::services::{open_number, store_number, FieldError, ServiceError};
+
+/// The form as it stands (or as frozen, once confirmed), with full ID numbers; callers that
+/// show it to the applicant mask it.
+pub async fn registration_form(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    app: &Application,
+) -> Result<RegistrationForm, ServiceError> {
+    if let Some((snapshot, _)) = applications::frozen_form(db, &app.id).await? {
+        return serde_json::from_str(&snapshot)
+            .map_err(|e| ServiceError::internal(anyhow::anyhow!("frozen form of {}: {e}", app.id)));
+    }
+    let delivery =
+        deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
+    let institution =
+        institutions::get(db, &delivery.record.institution_code).await?.ok_or(ServiceError::NotFound("institution"))?;
+    let parents = parents::parents(db, &app.id).await?;
+    let birth_date = crate::domain::working_days::to_china(delivery.record.birth_at).date_naive();
+    let form_parent = |role: &str| -> Result<FormParent, ServiceError> {
+        let p = parents.iter().find(|p| p.role == role).ok_or_else(|| {
+            ServiceError::wrong_state(app.state, "the registration form before the parents are entered")
+        })?;
+        let id_number = open_number(cipher, Field::IdNumber, &p.id_number.sealed, &format!("parent id of {}", app.id))?;
+        let age = ResidentId::parse(&id_number).ok().and_then(|id| age_on(id.birth_date(), birth_date));
+        Ok(FormParent {
+            name: p.name.clone(),
+            age,
+            nationality: p.nationality.clone(),
+            ethnicity: p.ethnicity.clone(),
+            id_type: p.id_type.clone(),
+            id_number,
+        })
+    };
+    Ok(RegistrationForm {
+        newborn_name: app.newborn_name.clone(),
+        baby_sex: delivery.record.baby_sex.clone(),
+        birth_at: format_birth_time(delivery.record.birth_at),
+        birth_place: delivery.record.birth_place.clone(),
+        gestational_weeks: delivery.record.gestational_weeks,
+        length_cm: delivery.record.length_cm,
+        weight_g: delivery.record.weight_g,
+        health_status: delivery.record.health_status.clone(),
+        mother: form_parent("mother")?,
+        father: form_parent("father")?,
+        midwife_name: delivery.record.midwife_name.clone(),
+        midwifery_institution: institution.name.clone(),
+        issuing_institution: institution.name,
+    })
+}
+
+#[derive(Debug, Clone, serde::Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ModificationItem {
+    pub field: String,
+    pub requested: String,
+    pub reason: String,
+}
+
+pub async fn request_modification(
+    db: &Db,
+    user_id: &str,
+    application_id: &str,
+    items: &[ModificationItem],
+) -> Result<String, ServiceError> {
+    let mut fields = Vec::new();
+    if items.is_empty() {
+        fields.push(FieldError { field: "items".into(), code: "required".into() });
+    }
+    for (i, item) in items.iter().enumerate() {
+        if !crate::domain::delivery::MODIFIABLE_FIELDS.contains(&item.field.as_str()) {
+            fields.push(FieldError { field: format!("items[{i}].field"), code: "not_modifiable".into() });
+        }
+        if item.requested.trim().is_empty() || item.requested.chars().count() > 200 {
+            fields.push(FieldError { field: format!("items[{i}].requested"), code: "required".into() });
+        }
+        if item.reason.trim().is_empty() || item.reason.chars().count() > 500 {
+            fields.push(FieldError { field: format!("items[{i}].reason"), code: "required".into() });
+        }
+    }
+    if !fields.is_empty() {
+        return Err(ServiceError::Validation { fields });
+    }
+    let app = own_application(db, user_id, application_id).await?;
+    lifecycle::check(&app, Command::RequestModification, "a modification request")?;
+    let items = serde_json::to_value(items).map_err(ServiceError::internal)?;
+    let txn = crate::persistence::begin(db).await?;
+    let id = modifications::add_modification_request(&txn, &app.id, &items).await?;
+    lifecycle::apply(
+        &txn,
+        &Actor::applicant(&app.user_id),
+        &app,
+        Command::RequestModification,
+        Facts { detail: Some(serde_json::json!({"modification_request": id})), ..Facts::default() },
+    )
+    .await?;
+    crate::persistence::commit(txn).await?;
+    Ok(id)
+}
+
+/// Confirms the form with the newborn's name and freezes it. A refused name leaves the
+/// application where it was so another can be tried.
+pub async fn confirm(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    user_id: &str,
+    application_id: &str,
+    newborn_name: &str,
+) -> Result<String, ServiceError> {
+    let app = own_application(db, user_id, application_id).await?;
+    lifecycle::check(&app, Command::Confirm, "confirmation")?;
+    let mut form = registration_form(db, cipher, &app).await?;
+    let name = NewbornName::parse(newborn_name, &form.father.name, &form.mother.name).map_err(|e| {
+        ServiceError::Unprocessable {
+            code: e.code(),
+            message: match e {
+                NameError::ThirdSurname => Reason::ThirdSurname.message().into(),
+                NameError::InvalidName => Reason::InvalidName.message().into(),
+            },
+        }
+    })?;
+    form.newborn_name = Some(name.as_str().to_string());
+    let digest = form.digest();
+    let txn = crate::persistence::begin(db).await?;
+    lifecycle::apply(
+        &txn,
+        &Actor::applicant(&app.user_id),
+        &app,
+        Command::Confirm,
+        Facts {
+            detail: Some(serde_json::json!({"form_digest": digest})),
+            frozen_form: Some(FrozenForm {
+                newborn_name: name.as_str().to_string(),
+                canonical_json: form.canonical_json(),
+                digest: digest.clone(),
+            }),
+            ..Facts::default()
+        },
+    )
+    .await?;
+    crate::persistence::commit(txn).await?;
+    Ok(digest)
+}
+
+/// The mother's e-signature (a PNG), bound to the frozen form's digest.
+pub async fn sign(
+    db: &Db,
+    user_id: &str,
+    application_id: &str,
+    image: &StoredBlob,
+) -> Result<(chrono::DateTime<chrono::Utc>, String), ServiceError> {
+    let app = own_application(db, user_id, application_id).await?;
+    lifecycle::check(&app, Command::Sign, "signing")?;
+    let digest = app.form_digest.clone().ok_or_else(|| ServiceError::wrong_state(app.state, "signing"))?;
+    let txn = crate::persistence::begin(db).await?;
+    let at = signatures::add_signature(&txn, &app.id, &digest, &image.sha256).await?;
+    lifecycle::apply(
+        &txn,
+        &Actor::applicant(&app.user_id),
+        &app,
+        Command::Sign,
+        Facts { detail: Some(serde_json::json!({"form_digest": digest})), ..Facts::default() },
+    )
+    .await?;
+    crate::persistence::commit(txn).await?;
+    Ok((at, digest))
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct AddressInput {
+    pub recipient: String,
+    pub phone: String,
+    /// Six-digit GB/T 2260 region code of the destination.
+    pub region_code: String,
+    pub address: String,
+}
+
+/// Where to post the certificate; answers the courier fee. Changeable until payment.
+pub async fn set_address(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    fees: &crate::domain::courier_fee::FeeTable,
+    user_id: &str,
+    application_id: &str,
+    input: &AddressInput,
+) -> Result<i32, ServiceError> {
+    use crate::domain::application_state::ApplicationState as S;
+    let mut fields = Vec::new();
+    let phone = input.phone.trim();
+    if input.recipient.trim().is_empty() || input.recipient.chars().count() > 50 {
+        fields.push(FieldError { field: "recipient".into(), code: "required".into() });
+    }
+    if !(phone.len() == 11 && phone.starts_with('1') && phone.chars().all(|c| c.is_ascii_digit())) {
+        fields.push(FieldError { field: "phone".into(), code: "format".into() });
+    }
+    if !crate::domain::courier_fee::is_region_code(input.region_code.trim()) {
+        fields.push(FieldError { field: "region_code".into(), code: "format".into() });
+    }
+    if input.address.trim().chars().count() < 5 || input.address.chars().count() > 200 {
+        fields.push(FieldError { field: "address".into(), code: "required".into() });
+    }
+    if !fields.is_empty() {
+        return Err(ServiceError::Validation { fields });
+    }
+    let app = own_application(db, user_id, application_id).await?;
+    if !matches!(app.state, S::Signed | S::AwaitingPayment) {
+        return Err(ServiceError::wrong_state(app.state, "giving the address"));
+    }
+    let fee = fees.fee_for(input.region_code.trim());
+    let stored = store_number(cipher, Field::Phone, phone);
+    applications::set_address(
+        db,
+        &app.id,
+        input.recipient.trim(),
+        &stored,
+        input.region_code.trim(),
+        input.address.trim(),
+        fee,
+    )
+    .await?;
+    applications::add_event(
+        db,
+        &app.id,
+        "address_given",
+        None,
+        None,
+        Some(serde_json::json!({"courier_fee_fen": fee})),
+    )
+    .await?;
+    Ok(fee)
+}

@@ -1,0 +1,199 @@
+//! Who the parents are: face verification 2.0 for each parent through the provider, or the
+//! father's hand-held ID photo once the mother passed. The third failed face of a parent ends
+//! online eligibility.
+
+use super::own_application;
+use crate::blobs::StoredBlob;
+use crate::clients::face::{FaceOutcome, FaceVerifier};
+use crate::crypto::{Field, PersonalDataCipher};
+use crate::domain::application::Command;
+use crate::domain::application_state::ApplicationState;
+use crate::domain::eligibility::Reason;
+use crate::kv::KvStore;
+use crate::persistence::applications::Application;
+use crate::persistence::audit::Actor;
+use crate::persistence::{identity, parents, users, Db, Txn};
+use crate::services::lifecycle::{self, Facts};
+use crate::services::{open_number, ServiceError};
+
+/// Failed face attempts per parent before online eligibility ends.
+pub const MAX_FACE_FAILURES: u64 = 3;
+/// Face sessions a user may start per hour (each costs a platform call and the family's time).
+pub const FACE_SESSIONS_PER_HOUR: i64 = 20;
+
+fn parse_role(role: &str) -> Result<&'static str, ServiceError> {
+    match role {
+        "mother" => Ok("mother"),
+        "father" => Ok("father"),
+        _ => Err(ServiceError::NotFound("parent")),
+    }
+}
+
+fn upstream(e: crate::clients::wechat::WechatError) -> ServiceError {
+    ServiceError::Upstream { service: "WeChat face verification", source: e.into() }
+}
+
+/// The declared parent's name and ID number, opened for the provider.
+async fn declared(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    app: &Application,
+    role: &str,
+) -> Result<(String, String), ServiceError> {
+    let parent = parents::parents(db, &app.id)
+        .await?
+        .into_iter()
+        .find(|p| p.role == role)
+        .ok_or_else(|| ServiceError::wrong_state(app.state, "face verification before the parents are entered"))?;
+    let id = open_number(cipher, Field::IdNumber, &parent.id_number.sealed, &format!("parent id of {}", app.id))?;
+    Ok((parent.name, id))
+}
+
+pub struct FaceSessionView {
+    pub verify_id: String,
+    pub expires_in: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn start_face_session(
+    db: &Db,
+    kv: &dyn KvStore,
+    cipher: &PersonalDataCipher,
+    face: &dyn FaceVerifier,
+    user_id: &str,
+    application_id: &str,
+    role: &str,
+) -> Result<FaceSessionView, ServiceError> {
+    let role = parse_role(role)?;
+    let app = own_application(db, user_id, application_id).await?;
+    if app.state != ApplicationState::ParentsEntered {
+        return Err(ServiceError::wrong_state(app.state, "face verification"));
+    }
+    if identity::passed(db, &app.id, role).await? {
+        return Err(ServiceError::Conflict {
+            code: "already_verified",
+            message: format!("the {role} is already verified"),
+        });
+    }
+    if identity::failed_faces(db, &app.id, role).await? >= MAX_FACE_FAILURES {
+        return Err(ServiceError::Unprocessable {
+            code: "face_attempts_exhausted",
+            message: Reason::FaceAttemptsExhausted.message().into(),
+        });
+    }
+    let count = kv.increment(&format!("ratelimit:face:{user_id}"), std::time::Duration::from_secs(3600)).await?;
+    if count > FACE_SESSIONS_PER_HOUR {
+        return Err(ServiceError::RateLimited);
+    }
+    let (name, id_number) = declared(db, cipher, &app, role).await?;
+    let openid = users::external_id(db, user_id, users::MINI_PROGRAM)
+        .await?
+        .ok_or(ServiceError::NotFound("mini-program identity"))?;
+    let row_id = crate::persistence::new_id();
+    let out_seq_no = row_id.replace('-', "");
+    let session = face.start(&out_seq_no, &name, &id_number, &openid).await.map_err(upstream)?;
+    identity::start_face(db, &row_id, &app.id, role, &session.verify_id).await?;
+    Ok(FaceSessionView { verify_id: session.verify_id, expires_in: session.expires_in })
+}
+
+/// Queries the provider's verdict. A pass may complete the identity step; the third failure
+/// of a parent ends online eligibility.
+#[allow(clippy::too_many_arguments)]
+pub async fn face_result(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    face: &dyn FaceVerifier,
+    user_id: &str,
+    application_id: &str,
+    role: &str,
+    verify_id: &str,
+) -> Result<bool, ServiceError> {
+    let role = parse_role(role)?;
+    let app = own_application(db, user_id, application_id).await?;
+    let session =
+        identity::pending_face(db, &app.id, role, verify_id).await?.ok_or(ServiceError::NotFound("face session"))?;
+    let (name, id_number) = declared(db, cipher, &app, role).await?;
+    let openid = users::external_id(db, user_id, users::MINI_PROGRAM)
+        .await?
+        .ok_or(ServiceError::NotFound("mini-program identity"))?;
+    let out_seq_no = session.id.replace('-', "");
+    let outcome = face.result(verify_id, &out_seq_no, &name, &id_number, &openid).await.map_err(upstream)?;
+    let (passed, code) = match outcome {
+        FaceOutcome::Passed => (true, 10000),
+        FaceOutcome::Failed { code } => (false, code),
+    };
+    let txn = crate::persistence::begin(db).await?;
+    if !identity::finish(&txn, &session.id, passed, Some(code)).await? {
+        return Err(ServiceError::Conflict {
+            code: "already_answered",
+            message: "this face session already has a result".into(),
+        });
+    }
+    if !passed {
+        let failures = identity::failed_faces(&txn, &app.id, role).await?;
+        if failures >= MAX_FACE_FAILURES {
+            let reasons = vec![Reason::FaceAttemptsExhausted.code()];
+            lifecycle::apply(
+                &txn,
+                &Actor::applicant(&app.user_id),
+                &app,
+                Command::ExhaustFaceAttempts,
+                Facts {
+                    detail: Some(serde_json::json!({ "reasons": reasons })),
+                    eligibility_reasons: reasons,
+                    ..Facts::default()
+                },
+            )
+            .await?;
+            crate::persistence::commit(txn).await?;
+            return Err(ServiceError::Unprocessable {
+                code: "face_attempts_exhausted",
+                message: Reason::FaceAttemptsExhausted.message().into(),
+            });
+        }
+        crate::persistence::commit(txn).await?;
+        return Err(ServiceError::Unprocessable {
+            code: "face_verification_failed",
+            message: format!(
+                "人脸识别未通过，还可尝试{}次；请在光线充足处正对镜头重试。",
+                MAX_FACE_FAILURES - failures
+            ),
+        });
+    }
+    complete_identity_if_done(&txn, &app).await?;
+    crate::persistence::commit(txn).await?;
+    Ok(true)
+}
+
+async fn complete_identity_if_done(txn: &Txn, app: &Application) -> Result<(), ServiceError> {
+    if identity::passed(txn, &app.id, "mother").await? && identity::passed(txn, &app.id, "father").await? {
+        lifecycle::apply(txn, &Actor::applicant(&app.user_id), app, Command::CompleteIdentity, Facts::default())
+            .await?;
+    }
+    Ok(())
+}
+
+/// The father's hand-held ID photo, the alternative to his face verification once the mother
+/// passed hers.
+pub async fn handheld_photo(
+    db: &Db,
+    user_id: &str,
+    application_id: &str,
+    blob: &StoredBlob,
+) -> Result<(), ServiceError> {
+    let app = own_application(db, user_id, application_id).await?;
+    if app.state != ApplicationState::ParentsEntered {
+        return Err(ServiceError::wrong_state(app.state, "a hand-held photo"));
+    }
+    if !identity::passed(db, &app.id, "mother").await? {
+        return Err(ServiceError::Conflict {
+            code: "mother_not_verified",
+            message: "the mother must pass face verification first".into(),
+        });
+    }
+    let txn = crate::persistence::begin(db).await?;
+    identity::record_handheld_photo(&txn, &app.id, &blob.sha256).await?;
+    complete_identity_if_done(&txn, &app).await?;
+    crate::persistence::commit(txn).await?;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! The services' error: what went wrong in terms a caller can act on, with a stable `code`.
+//! No HTTP here: `routes::error` maps each variant to a status; the cause chain of `Internal`
+//! and `Upstream` goes to the log, never to the client.
+
+use serde::Serialize;
+
+use crate::domain::application_state::ApplicationState;
+use crate::persistence::PersistenceError;
+
+/// One invalid input field, with a stable code the client can branch on.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: impl Into<String>) -> FieldError {
+        FieldError { field: field.into(), code: code.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("validation failed")]
+    Validation { fields: Vec<FieldError> },
+    /// Another caller's id, or nothing there: the same answer, so ids cannot be probed.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The step does not fit the application's current state.
+    #[error("{message}")]
+    WrongState { state: &'static str, message: String },
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    #[error("too many requests")]
+    RateLimited,
+    #[error("{service} unavailable")]
+    Upstream { service: &'static str, source: anyhow::Error },
+    #[error("service unavailable")]
+    Unavailable { code: &'static str, message: String },
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError::BadRequest { code, message: message.into() }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> ServiceError {
+        ServiceError::Internal(e.into())
+    }
+
+    pub fn validation(fields: Vec<FieldError>) -> ServiceError {
+        ServiceError::Validation { fields }
+    }
+
+    /// One invalid field.
+    pub fn invalid(field: &str, code: &str) -> ServiceError {
+        ServiceError::Validation { fields: vec![FieldError::new(field, code)] }
+    }
+
+    /// 409 `wrong_state`, naming the application's current state.
+    pub fn wrong_state(state: ApplicationState, action: &str) -> ServiceError {
+        ServiceError::WrongState {
+            state: state.as_str(),
+            message: format!("{action} is not possible while the application is {state}: {}", state.describe()),
+        }
+    }
+
+    /// Someone else moved the application between our read and our write.
+    pub fn changed_meanwhile() -> ServiceError {
+        ServiceError::Conflict { code: "wrong_state", message: "the application changed meanwhile; reload it".into() }
+    }
+}
+
+impl From<PersistenceError> for ServiceError {
+    fn from(e: PersistenceError) -> ServiceError {
+        ServiceError::Internal(e.into())
+    }
+}
+
+impl From<crate::kv::KvError> for ServiceError {
+    fn from(e: crate::kv::KvError) -> ServiceError {
+        tracing::warn!(error = %e, "key-value store failed");
+        ServiceError::Unavailable {
+            code: "store_unavailable",
+            message: "a required service is unavailable; try again shortly".into(),
+        }
+    }
+}

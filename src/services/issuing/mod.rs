@@ -1,0 +1,34 @@
+//! The issuing side: what the hospital and the issuing officer do, and what happens to the
+//! certificate until the family holds it. Everything an officer does stays inside the officer's
+//! own institution: another institution's ids are "not found".
+
+pub mod certificates;
+pub mod hospital;
+pub mod printing;
+pub mod registers;
+pub mod review;
+pub mod shipping;
+pub mod stats;
+pub mod stock;
+
+use super::{FieldError, ServiceError};
+use crate::domain::CertificateNumber;
+use crate::persistence::applications::{self, Application};
+use crate::persistence::Db;
+
+fn validation(errors: Vec<(&'static str, &'static str)>) -> ServiceError {
+    ServiceError::validation(errors.into_iter().map(|(f, c)| FieldError::new(f, c)).collect())
+}
+
+/// The application if it belongs to the officer's institution (another institution's is "not
+/// found", like any id the caller may not see).
+async fn application_in(db: &Db, institution: &str, id: &str) -> Result<Application, ServiceError> {
+    applications::application(db, id)
+        .await?
+        .filter(|a| a.institution_code == institution)
+        .ok_or(ServiceError::NotFound("application"))
+}
+
+fn parse_number(field: &'static str, value: &str) -> Result<CertificateNumber, ServiceError> {
+    CertificateNumber::parse(value).map_err(|_| ServiceError::invalid(field, "format"))
+}

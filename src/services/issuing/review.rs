@@ -1,0 +1,378 @@
+//! The officer's review: the queue of the institution (earliest deadline first), the audited
+//! reads of a case and its images, the return with reasons, and decisions on the families'
+//! modification requests. Every read of personal data is audited here before it is returned.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::hospital::{input_of, record_of};
+use super::{application_in, validation};
+use crate::blobs::BlobStore;
+use crate::crypto::{Field, PersonalDataCipher};
+use crate::domain::application::{Command, DOCUMENT_KINDS};
+use crate::domain::application_state::ApplicationState as S;
+use crate::domain::delivery;
+use crate::domain::modification::ModificationState;
+use crate::domain::working_days::to_china;
+use crate::persistence::applications::{self, Application, QueueFilter};
+use crate::persistence::audit::{self, Actor};
+use crate::persistence::certificates::{self, Certificate};
+use crate::persistence::{deliveries, documents, modifications, parents, shipments, signatures, Db};
+use crate::services::lifecycle::{self, Facts, ModificationDecision, Returned};
+use crate::services::{open_number, FieldError, ServiceError};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueueItem {
+    pub id: String,
+    pub state: String,
+    pub review_due_at: Option<DateTime<chrono::FixedOffset>>,
+    pub overdue: bool,
+    pub mother_name: String,
+    pub birth_at: Option<DateTime<chrono::FixedOffset>>,
+    pub newborn_name: Option<String>,
+    pub claimant_relation: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueuePage {
+    pub items: Vec<QueueItem>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+pub struct QueueQuery {
+    pub state: Option<String>,
+    pub overdue: Option<bool>,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+pub async fn queue(db: &Db, institution: &str, q: &QueueQuery) -> Result<QueuePage, ServiceError> {
+    let states: Vec<&'static str> = match q.state.as_deref() {
+        None => vec![S::Submitted.as_str()],
+        Some(s) => {
+            vec![S::parse(s)
+                .ok_or_else(|| ServiceError::bad_request("unknown_state", format!("no state {s:?}")))?
+                .as_str()]
+        }
+    };
+    let per_page = q.per_page.clamp(1, 100);
+    let page = q.page.max(1);
+    let now = Utc::now();
+    let (apps, total) = applications::queue(
+        db,
+        &QueueFilter { institution, states, overdue: q.overdue, now, offset: (page - 1) * per_page, limit: per_page },
+    )
+    .await?;
+    let ids: Vec<String> = apps.iter().map(|a| a.delivery_id.clone()).collect();
+    let deliveries = deliveries::deliveries_by_ids(db, &ids).await?;
+    let items = apps
+        .into_iter()
+        .map(|a| {
+            let d = deliveries.iter().find(|d| d.id == a.delivery_id);
+            QueueItem {
+                overdue: a.state.is_overdue(a.review_due_at, now),
+                review_due_at: a.review_due_at.map(to_china),
+                mother_name: d.map(|d| d.record.mother_name.clone()).unwrap_or_default(),
+                birth_at: d.map(|d| to_china(d.record.birth_at)),
+                state: a.state.as_str().to_string(),
+                newborn_name: a.newborn_name,
+                claimant_relation: a.claimant_relation,
+                id: a.id,
+            }
+        })
+        .collect();
+    Ok(QueuePage { items, total, page, per_page })
+}
+
+/// Everything about one application, unmasked, for the officer; the read is audited first, so
+/// no personal data leaves without its audit entry.
+pub async fn detail(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    officer: &Actor,
+    institution: &str,
+    id: &str,
+) -> Result<Value, ServiceError> {
+    let app = application_in(db, institution, id).await?;
+    audit::append_alone(db, officer, "read_application", "application", &app.id, json!({})).await?;
+    let delivery =
+        deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
+    let mut parents = Vec::new();
+    for p in parents::parents(db, &app.id).await? {
+        let phone = match &p.phone {
+            Some(s) => Some(open_number(cipher, Field::Phone, &s.sealed, "parent phone")?),
+            None => None,
+        };
+        parents.push(json!({
+            "role": p.role, "name": p.name, "id_type": p.id_type,
+            "id_number": open_number(cipher, Field::IdNumber, &p.id_number.sealed, "parent id")?,
+            "nationality": p.nationality, "ethnicity": p.ethnicity, "phone": phone, "address": p.address,
+        }));
+    }
+    let documents: Vec<Value> = documents::current_documents(db, &app.id)
+        .await?
+        .into_iter()
+        .map(|d| json!({"kind": d.kind, "sha256": d.sha256, "size": d.size, "content_type": d.content_type}))
+        .collect();
+    let address = match applications::delivery_address(db, &app.id).await? {
+        Some(a) => Some(json!({
+            "recipient": a.recipient, "phone": open_number(cipher, Field::Phone, &a.phone, "recipient phone")?,
+            "region_code": a.region_code, "address": a.address,
+        })),
+        None => None,
+    };
+    let certificates: Vec<Value> =
+        certificates::certificates_of(db, &app.id).await?.iter().map(certificate_view).collect();
+    let shipment = shipments::latest_shipment(db, &app.id).await?.map(|s| {
+        json!({"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status.as_str(), "signed_by": s.signed_by})
+    });
+    let timeline: Vec<Value> = applications::timeline(db, &app.id)
+        .await?
+        .into_iter()
+        .map(|e| json!({"kind": e.kind, "from": e.from_state, "to": e.to_state, "detail": e.detail, "at": to_china(e.at)}))
+        .collect();
+    let form = applications::frozen_form(db, &app.id)
+        .await?
+        .and_then(|(snapshot, _)| serde_json::from_str::<Value>(&snapshot).ok());
+    let signature = signatures::signature_of(db, &app.id)
+        .await?
+        .map(|(sha, digest, at)| json!({"image_sha256": sha, "form_digest": digest, "signed_at": to_china(at)}));
+    Ok(json!({
+        "id": app.id,
+        "state": app.state.as_str(),
+        "institution_code": app.institution_code,
+        "claimant_relation": app.claimant_relation,
+        "review_due_at": app.review_due_at.map(to_china),
+        "overdue": app.state.is_overdue(app.review_due_at, Utc::now()),
+        "return_reasons": app.return_reasons,
+        "newborn_name": app.newborn_name,
+        "form_digest": app.form_digest,
+        "form": form,
+        "signature": signature,
+        "delivery": {
+            "id": delivery.id,
+            "mother_name": delivery.record.mother_name,
+            "mother_id_type": delivery.record.mother_id_type,
+            "mother_id_number": open_number(cipher, Field::IdNumber, &delivery.record.mother_id_number.sealed, "delivery mother id")?,
+            "baby_sex": delivery.record.baby_sex,
+            "birth_at": to_china(delivery.record.birth_at),
+            "birth_place": delivery.record.birth_place,
+            "gestational_weeks": delivery.record.gestational_weeks,
+            "weight_g": delivery.record.weight_g,
+            "length_cm": delivery.record.length_cm,
+            "health_status": delivery.record.health_status,
+            "midwife_name": delivery.record.midwife_name,
+            "late": delivery.record.late,
+        },
+        "parents": parents,
+        "documents": documents,
+        "delivery_address": address,
+        "certificates": certificates,
+        "shipment": shipment,
+        "timeline": timeline,
+    }))
+}
+
+pub fn certificate_view(c: &Certificate) -> Value {
+    json!({
+        "number": c.number, "state": c.state.as_str(), "issued_at": to_china(c.issued_at),
+        "replaces_certificate_id": c.replaces_certificate_id, "loss_certificate_no": c.loss_certificate_no,
+        "void_reason": c.void_reason, "recovered_at": c.recovered_at.map(to_china),
+    })
+}
+
+/// One document image for the officer (audited) → (bytes, content type).
+pub async fn document(
+    db: &Db,
+    blobs: &BlobStore,
+    officer: &Actor,
+    institution: &str,
+    id: &str,
+    kind: &str,
+) -> Result<(Vec<u8>, String), ServiceError> {
+    let app = application_in(db, institution, id).await?;
+    let doc = if kind == "signature" {
+        signatures::signature_of(db, &app.id).await?.map(|(sha, _, _)| (sha, "image/png".to_string()))
+    } else {
+        documents::current_documents(db, &app.id)
+            .await?
+            .into_iter()
+            .find(|d| d.kind == kind)
+            .map(|d| (d.sha256, d.content_type))
+    };
+    let (sha, content_type) = doc.ok_or(ServiceError::NotFound("document"))?;
+    audit::append_alone(db, officer, "read_document", "application", &app.id, json!({"kind": kind, "sha256": sha}))
+        .await?;
+    let bytes = blobs.read(&sha).await.map_err(|e| ServiceError::internal(anyhow::anyhow!("blob {sha}: {e:?}")))?;
+    Ok((bytes, content_type))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ReturnReason {
+    pub code: String,
+    pub message: String,
+}
+
+pub async fn return_application(
+    db: &Db,
+    officer: &Actor,
+    institution: &str,
+    id: &str,
+    reasons: &[ReturnReason],
+    redo_documents: &[String],
+) -> Result<Application, ServiceError> {
+    let mut fields = Vec::new();
+    if reasons.is_empty() {
+        fields.push(FieldError { field: "reasons".into(), code: "required".into() });
+    }
+    for (i, r) in reasons.iter().enumerate() {
+        let code_ok =
+            !r.code.is_empty() && r.code.len() <= 64 && r.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        if !code_ok {
+            fields.push(FieldError { field: format!("reasons[{i}].code"), code: "invalid".into() });
+        }
+        if r.message.trim().is_empty() || r.message.chars().count() > 500 {
+            fields.push(FieldError { field: format!("reasons[{i}].message"), code: "required".into() });
+        }
+    }
+    for (i, k) in redo_documents.iter().enumerate() {
+        if !DOCUMENT_KINDS.contains(&k.as_str()) {
+            fields.push(FieldError { field: format!("redo_documents[{i}]"), code: "unknown_kind".into() });
+        }
+    }
+    if !fields.is_empty() {
+        return Err(ServiceError::Validation { fields });
+    }
+    let app = application_in(db, institution, id).await?;
+    lifecycle::check(&app, Command::Return, "a return")?;
+    let reasons_json = serde_json::to_value(reasons).map_err(ServiceError::internal)?;
+    let txn = crate::persistence::begin(db).await?;
+    let applied = lifecycle::apply(
+        &txn,
+        officer,
+        &app,
+        Command::Return,
+        Facts {
+            detail: Some(json!({"reasons": reasons_json, "redo_documents": redo_documents})),
+            returned: Some(Returned {
+                messages: reasons.iter().map(|r| r.message.clone()).collect(),
+                reasons: reasons_json,
+                redo_documents: redo_documents.to_vec(),
+            }),
+            ..Facts::default()
+        },
+    )
+    .await?;
+    crate::persistence::commit(txn).await?;
+    Ok(applied.app)
+}
+
+pub async fn modification_requests(
+    db: &Db,
+    institution: &str,
+    state: Option<&str>,
+) -> Result<Vec<Value>, ServiceError> {
+    let state = state
+        .map(|s| {
+            ModificationState::parse(s)
+                .ok_or_else(|| ServiceError::bad_request("unknown_state", "state is pending, approved or rejected"))
+        })
+        .transpose()?;
+    Ok(modifications::modification_requests(db, institution, state)
+        .await?
+        .into_iter()
+        .map(|m| {
+            json!({"id": m.id, "application_id": m.application_id, "items": m.items, "state": m.state.as_str(),
+                   "decision_note": m.decision_note, "created_at": to_china(m.created_at),
+                   "decided_at": m.decided_at.map(to_china)})
+        })
+        .collect())
+}
+
+pub async fn decide_modification(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    officer: &Actor,
+    institution: &str,
+    request_id: &str,
+    approved: bool,
+    note: &str,
+) -> Result<Application, ServiceError> {
+    let note = note.trim();
+    if note.is_empty() || note.chars().count() > 500 {
+        return Err(ServiceError::Validation {
+            fields: vec![FieldError { field: "note".into(), code: "required".into() }],
+        });
+    }
+    let request = modifications::modification_request(db, request_id)
+        .await?
+        .ok_or(ServiceError::NotFound("modification request"))?;
+    let app = application_in(db, institution, &request.application_id)
+        .await
+        .map_err(|_| ServiceError::NotFound("modification request"))?;
+    if !request.state.can_move_to(ModificationState::decided(approved)) {
+        return Err(ServiceError::Conflict {
+            code: "already_decided",
+            message: "this request was already decided".into(),
+        });
+    }
+    lifecycle::check(&app, Command::DecideModification { approved }, "a modification decision")?;
+    let correction = if approved {
+        let delivery =
+            deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
+        let mother_id =
+            open_number(cipher, Field::IdNumber, &delivery.record.mother_id_number.sealed, "delivery mother id")?;
+        let corrections =
+            request.items.as_array().into_iter().flatten().map(|item| {
+                (item["field"].as_str().unwrap_or_default(), item["requested"].as_str().unwrap_or_default())
+            });
+        let input = delivery::apply_corrections(&input_of(&delivery.record, &mother_id), corrections).map_err(|field| {
+            ServiceError::Unprocessable {
+                code: "correction_invalid",
+                message: format!("the requested value for {field} cannot be applied; reject the request or correct the record through the hospital"),
+            }
+        })?;
+        let checked = delivery::check(&input, Utc::now()).map_err(validation)?;
+        let mut record = record_of(cipher, &delivery.record.institution_code, &checked);
+        record.late = delivery.record.late;
+        Some((delivery.id, record))
+    } else {
+        None
+    };
+    let txn = crate::persistence::begin(db).await?;
+    if !modifications::decide_modification(&txn, request_id, approved, note, &officer.id).await? {
+        return Err(ServiceError::Conflict {
+            code: "already_decided",
+            message: "this request was already decided".into(),
+        });
+    }
+    if let Some((delivery_id, record)) = &correction {
+        deliveries::update_delivery(&txn, delivery_id, record).await?;
+        audit::append(
+            &txn,
+            officer,
+            "delivery_corrected",
+            "delivery",
+            delivery_id,
+            json!({"modification_request": request_id}),
+        )
+        .await?;
+    }
+    let applied = lifecycle::apply(
+        &txn,
+        officer,
+        &app,
+        Command::DecideModification { approved },
+        Facts {
+            detail: Some(json!({"modification_request": request_id, "approved": approved, "note": note})),
+            modification: Some(ModificationDecision { approved, note: note.to_string() }),
+            ..Facts::default()
+        },
+    )
+    .await?;
+    crate::persistence::commit(txn).await?;
+    Ok(applied.app)
+}

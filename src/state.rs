@@ -1,0 +1,53 @@
+//! The shared state handed to the routes and the workers: settings, the database, the key-value
+//! store, the clients of outside systems and the keys. Built once by `startup`; nothing in here
+//! depends on the web framework, so the arrow points from `routes` and `startup` to this file.
+
+use std::sync::Arc;
+
+use crate::auth::JwtKeys;
+use crate::blobs::BlobStore;
+use crate::clients::face::FaceVerifier;
+use crate::clients::health_card::HealthCardPlatform;
+use crate::clients::pay::PayClient;
+use crate::clients::wechat::WechatClient;
+use crate::config::Settings;
+use crate::crypto::PersonalDataCipher;
+use crate::domain::Calendar;
+use crate::kv::KvStore;
+use crate::persistence::Db;
+use crate::services::issuing::printing::PrintFont;
+use crate::services::official_account::OfficialAccount;
+use crate::wechat::crypto::KeyRing;
+use crate::wechat::pay::PlatformKeys;
+use crate::workers::outbox::OutboxWorker;
+
+/// Everything a handler may need, shared by all workers.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub kv: Arc<dyn KvStore>,
+    pub calendar: Arc<Calendar>,
+    pub jwt: JwtKeys,
+    pub cipher: PersonalDataCipher,
+    pub wechat: Arc<WechatClient>,
+    /// Current and previous EncodingAESKey for safe-mode callbacks.
+    pub wechat_keys: KeyRing,
+    pub official_account: Arc<OfficialAccount>,
+    pub health_cards: Arc<dyn HealthCardPlatform>,
+    pub courier: Arc<dyn crate::clients::courier::Courier>,
+    pub print_font: Arc<PrintFont>,
+    pub face: Arc<dyn FaceVerifier>,
+    pub blobs: BlobStore,
+    pub pay: PayClient,
+    pub pay_keys: PlatformKeys,
+    pub pay_api_v3_key: [u8; 32],
+    /// Where WeChat Pay posts results: `pay.notify_url`, else this server's own address.
+    pub pay_notify_url: String,
+}
+
+impl AppState {
+    /// The notification worker over this state (tests drain with its `run_once`).
+    pub fn outbox_worker(&self) -> OutboxWorker {
+        OutboxWorker::new(self.db.clone(), self.wechat.clone(), self.settings.clone())
+    }
+}
