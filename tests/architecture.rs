@@ -107,3 +107,20 @@ fn dependencies_point_one_way() {
         }
     }
 }
+
+#[test]
+fn routes_reach_storage_only_through_services() {
+    // What a handler may name directly: who acts, the HTTP idempotency store, the readiness ping.
+    let allowed =
+        ["persistence::audit::Actor", "persistence::PersistenceError", "persistence::idempotency", "persistence::ping"];
+    for (path, code) in sources().into_iter().filter(|(p, _)| p.starts_with("src/routes/")) {
+        for (at, _) in code.match_indices("persistence::") {
+            let rest = &code[at..];
+            assert!(
+                allowed.iter().any(|a| rest.starts_with(a)),
+                "{path} reads storage directly: {}",
+                &rest[..40.min(rest.len())]
+            );
+        }
+    }
+}

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use ApplicationState as S;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApplicationState {
     Draft,
@@ -114,6 +116,35 @@ impl ApplicationState {
                 | S::LostInTransit
                 | S::Delivered
         )
+    }
+
+    /// The journey's steps in order, and the first state in which each counts as done.
+    pub const JOURNEY_STEPS: [(&'static str, S); 9] = [
+        ("parents", S::ParentsEntered),
+        ("identity", S::IdentityVerified),
+        ("documents", S::DocumentsUploaded),
+        ("confirmation", S::Confirmed),
+        ("signature", S::Signed),
+        ("payment", S::Submitted),
+        ("review", S::Issued),
+        ("shipment", S::Shipped),
+        ("delivery", S::Delivered),
+    ];
+
+    /// How far along the journey the state is (0 = not started or ended early).
+    pub fn progress(self) -> usize {
+        match self {
+            S::Draft | S::Ineligible | S::Withdrawn => 0,
+            S::ParentsEntered => 1,
+            S::IdentityVerified => 2,
+            S::DocumentsUploaded | S::ModificationRequested => 3,
+            S::Confirmed => 4,
+            S::Signed | S::AwaitingPayment => 5,
+            S::Submitted | S::Returned => 6,
+            S::Issued | S::LostInTransit => 7,
+            S::Shipped => 8,
+            S::Delivered => 9,
+        }
     }
 
     /// Still in progress: blocks a second application for the same delivery record.

@@ -3,40 +3,21 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web, HttpResponse};
-use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::application::DOCUMENT_KINDS;
-use crate::domain::application_state::ApplicationState as S;
 use crate::domain::working_days::to_china;
-use crate::persistence::applications::{self, Application};
-use crate::persistence::institutions;
-use crate::persistence::{certificates, deliveries, health_cards, shipments};
 use crate::routes::error::ApiError;
 use crate::routes::extract::Applicant;
 use crate::routes::idempotency;
 use crate::services::applicant::applications::{self as applications_service, EligibilityView, ParentsInput};
+use crate::services::applicant::views::{self, ApplicationView, DeliveryView, HealthCardView};
 use crate::services::applicant::{documents, form, identity};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct BindHealthCard {
     pub health_code: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct HealthCardView {
-    pub id: String,
-    pub name_masked: String,
-    pub id_number_masked: String,
-}
-
-fn card_view(c: &health_cards::HealthCard) -> HealthCardView {
-    HealthCardView {
-        id: c.id.clone(),
-        name_masked: crate::domain::masking::mask_name(&c.name),
-        id_number_masked: c.id_number.masked.clone(),
-    }
 }
 
 #[utoipa::path(tag = "applicant", request_body = BindHealthCard, security(("bearer" = [])),
@@ -63,7 +44,7 @@ pub async fn bind_health_card(
         )
         .await?;
         let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok((status, serde_json::to_value(card_view(&card)).unwrap_or_default()))
+        Ok((status, serde_json::to_value(views::card_view(&card)).unwrap_or_default()))
     })
     .await
 }
@@ -71,27 +52,12 @@ pub async fn bind_health_card(
 #[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = [HealthCardView])))]
 #[get("/api/v1/health-cards")]
 pub async fn list_health_cards(state: web::Data<AppState>, who: Applicant) -> Result<HttpResponse, ApiError> {
-    let cards = health_cards::health_cards(&state.db, who.id()).await?;
-    Ok(HttpResponse::Ok().json(cards.iter().map(card_view).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(views::health_cards(&state.db, who.id()).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct DeliveriesQuery {
     pub health_card_id: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct InstitutionRef {
-    pub code: String,
-    pub name: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct DeliveryView {
-    pub id: String,
-    pub institution: InstitutionRef,
-    pub birth_at: DateTime<FixedOffset>,
-    pub baby_sex: String,
 }
 
 #[utoipa::path(tag = "applicant", params(DeliveriesQuery), security(("bearer" = [])), responses((status = 200, body = [DeliveryView]), (status = 404)))]
@@ -101,28 +67,7 @@ pub async fn list_deliveries(
     who: Applicant,
     query: web::Query<DeliveriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let card = health_cards::health_card(&state.db, who.id(), &query.health_card_id)
-        .await?
-        .ok_or(ApiError::NotFound("health card"))?;
-    let all = institutions::list(&state.db).await?;
-    let views: Vec<DeliveryView> = deliveries::deliveries_of_mother(&state.db, &card.id_number.bidx)
-        .await?
-        .into_iter()
-        .map(|d| DeliveryView {
-            institution: InstitutionRef {
-                name: all
-                    .iter()
-                    .find(|i| i.code == d.record.institution_code)
-                    .map(|i| i.name.clone())
-                    .unwrap_or_default(),
-                code: d.record.institution_code,
-            },
-            id: d.id,
-            birth_at: to_china(d.record.birth_at),
-            baby_sex: d.record.baby_sex,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(views))
+    Ok(HttpResponse::Ok().json(views::deliveries(&state.db, who.id(), &query.health_card_id).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -131,96 +76,6 @@ pub struct NewApplication {
     pub health_card_id: String,
     /// `mother` or `father`.
     pub claimant_relation: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Step {
-    pub step: &'static str,
-    pub done: bool,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct TimelineView {
-    pub kind: String,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
-    pub at: DateTime<FixedOffset>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ApplicationView {
-    pub id: String,
-    pub state: String,
-    /// What the family reads, with what to do next.
-    pub state_description: &'static str,
-    pub claimant_relation: String,
-    pub institution_code: String,
-    pub steps: Vec<Step>,
-    pub timeline: Vec<TimelineView>,
-    pub review_due_at: Option<DateTime<FixedOffset>>,
-    pub eligibility_reasons: Vec<String>,
-    pub return_reasons: Vec<serde_json::Value>,
-    pub certificate_number: Option<String>,
-    pub shipment: Option<serde_json::Value>,
-}
-
-/// The journey's steps in order, and the first state in which each counts as done.
-const STEPS: [(&str, S); 9] = [
-    ("parents", S::ParentsEntered),
-    ("identity", S::IdentityVerified),
-    ("documents", S::DocumentsUploaded),
-    ("confirmation", S::Confirmed),
-    ("signature", S::Signed),
-    ("payment", S::Submitted),
-    ("review", S::Issued),
-    ("shipment", S::Shipped),
-    ("delivery", S::Delivered),
-];
-
-fn progress_rank(s: S) -> usize {
-    match s {
-        S::Draft | S::Ineligible | S::Withdrawn => 0,
-        S::ParentsEntered => 1,
-        S::IdentityVerified => 2,
-        S::DocumentsUploaded | S::ModificationRequested => 3,
-        S::Confirmed => 4,
-        S::Signed | S::AwaitingPayment => 5,
-        S::Submitted | S::Returned => 6,
-        S::Issued | S::LostInTransit => 7,
-        S::Shipped => 8,
-        S::Delivered => 9,
-    }
-}
-
-async fn view(state: &AppState, app: Application) -> Result<ApplicationView, ApiError> {
-    // Three independent reads at once: every answer about an application carries this view.
-    let (events, mut certificates, shipment) = tokio::try_join!(
-        applications::timeline(&state.db, &app.id),
-        certificates::certificates_of(&state.db, &app.id),
-        shipments::latest_shipment(&state.db, &app.id),
-    )?;
-    let timeline = events
-        .into_iter()
-        .map(|e| TimelineView { kind: e.kind, from_state: e.from_state, to_state: e.to_state, at: to_china(e.at) })
-        .collect();
-    let rank = progress_rank(app.state);
-    let certificate = certificates.pop();
-    let shipment = shipment
-        .map(|s| serde_json::json!({"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status.as_str()}));
-    Ok(ApplicationView {
-        steps: STEPS.iter().map(|(step, done_at)| Step { step, done: rank >= progress_rank(*done_at) }).collect(),
-        state_description: app.state.describe(),
-        state: app.state.as_str().to_string(),
-        review_due_at: app.review_due_at.map(to_china),
-        claimant_relation: app.claimant_relation,
-        institution_code: app.institution_code,
-        eligibility_reasons: app.eligibility_reasons,
-        return_reasons: app.return_reasons,
-        certificate_number: certificate.map(|c| c.number),
-        shipment,
-        timeline,
-        id: app.id,
-    })
 }
 
 #[utoipa::path(tag = "applicant", request_body = NewApplication, security(("bearer" = [])),
@@ -242,7 +97,7 @@ pub async fn create_application(
             &body.claimant_relation,
         )
         .await?;
-        Ok((StatusCode::CREATED, serde_json::to_value(view(state, app).await?).unwrap_or_default()))
+        Ok((StatusCode::CREATED, serde_json::to_value(views::view(&state.db, app).await?).unwrap_or_default()))
     })
     .await
 }
@@ -276,11 +131,7 @@ pub async fn record_subscriptions(
 #[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = [ApplicationView])))]
 #[get("/api/v1/applications")]
 pub async fn list_applications(state: web::Data<AppState>, who: Applicant) -> Result<HttpResponse, ApiError> {
-    let mut views = Vec::new();
-    for app in applications::applications_of(&state.db, who.id()).await? {
-        views.push(view(&state, app).await?);
-    }
-    Ok(HttpResponse::Ok().json(views))
+    Ok(HttpResponse::Ok().json(views::applications(&state.db, who.id()).await?))
 }
 
 #[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = ApplicationView), (status = 404)))]
@@ -290,8 +141,7 @@ pub async fn get_application(
     who: Applicant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = applications::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
-    Ok(HttpResponse::Ok().json(view(&state, app).await?))
+    Ok(HttpResponse::Ok().json(views::application(&state.db, who.id(), &id).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -311,7 +161,7 @@ pub async fn put_parents(
 ) -> Result<HttpResponse, ApiError> {
     let (eligibility, app) =
         applications_service::enter_parents(&state.db, &state.cipher, who.id(), &id, &body).await?;
-    Ok(HttpResponse::Ok().json(ParentsAnswer { eligibility, application: view(&state, app).await? }))
+    Ok(HttpResponse::Ok().json(ParentsAnswer { eligibility, application: views::view(&state.db, app).await? }))
 }
 
 #[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = ApplicationView), (status = 404), (status = 409)))]
@@ -322,7 +172,7 @@ pub async fn withdraw(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let app = applications_service::withdraw(&state.db, who.id(), &id).await?;
-    Ok(HttpResponse::Ok().json(view(&state, app).await?))
+    Ok(HttpResponse::Ok().json(views::view(&state.db, app).await?))
 }
 
 #[utoipa::path(tag = "applicant", security(("bearer" = [])),
@@ -334,7 +184,7 @@ pub async fn resubmit(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let app = documents::resubmit(&state.db, &state.calendar, who.id(), &id).await?;
-    Ok(HttpResponse::Ok().json(view(&state, app).await?))
+    Ok(HttpResponse::Ok().json(views::view(&state.db, app).await?))
 }
 
 // ---- identity and documents -------------------------------------------------------------
@@ -496,8 +346,7 @@ pub async fn registration_form(
     who: Applicant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = applications::application_of(&state.db, who.id(), &id).await?.ok_or(ApiError::NotFound("application"))?;
-    let form = form::registration_form(&state.db, &state.cipher, &app).await?;
+    let (app, form) = form::registration_form_of(&state.db, &state.cipher, who.id(), &id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "form": form.masked(),
         "form_digest": app.form_digest,

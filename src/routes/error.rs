@@ -155,6 +155,8 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::BadRequest { code, message } => ApiError::BadRequest { code, message },
             ServiceError::Validation { fields } => ApiError::Validation { fields },
+            ServiceError::Unauthorized { code, message } => ApiError::Unauthorized { code, message },
+            ServiceError::Forbidden(m) => ApiError::Forbidden(m),
             ServiceError::NotFound(what) => ApiError::NotFound(what),
             ServiceError::Conflict { code, message } => ApiError::Conflict { code, message },
             ServiceError::WrongState { state, message } => ApiError::WrongState { state, message },

@@ -5,11 +5,10 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::delivery::DeliveryInput;
-use crate::domain::working_days::{china_day_range, to_china};
-use crate::persistence::deliveries;
+use crate::domain::working_days::china_day_range;
 use crate::routes::error::ApiError;
 use crate::routes::extract::Hospital;
-use crate::services::issuing::hospital;
+use crate::services::issuing::hospital::{self, DeliveryListItem};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -95,16 +94,6 @@ pub fn china_days(range: &DateRange) -> Result<(DateTime<Utc>, DateTime<Utc>), A
         .ok_or_else(|| ApiError::bad_request("invalid_range", "from must not come after to"))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct DeliveryListItem {
-    pub id: String,
-    pub mother_name: String,
-    pub mother_id_number_masked: String,
-    pub baby_sex: String,
-    pub birth_at: DateTime<FixedOffset>,
-    pub late: bool,
-}
-
 /// Births in the range, oldest first, at most 5000 (narrow the range for more).
 #[utoipa::path(tag = "hospital", params(DateRange), security(("bearer" = [])), responses((status = 200, body = [DeliveryListItem])))]
 #[get("/api/v1/hospital/deliveries")]
@@ -114,17 +103,6 @@ pub async fn list_deliveries(
     range: web::Query<DateRange>,
 ) -> Result<HttpResponse, ApiError> {
     let (from, to) = china_days(&range)?;
-    let list: Vec<DeliveryListItem> = deliveries::deliveries_of_institution(&state.db, who.institution(), from, to)
-        .await?
-        .into_iter()
-        .map(|d| DeliveryListItem {
-            id: d.id,
-            mother_name: d.record.mother_name,
-            mother_id_number_masked: d.record.mother_id_number.masked,
-            baby_sex: d.record.baby_sex,
-            birth_at: to_china(d.record.birth_at),
-            late: d.record.late,
-        })
-        .collect();
+    let list = hospital::deliveries(&state.db, who.institution(), from, to).await?;
     Ok(HttpResponse::Ok().json(list))
 }

@@ -26,6 +26,10 @@ pub enum ServiceError {
     BadRequest { code: &'static str, message: String },
     #[error("validation failed")]
     Validation { fields: Vec<FieldError> },
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    #[error("{0}")]
+    Forbidden(String),
     /// Another caller's id, or nothing there: the same answer, so ids cannot be probed.
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -1,14 +1,16 @@
 //! The use cases, by actor and capability: `applicant/` (the family's journey), `issuing/`
 //! (hospital, officer, stock, certificates, shipping, registers), `official_account` (what the
-//! WeChat account answers), `staff` (officer accounts and hospital keys). Each takes what it
+//! WeChat account answers), `staff` (officer accounts and hospital keys), `sign_in` (tokens for every audience). Each takes what it
 //! needs (database, cipher, clients) rather than the whole state, returns `ServiceError`, and
 //! changes an application's state only through `lifecycle::apply`. No web framework here.
 
 pub mod applicant;
 pub mod error;
+pub mod institutions;
 pub mod issuing;
 pub mod lifecycle;
 pub mod official_account;
+pub mod sign_in;
 pub mod staff;
 
 pub use error::{FieldError, ServiceError};

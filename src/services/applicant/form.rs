@@ -18,6 +18,18 @@ use crate::persistence::{deliveries, institutions, modifications, parents, signa
 use crate::services::lifecycle::{self, Facts, FrozenForm};
 use crate::services::{open_number, store_number, FieldError, ServiceError};
 
+/// The user's own application and its form (callers that show it to the family mask it).
+pub async fn registration_form_of(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    user_id: &str,
+    application_id: &str,
+) -> Result<(Application, RegistrationForm), ServiceError> {
+    let app = own_application(db, user_id, application_id).await?;
+    let form = registration_form(db, cipher, &app).await?;
+    Ok((app, form))
+}
+
 /// The form as it stands (or as frozen, once confirmed), with full ID numbers; callers that
 /// show it to the applicant mask it.
 pub async fn registration_form(

@@ -1,12 +1,14 @@
 //! What the hospital's system does: enter a delivery record (every field checked at once,
 //! `late` after 24 hours) and correct it while no application has frozen the form.
 
-use chrono::Utc;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
 use serde_json::json;
 
 use super::validation;
 use crate::crypto::{Field, PersonalDataCipher};
 use crate::domain::delivery::{self, DeliveryInput};
+use crate::domain::working_days::to_china;
 use crate::persistence::applications;
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::deliveries::{self, DeliveryRecord};
@@ -106,4 +108,36 @@ pub(super) fn input_of(record: &DeliveryRecord, mother_id: &str) -> DeliveryInpu
         health_status: record.health_status.clone(),
         midwife_name: record.midwife_name.clone(),
     }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryListItem {
+    pub id: String,
+    pub mother_name: String,
+    pub mother_id_number_masked: String,
+    pub baby_sex: String,
+    pub birth_at: DateTime<FixedOffset>,
+    pub late: bool,
+}
+
+/// The institution's births in `[from, to)`, oldest first, at most
+/// `deliveries::MAX_DELIVERIES_LISTED` (a hospital asking for more narrows the range).
+pub async fn deliveries(
+    db: &Db,
+    institution: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DeliveryListItem>, ServiceError> {
+    Ok(deliveries::deliveries_of_institution(db, institution, from, to)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryListItem {
+            id: d.id,
+            mother_name: d.record.mother_name,
+            mother_id_number_masked: d.record.mother_id_number.masked,
+            baby_sex: d.record.baby_sex,
+            birth_at: to_china(d.record.birth_at),
+            late: d.record.late,
+        })
+        .collect())
 }
