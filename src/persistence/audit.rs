@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::entities::{audit_head, audit_log};
@@ -106,7 +106,7 @@ pub async fn append_alone(
     subject_id: &str,
     detail: serde_json::Value,
 ) -> Result<(), PersistenceError> {
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     append(&txn, actor, action, subject_kind, subject_id, detail).await?;
     txn.commit().await?;
     Ok(())

@@ -34,9 +34,19 @@ pub use sea_orm::DatabaseConnection as Db;
 /// A database transaction: effects, their audit entries and their outbox rows go in one.
 pub use sea_orm::DatabaseTransaction as Txn;
 
+/// Begins a transaction that will write. On SQLite it takes the write lock with its first
+/// statement: a deferred transaction that reads and then writes cannot wait for another writer
+/// (SQLITE_BUSY at once, whatever the busy timeout), while a transaction that asks for the lock
+/// before reading anything queues behind the busy timeout like any writer. A write statement
+/// takes the lock even when it matches no row. PostgreSQL needs nothing: row locks and
+/// conditional updates order concurrent writers there.
 pub async fn begin(db: &Db) -> Result<Txn, PersistenceError> {
     use sea_orm::TransactionTrait;
-    Ok(db.begin().await?)
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE audit_head SET entries = entries WHERE id = -1").await?;
+    }
+    Ok(txn)
 }
 
 pub async fn commit(txn: Txn) -> Result<(), PersistenceError> {

@@ -2,7 +2,7 @@
 //! official-account openid (where template messages go) and the unionid that ties them.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::entities::{identity_link, subscription_consent, user};
 use super::{is_unique_violation, new_id, PersistenceError};
@@ -35,7 +35,7 @@ pub async fn sign_in(
             touch_login(db, &id, unionid).await?;
             return Ok(id);
         }
-        let txn = db.begin().await?;
+        let txn = super::begin(db).await?;
         let existing = match unionid {
             Some(u) => user::Entity::find().filter(user::Column::Unionid.eq(u)).one(&txn).await?.map(|m| m.id),
             None => None,
@@ -107,7 +107,7 @@ pub async fn link_official_account(
     unionid: &str,
     official_openid: &str,
 ) -> Result<String, PersistenceError> {
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     let user_id = match user::Entity::find().filter(user::Column::Unionid.eq(unionid)).one(&txn).await? {
         Some(u) => u.id,
         None => {

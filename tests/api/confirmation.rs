@@ -1,59 +1,16 @@
 //! From uploaded documents to the address: form, modification request, confirmation with the
 //! newborn's name, the mother's e-signature, and the courier fee.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
-use crate::identity::upload;
-use crate::journey_support::{application_with_parents, father_id, mother_id, parents, send};
-
-fn png() -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    v.extend(std::iter::repeat_n(9u8, 100));
-    v
-}
-
-/// An application with both parents verified and all four images: (token, id).
-pub async fn documents_uploaded(app: &TestApp) -> (String, String) {
-    let (token, app_id) = application_with_parents(app).await;
-    for role in ["mother", "father"] {
-        let (_, s) = send(
-            app,
-            reqwest::Method::POST,
-            &format!("/api/v1/applications/{app_id}/identity/{role}/face-sessions"),
-            &token,
-            None,
-        )
-        .await;
-        let (status, _) = send(
-            app,
-            reqwest::Method::POST,
-            &format!("/api/v1/applications/{app_id}/identity/{role}/face-result"),
-            &token,
-            Some(json!({"verify_id": s["verify_id"]})),
-        )
-        .await;
-        assert_eq!(status, 200);
-    }
-    for kind in ["mother_id_front", "mother_id_back", "father_id_front", "father_id_back"] {
-        let (status, _) =
-            upload(app, &token, &format!("/api/v1/applications/{app_id}/documents/{kind}"), png(), "x.png").await;
-        assert_eq!(status, 201);
-    }
-    (token, app_id)
-}
-
-async fn state(app: &TestApp, token: &str, app_id: &str) -> Value {
-    send(app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), token, None).await.1["state"].clone()
-}
+use crate::helpers::{father_id, mother_id, parents, png, spawn_app};
 
 #[tokio::test]
 async fn the_form_shows_the_hospital_record_and_both_parents_masked() {
     let app = spawn_app().await;
-    let (token, app_id) = documents_uploaded(&app).await;
+    let (token, app_id) = app.documents_uploaded().await;
     let (status, body) =
-        send(&app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}/registration-form"), &token, None)
-            .await;
+        app.send(reqwest::Method::GET, &format!("/api/v1/applications/{app_id}/registration-form"), &token, None).await;
     assert_eq!(status, 200);
     assert_eq!(body["frozen"], false);
     let form = &body["form"];
@@ -69,28 +26,27 @@ async fn the_form_shows_the_hospital_record_and_both_parents_masked() {
 #[tokio::test]
 async fn confirmation_checks_the_name_freezes_the_form_and_nothing_changes_afterwards() {
     let app = spawn_app().await;
-    let (token, app_id) = documents_uploaded(&app).await;
+    let (token, app_id) = app.documents_uploaded().await;
     let confirm = |name: &'static str| {
         let app = &app;
         let token = token.clone();
         let path = format!("/api/v1/applications/{app_id}/confirmation");
-        async move { send(app, reqwest::Method::POST, &path, &token, Some(json!({"newborn_name": name}))).await }
+        async move { app.send(reqwest::Method::POST, &path, &token, Some(json!({"newborn_name": name}))).await }
     };
     let (status, body) = confirm("赵小明").await;
     assert_eq!((status, body["code"].clone()), (422, json!("third_surname")));
     let (status, body) = confirm("张Xiao明").await;
     assert_eq!((status, body["code"].clone()), (422, json!("invalid_name")));
-    assert_eq!(state(&app, &token, &app_id).await, "documents_uploaded", "a refused name changes nothing");
+    assert_eq!(app.state_of(&token, &app_id).await, "documents_uploaded", "a refused name changes nothing");
 
     let (status, body) = confirm("李小满").await;
     assert_eq!(status, 200, "{body}");
     let digest = body["form_digest"].as_str().expect("digest").to_string();
     assert_eq!(digest.len(), 64);
-    assert_eq!(state(&app, &token, &app_id).await, "confirmed");
+    assert_eq!(app.state_of(&token, &app_id).await, "confirmed");
 
     let (_, form) =
-        send(&app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}/registration-form"), &token, None)
-            .await;
+        app.send(reqwest::Method::GET, &format!("/api/v1/applications/{app_id}/registration-form"), &token, None).await;
     assert_eq!(form["frozen"], true);
     assert_eq!(form["form_digest"], digest.as_str());
     assert_eq!(form["form"]["newborn_name"], "李小满");
@@ -104,104 +60,102 @@ async fn confirmation_checks_the_name_freezes_the_form_and_nothing_changes_after
 
     // Frozen: no second confirmation, no new parents, no new documents.
     assert_eq!(confirm("张小明").await.0, 409);
-    let (status, _) = send(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/api/v1/applications/{app_id}/parents"),
-        &token,
-        Some(parents(&mother_id(), "resident_id", &father_id())),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/applications/{app_id}/parents"),
+            &token,
+            Some(parents(&mother_id(), "resident_id", &father_id())),
+        )
+        .await;
     assert_eq!(status, 409);
     let (status, _) =
-        upload(&app, &token, &format!("/api/v1/applications/{app_id}/documents/mother_id_front"), png(), "x.png").await;
+        app.upload(&token, &format!("/api/v1/applications/{app_id}/documents/mother_id_front"), png(), "x.png").await;
     assert_eq!(status, 409);
 }
 
 #[tokio::test]
 async fn a_modification_request_holds_the_application_for_the_officer() {
     let app = spawn_app().await;
-    let (token, app_id) = documents_uploaded(&app).await;
+    let (token, app_id) = app.documents_uploaded().await;
     let path = format!("/api/v1/applications/{app_id}/modification-requests");
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        &path,
-        &token,
-        Some(json!({"items": [{"field": "favourite_colour", "requested": "x", "reason": "y"}]})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            &token,
+            Some(json!({"items": [{"field": "favourite_colour", "requested": "x", "reason": "y"}]})),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(body["fields"][0]["code"], "not_modifiable");
-    let (status, _) = send(&app, reqwest::Method::POST, &path, &token, Some(json!({"items": []}))).await;
+    let (status, _) = app.send(reqwest::Method::POST, &path, &token, Some(json!({"items": []}))).await;
     assert_eq!(status, 422);
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        &path,
-        &token,
-        Some(json!({"items": [{"field": "weight_g", "requested": "3350", "reason": "医院称重记录为3350克"}]})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            &token,
+            Some(json!({"items": [{"field": "weight_g", "requested": "3350", "reason": "医院称重记录为3350克"}]})),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(state(&app, &token, &app_id).await, "modification_requested");
-    let (status, _) = send(
-        &app,
-        reqwest::Method::POST,
-        &format!("/api/v1/applications/{app_id}/confirmation"),
-        &token,
-        Some(json!({"newborn_name": "张小明"})),
-    )
-    .await;
+    assert_eq!(app.state_of(&token, &app_id).await, "modification_requested");
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/applications/{app_id}/confirmation"),
+            &token,
+            Some(json!({"newborn_name": "张小明"})),
+        )
+        .await;
     assert_eq!(status, 409, "confirmation waits for the officer's decision");
 }
 
 #[tokio::test]
 async fn signature_then_address_with_the_regional_fee() {
     let app = spawn_app().await;
-    let (token, app_id) = documents_uploaded(&app).await;
+    let (token, app_id) = app.documents_uploaded().await;
     let sig = format!("/api/v1/applications/{app_id}/signature");
     let addr = format!("/api/v1/applications/{app_id}/delivery-address");
     let address = |region: &str| json!({"recipient": "张伟", "phone": "13987654321", "region_code": region, "address": "平阴县榆山街道青龙路1号"});
-    assert_eq!(upload(&app, &token, &sig, png(), "s.png").await.0, 409, "sign after confirming");
+    assert_eq!(app.upload(&token, &sig, png(), "s.png").await.0, 409, "sign after confirming");
     assert_eq!(
-        send(&app, reqwest::Method::PUT, &addr, &token, Some(address("370124"))).await.0,
+        app.send(reqwest::Method::PUT, &addr, &token, Some(address("370124"))).await.0,
         409,
         "address after signing"
     );
 
-    send(
-        &app,
+    app.send(
         reqwest::Method::POST,
         &format!("/api/v1/applications/{app_id}/confirmation"),
         &token,
         Some(json!({"newborn_name": "张小明"})),
     )
     .await;
-    let (status, _) = upload(&app, &token, &sig, vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 4, 5, 6], "s.jpg").await;
+    let (status, _) = app.upload(&token, &sig, vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 4, 5, 6], "s.jpg").await;
     assert_eq!(status, 415, "the signature is a PNG");
-    let (status, body) = upload(&app, &token, &sig, png(), "s.png").await;
+    let (status, body) = app.upload(&token, &sig, png(), "s.png").await;
     assert_eq!(status, 200, "{body}");
     let (_, form) =
-        send(&app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}/registration-form"), &token, None)
-            .await;
+        app.send(reqwest::Method::GET, &format!("/api/v1/applications/{app_id}/registration-form"), &token, None).await;
     assert_eq!(body["form_digest"], form["form_digest"], "the signature is bound to the frozen form");
-    assert_eq!(state(&app, &token, &app_id).await, "signed");
+    assert_eq!(app.state_of(&token, &app_id).await, "signed");
 
-    let (status, body) = send(
-        &app,
-        reqwest::Method::PUT,
-        &addr,
-        &token,
-        Some(json!({"recipient": "", "phone": "123", "region_code": "37", "address": "x"})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::PUT,
+            &addr,
+            &token,
+            Some(json!({"recipient": "", "phone": "123", "region_code": "37", "address": "x"})),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(body["fields"].as_array().expect("fields").len(), 4);
-    let (status, body) = send(&app, reqwest::Method::PUT, &addr, &token, Some(address("650102"))).await;
+    let (status, body) = app.send(reqwest::Method::PUT, &addr, &token, Some(address("650102"))).await;
     assert_eq!((status, body["courier_fee_fen"].clone()), (200, json!(2600)));
-    let (_, body) = send(&app, reqwest::Method::PUT, &addr, &token, Some(address("370124"))).await;
+    let (_, body) = app.send(reqwest::Method::PUT, &addr, &token, Some(address("370124"))).await;
     assert_eq!(body["courier_fee_fen"], 1800);
-    let (_, view) = send(&app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
+    let (_, view) = app.send(reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
     assert!(!view.to_string().contains("13987654321"));
 }

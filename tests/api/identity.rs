@@ -1,105 +1,54 @@
 //! Face verification, the father's hand-held photo, and the ID documents.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
-use crate::journey_support::{application_with_parents, send, FATHER_NAME};
-
-async fn face(app: &TestApp, token: &str, app_id: &str, role: &str) -> (u16, Value) {
-    let (status, session) = send(
-        app,
-        reqwest::Method::POST,
-        &format!("/api/v1/applications/{app_id}/identity/{role}/face-sessions"),
-        token,
-        None,
-    )
-    .await;
-    if status != 201 {
-        return (status, session);
-    }
-    assert!(session["expires_in"].as_u64().expect("ttl") > 0);
-    send(
-        app,
-        reqwest::Method::POST,
-        &format!("/api/v1/applications/{app_id}/identity/{role}/face-result"),
-        token,
-        Some(json!({"verify_id": session["verify_id"]})),
-    )
-    .await
-}
-
-async fn state_of(app: &TestApp, token: &str, app_id: &str) -> String {
-    send(app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), token, None).await.1["state"]
-        .as_str()
-        .expect("state")
-        .to_string()
-}
-
-fn png(extra: usize) -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    v.extend(std::iter::repeat_n(7u8, 64 + extra));
-    v
-}
-
-fn jpeg() -> Vec<u8> {
-    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    v.extend(std::iter::repeat_n(1u8, 128));
-    v
-}
-
-pub async fn upload(app: &TestApp, token: &str, path: &str, bytes: Vec<u8>, file_name: &str) -> (u16, Value) {
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
-    let res = app.client.put(app.url(path)).bearer_auth(token).multipart(form).send().await.expect("sent");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{jpeg, mother_id, png_with, spawn_app, FATHER_NAME};
 
 #[tokio::test]
 async fn both_parents_pass_face_verification_and_identity_is_complete() {
     let app = spawn_app().await;
-    let (token, app_id) = application_with_parents(&app).await;
-    let (status, body) = face(&app, &token, &app_id, "mother").await;
+    let (token, app_id) = app.application_with_parents().await;
+    let (status, body) = app.face(&token, &app_id, "mother").await;
     assert_eq!((status, body["verified"].clone()), (200, json!(true)));
-    assert_eq!(state_of(&app, &token, &app_id).await, "parents_entered");
-    let (status, _) = face(&app, &token, &app_id, "mother").await;
+    assert_eq!(app.state_of(&token, &app_id).await, "parents_entered");
+    let (status, _) = app.face(&token, &app_id, "mother").await;
     assert_eq!(status, 409, "already verified");
-    let (status, _) = face(&app, &token, &app_id, "father").await;
+    let (status, _) = app.face(&token, &app_id, "father").await;
     assert_eq!(status, 200);
-    assert_eq!(state_of(&app, &token, &app_id).await, "identity_verified");
-    let (status, _) = face(&app, &token, &app_id, "grandma").await;
+    assert_eq!(app.state_of(&token, &app_id).await, "identity_verified");
+    let (status, _) = app.face(&token, &app_id, "grandma").await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn the_father_may_use_a_hand_held_photo_once_the_mother_passed() {
     let app = spawn_app().await;
-    let (token, app_id) = application_with_parents(&app).await;
+    let (token, app_id) = app.application_with_parents().await;
     let path = format!("/api/v1/applications/{app_id}/identity/father/handheld-photo");
-    let (status, body) = upload(&app, &token, &path, jpeg(), "me.jpg").await;
+    let (status, body) = app.upload(&token, &path, jpeg(), "me.jpg").await;
     assert_eq!(status, 409);
     assert_eq!(body["code"], "mother_not_verified");
-    face(&app, &token, &app_id, "mother").await;
-    let (status, _) = upload(&app, &token, &path, jpeg(), "me.jpg").await;
+    app.face(&token, &app_id, "mother").await;
+    let (status, _) = app.upload(&token, &path, jpeg(), "me.jpg").await;
     assert_eq!(status, 201);
-    assert_eq!(state_of(&app, &token, &app_id).await, "identity_verified");
+    assert_eq!(app.state_of(&token, &app_id).await, "identity_verified");
 }
 
 #[tokio::test]
 async fn three_failed_faces_end_online_eligibility_with_advice() {
     let app = spawn_app().await;
-    let (token, app_id) = application_with_parents(&app).await;
-    app.mock_post("/_mock/face", &json!({"cert_no": crate::journey_support::mother_id(), "outcome": "fail"})).await;
+    let (token, app_id) = app.application_with_parents().await;
+    app.mock_post("/_mock/face", &json!({"cert_no": mother_id(), "outcome": "fail"})).await;
     for attempt in 1..=3 {
-        let (status, body) = face(&app, &token, &app_id, "mother").await;
+        let (status, body) = app.face(&token, &app_id, "mother").await;
         assert_eq!(status, 422);
         let expected = if attempt < 3 { "face_verification_failed" } else { "face_attempts_exhausted" };
         assert_eq!(body["code"], expected, "attempt {attempt}");
     }
-    let (_, view) = send(&app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
+    let (_, view) = app.send(reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
     assert_eq!(view["state"], "ineligible");
     assert_eq!(view["eligibility_reasons"], json!(["face_attempts_exhausted"]));
-    let (status, _) = face(&app, &token, &app_id, "father").await;
+    let (status, _) = app.face(&token, &app_id, "father").await;
     assert_eq!(status, 409);
     let _ = FATHER_NAME;
 }
@@ -107,25 +56,25 @@ async fn three_failed_faces_end_online_eligibility_with_advice() {
 #[tokio::test]
 async fn face_sessions_are_rate_limited_per_user() {
     let app = spawn_app().await;
-    let (token, app_id) = application_with_parents(&app).await;
+    let (token, app_id) = app.application_with_parents().await;
     let path = format!("/api/v1/applications/{app_id}/identity/mother/face-sessions");
     for n in 0..birthcert::services::applicant::identity::FACE_SESSIONS_PER_HOUR {
-        let (status, body) = send(&app, reqwest::Method::POST, &path, &token, None).await;
+        let (status, body) = app.send(reqwest::Method::POST, &path, &token, None).await;
         assert_eq!(status, 201, "session {n}: {body}");
     }
-    let (status, body) = send(&app, reqwest::Method::POST, &path, &token, None).await;
+    let (status, body) = app.send(reqwest::Method::POST, &path, &token, None).await;
     assert_eq!((status, body["code"].clone()), (429, json!("rate_limited")), "{body}");
     // Another family is not held back by this one.
-    let (other, other_app) = application_with_parents(&app).await;
-    let (status, _) = face(&app, &other, &other_app, "mother").await;
+    let (other, other_app) = app.application_with_parents().await;
+    let (status, _) = app.face(&other, &other_app, "mother").await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn face_verification_out_of_order_is_409() {
     let app = spawn_app().await;
-    let (token, app_id) = crate::journey_support::new_application(&app).await;
-    let (status, body) = face(&app, &token, &app_id, "mother").await;
+    let (token, app_id) = app.new_application().await;
+    let (status, body) = app.face(&token, &app_id, "mother").await;
     assert_eq!(status, 409);
     assert_eq!(body["code"], "wrong_state");
 }
@@ -133,33 +82,33 @@ async fn face_verification_out_of_order_is_409() {
 #[tokio::test]
 async fn four_id_images_complete_the_documents_step_and_bad_files_are_refused() {
     let app = spawn_app().await;
-    let (token, app_id) = application_with_parents(&app).await;
+    let (token, app_id) = app.application_with_parents().await;
     let doc = |kind: &str| format!("/api/v1/applications/{app_id}/documents/{kind}");
-    let (status, _) = upload(&app, &token, &doc("mother_id_front"), png(0), "a.png").await;
+    let (status, _) = app.upload(&token, &doc("mother_id_front"), png_with(0), "a.png").await;
     assert_eq!(status, 409, "documents come after identity");
-    face(&app, &token, &app_id, "mother").await;
-    face(&app, &token, &app_id, "father").await;
+    app.face(&token, &app_id, "mother").await;
+    app.face(&token, &app_id, "father").await;
 
     // Judged by content: a GIF named .png is refused, a PNG named .txt accepted.
-    let (status, body) = upload(&app, &token, &doc("mother_id_front"), b"GIF89a-----------".to_vec(), "x.png").await;
+    let (status, body) = app.upload(&token, &doc("mother_id_front"), b"GIF89a-----------".to_vec(), "x.png").await;
     assert_eq!((status, body["code"].clone()), (415, json!("unsupported_media_type")));
-    let (status, body) = upload(&app, &token, &doc("mother_id_front"), png(5 * 1024 * 1024), "big.png").await;
+    let (status, body) = app.upload(&token, &doc("mother_id_front"), png_with(5 * 1024 * 1024), "big.png").await;
     assert_eq!((status, body["code"].clone()), (413, json!("payload_too_large")));
-    let (status, _) = upload(&app, &token, &doc("passport_photo"), png(0), "x.png").await;
+    let (status, _) = app.upload(&token, &doc("passport_photo"), png_with(0), "x.png").await;
     assert_eq!(status, 404);
 
-    let (status, first) = upload(&app, &token, &doc("mother_id_front"), png(1), "x.txt").await;
+    let (status, first) = app.upload(&token, &doc("mother_id_front"), png_with(1), "x.txt").await;
     assert_eq!(status, 201);
     assert_eq!(first["sha256"].as_str().expect("hash").len(), 64);
     // A re-upload replaces it.
-    let (_, second) = upload(&app, &token, &doc("mother_id_front"), png(2), "x.png").await;
+    let (_, second) = app.upload(&token, &doc("mother_id_front"), png_with(2), "x.png").await;
     assert_ne!(first["sha256"], second["sha256"]);
     for kind in ["mother_id_back", "father_id_front"] {
-        assert_eq!(upload(&app, &token, &doc(kind), jpeg(), "x.jpg").await.0, 201);
+        assert_eq!(app.upload(&token, &doc(kind), jpeg(), "x.jpg").await.0, 201);
     }
-    assert_eq!(state_of(&app, &token, &app_id).await, "identity_verified");
-    assert_eq!(upload(&app, &token, &doc("father_id_back"), jpeg(), "x.jpg").await.0, 201);
-    assert_eq!(state_of(&app, &token, &app_id).await, "documents_uploaded");
+    assert_eq!(app.state_of(&token, &app_id).await, "identity_verified");
+    assert_eq!(app.upload(&token, &doc("father_id_back"), jpeg(), "x.jpg").await.0, 201);
+    assert_eq!(app.state_of(&token, &app_id).await, "documents_uploaded");
     let current = birthcert::persistence::documents::current_documents(&app.state.db, &app_id).await.expect("docs");
     assert_eq!(current.len(), 4);
     assert!(current.iter().any(|d| d.sha256 == second["sha256"].as_str().expect("h")));
@@ -172,14 +121,14 @@ async fn four_id_images_complete_the_documents_step_and_bad_files_are_refused() 
 #[tokio::test]
 async fn a_refused_upload_stores_nothing() {
     let app = spawn_app().await;
-    let (token, app_id) = application_with_parents(&app).await;
-    let (status, _) =
-        upload(&app, &token, &format!("/api/v1/applications/{app_id}/documents/mother_id_front"), png(3), "a.png")
-            .await;
+    let (token, app_id) = app.application_with_parents().await;
+    let (status, _) = app
+        .upload(&token, &format!("/api/v1/applications/{app_id}/documents/mother_id_front"), png_with(3), "a.png")
+        .await;
     assert_eq!(status, 409);
-    let (status, _) =
-        upload(&app, &token, &format!("/api/v1/applications/{app_id}/identity/father/handheld-photo"), png(4), "a.png")
-            .await;
+    let (status, _) = app
+        .upload(&token, &format!("/api/v1/applications/{app_id}/identity/father/handheld-photo"), png_with(4), "a.png")
+        .await;
     assert_eq!(status, 409);
     let dir = app.state.blobs.dir().to_path_buf();
     let stored = walk(&dir);

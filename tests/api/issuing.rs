@@ -1,93 +1,14 @@
 //! The issuing side through HTTP: hospital records, the officer's queue and decisions, blank
 //! stock, registers, shipment and courier events, loss and void, permissions, the audit chain.
 
-use birthcert::auth::Role;
-use birthcert::persistence::outbox;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-use crate::helpers::{config_dir, spawn_app, TestApp};
-use crate::identity::upload;
-use crate::journey_support::{id, mother_id, send};
-use crate::payment::ready_to_pay;
+use crate::helpers::{config_dir, father_id, id, mother_id, parents, png, spawn_app};
 
 const GET: reqwest::Method = reqwest::Method::GET;
 const POST: reqwest::Method = reqwest::Method::POST;
 const PUT: reqwest::Method = reqwest::Method::PUT;
-
-pub fn officer(app: &TestApp, institution: &str) -> String {
-    app.state.jwt.issue("officer-1", Role::Officer, Some(institution)).expect("token")
-}
-
-fn admin(app: &TestApp, institution: &str) -> String {
-    app.state.jwt.issue("admin-1", Role::Admin, Some(institution)).expect("token")
-}
-
-fn hospital(app: &TestApp, institution: &str) -> String {
-    app.state.jwt.issue(&format!("hospital:{institution}"), Role::Hospital, Some(institution)).expect("token")
-}
-
-fn png() -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    v.extend(std::iter::repeat_n(9u8, 100));
-    v
-}
-
-/// A paid application waiting for review: (applicant token, application id).
-async fn submitted(app: &TestApp) -> (String, String) {
-    let (token, app_id) = ready_to_pay(app).await;
-    let (status, order) = send(app, POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
-    assert_eq!(status, 201, "{order}");
-    app.mock_post(&format!("/_mock/pay/{}", order["out_trade_no"].as_str().expect("order")), &json!({})).await;
-    assert_eq!(state_of(app, &token, &app_id).await, "submitted");
-    (token, app_id)
-}
-
-async fn state_of(app: &TestApp, token: &str, app_id: &str) -> String {
-    let (_, v) = send(app, GET, &format!("/api/v1/applications/{app_id}"), token, None).await;
-    v["state"].as_str().unwrap_or_default().to_string()
-}
-
-async fn stock(app: &TestApp, first: &str, last: &str) {
-    let (status, body) = send(
-        app,
-        POST,
-        "/api/v1/officer/certificate-stock",
-        &admin(app, "PY-RMYY"),
-        Some(json!({"first": first, "last": last})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-async fn approve(app: &TestApp, app_id: &str, number: Option<&str>) -> (u16, Value) {
-    let body = number.map_or(json!({}), |n| json!({"certificate_number": n}));
-    send(app, POST, &format!("/api/v1/officer/applications/{app_id}/approval"), &officer(app, "PY-RMYY"), Some(body))
-        .await
-}
-
-async fn ship(app: &TestApp, app_id: &str) -> String {
-    let (status, body) =
-        send(app, POST, &format!("/api/v1/officer/applications/{app_id}/shipment"), &officer(app, "PY-RMYY"), None)
-            .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["carrier"], "EMS");
-    body["tracking_number"].as_str().expect("tracking").to_string()
-}
-
-async fn courier(app: &TestApp, tracking: &str, body: Value) -> Value {
-    app.mock_post(&format!("/_mock/courier/{tracking}/events"), &body).await
-}
-
-async fn events_of(app: &TestApp, app_id: &str) -> Vec<String> {
-    outbox::list(&app.state.db)
-        .await
-        .expect("outbox")
-        .into_iter()
-        .filter(|r| r.application_id.as_deref() == Some(app_id))
-        .map(|r| r.event)
-        .collect()
-}
 
 fn delivery_body(birth_at: &str) -> Value {
     json!({
@@ -106,32 +27,31 @@ fn hours_ago(h: i64) -> String {
 #[tokio::test]
 async fn a_hospital_records_deliveries_of_its_own_and_sees_only_those() {
     let app = spawn_app().await;
-    let zyy = hospital(&app, "PY-ZYY");
+    let zyy = app.hospital_token("PY-ZYY");
     let (status, on_time) =
-        send(&app, POST, "/api/v1/hospital/deliveries", &zyy, Some(delivery_body(&hours_ago(3)))).await;
+        app.send(POST, "/api/v1/hospital/deliveries", &zyy, Some(delivery_body(&hours_ago(3)))).await;
     assert_eq!((status, on_time["late"].clone()), (201, json!(false)), "{on_time}");
-    let (status, late) =
-        send(&app, POST, "/api/v1/hospital/deliveries", &zyy, Some(delivery_body(&hours_ago(30)))).await;
+    let (status, late) = app.send(POST, "/api/v1/hospital/deliveries", &zyy, Some(delivery_body(&hours_ago(30)))).await;
     assert_eq!((status, late["late"].clone()), (201, json!(true)));
 
-    let (status, list) = send(&app, GET, "/api/v1/hospital/deliveries", &zyy, None).await;
+    let (status, list) = app.send(GET, "/api/v1/hospital/deliveries", &zyy, None).await;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().map(Vec::len), Some(2));
     assert!(list[0]["mother_id_number_masked"].as_str().expect("masked").contains('*'));
-    let other = hospital(&app, "PY-RMYY");
-    let (_, theirs) = send(&app, GET, "/api/v1/hospital/deliveries", &other, None).await;
+    let other = app.hospital_token("PY-RMYY");
+    let (_, theirs) = app.send(GET, "/api/v1/hospital/deliveries", &other, None).await;
     assert_eq!(theirs, json!([]), "another hospital sees none of them");
     let path = format!("/api/v1/hospital/deliveries/{}", on_time["id"].as_str().expect("id"));
-    let (status, _) = send(&app, PUT, &path, &other, Some(delivery_body(&hours_ago(3)))).await;
+    let (status, _) = app.send(PUT, &path, &other, Some(delivery_body(&hours_ago(3)))).await;
     assert_eq!(status, 404, "nor can it correct them");
     let mut corrected = delivery_body(&hours_ago(3));
     corrected["weight_g"] = json!(3450);
-    assert_eq!(send(&app, PUT, &path, &zyy, Some(corrected)).await.0, 204);
+    assert_eq!(app.send(PUT, &path, &zyy, Some(corrected)).await.0, 204);
 
     // Applicants and officers cannot write delivery records.
-    let officer = officer(&app, "PY-ZYY");
+    let officer = app.officer_token("PY-ZYY");
     assert_eq!(
-        send(&app, POST, "/api/v1/hospital/deliveries", &officer, Some(delivery_body(&hours_ago(3)))).await.0,
+        app.send(POST, "/api/v1/hospital/deliveries", &officer, Some(delivery_body(&hours_ago(3)))).await.0,
         403
     );
 }
@@ -139,39 +59,39 @@ async fn a_hospital_records_deliveries_of_its_own_and_sees_only_those() {
 #[tokio::test]
 async fn a_bad_delivery_record_is_refused_field_by_field_and_nothing_is_stored() {
     let app = spawn_app().await;
-    let token = hospital(&app, "PY-ZYY");
+    let token = app.hospital_token("PY-ZYY");
     let mut bad = delivery_body(&(chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339());
     bad["mother_id_number"] = json!("370124199601010029X");
     bad["weight_g"] = json!(90);
     bad["gestational_weeks"] = json!(70);
-    let (status, body) = send(&app, POST, "/api/v1/hospital/deliveries", &token, Some(bad)).await;
+    let (status, body) = app.send(POST, "/api/v1/hospital/deliveries", &token, Some(bad)).await;
     assert_eq!(status, 422, "{body}");
     let fields: Vec<&str> =
         body["fields"].as_array().expect("fields").iter().filter_map(|f| f["field"].as_str()).collect();
     for f in ["birth_at", "mother_id_number", "weight_g", "gestational_weeks"] {
         assert!(fields.contains(&f), "{f} in {body}");
     }
-    let (status, _) = send(&app, POST, "/api/v1/hospital/deliveries", &token, Some(json!({"mother_name": "x"}))).await;
+    let (status, _) = app.send(POST, "/api/v1/hospital/deliveries", &token, Some(json!({"mother_name": "x"}))).await;
     assert_eq!(status, 400, "a body missing fields is malformed");
-    let (_, list) = send(&app, GET, "/api/v1/hospital/deliveries", &token, None).await;
+    let (_, list) = app.send(GET, "/api/v1/hospital/deliveries", &token, None).await;
     assert_eq!(list, json!([]));
 }
 
 #[tokio::test]
 async fn the_hospital_cannot_change_a_record_once_the_form_is_confirmed() {
     let app = spawn_app().await;
-    let (token, app_id) = ready_to_pay(&app).await;
+    let (token, app_id) = app.ready_to_pay().await;
     let (_, detail) =
-        send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer(&app, "PY-RMYY"), None).await;
+        app.send(GET, &format!("/api/v1/officer/applications/{app_id}"), &app.officer_token("PY-RMYY"), None).await;
     let delivery_id = detail["delivery"]["id"].as_str().expect("delivery id");
     let mut body = delivery_body(&hours_ago(3));
     body["mother_name"] = json!("李梅");
     body["mother_id_number"] = json!(mother_id());
-    let (status, err) =
-        send(&app, PUT, &format!("/api/v1/hospital/deliveries/{delivery_id}"), &hospital(&app, "PY-RMYY"), Some(body))
-            .await;
+    let (status, err) = app
+        .send(PUT, &format!("/api/v1/hospital/deliveries/{delivery_id}"), &app.hospital_token("PY-RMYY"), Some(body))
+        .await;
     assert_eq!((status, err["code"].clone()), (409, json!("form_frozen")));
-    assert_eq!(state_of(&app, &token, &app_id).await, "signed");
+    assert_eq!(app.state_of(&token, &app_id).await, "signed");
 }
 
 // ---- the officer: queue, reads, approval, shipment, delivery -------------------------------
@@ -179,18 +99,18 @@ async fn the_hospital_cannot_change_a_record_once_the_form_is_confirmed() {
 #[tokio::test]
 async fn approve_ship_deliver_with_registers_messages_and_an_audited_read() {
     let app = spawn_app().await;
-    stock(&app, "R370000001", "R370000005").await;
-    let (token, app_id) = submitted(&app).await;
-    let officer = officer(&app, "PY-RMYY");
+    app.stock("R370000001", "R370000005").await;
+    let (token, app_id) = app.submitted().await;
+    let officer = app.officer_token("PY-RMYY");
 
-    let (status, queue) = send(&app, GET, "/api/v1/officer/applications", &officer, None).await;
+    let (status, queue) = app.send(GET, "/api/v1/officer/applications", &officer, None).await;
     assert_eq!(status, 200);
     assert_eq!(queue["total"], 1);
     assert_eq!(queue["items"][0]["id"], app_id.as_str());
     assert_eq!(queue["items"][0]["overdue"], false);
     assert_eq!(queue["items"][0]["mother_name"], "李梅");
 
-    let (status, detail) = send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    let (status, detail) = app.send(GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
     assert_eq!(status, 200);
     assert_eq!(detail["delivery"]["mother_id_number"], mother_id().as_str(), "the officer sees it unmasked");
     assert_eq!(detail["parents"][0]["id_number"].as_str().map(|s| s.contains('*')), Some(false));
@@ -210,15 +130,15 @@ async fn approve_ship_deliver_with_registers_messages_and_an_audited_read() {
     let actions: Vec<&str> = reads.iter().filter(|e| e.actor_kind == "officer").map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["read_application", "read_document"]);
 
-    let (status, approved) = approve(&app, &app_id, None).await;
+    let (status, approved) = app.approve(&app_id, None).await;
     assert_eq!((status, approved["certificate_number"].clone()), (200, json!("R370000001")), "{approved}");
-    let (status, again) = approve(&app, &app_id, None).await;
+    let (status, again) = app.approve(&app_id, None).await;
     assert_eq!((status, again["code"].clone()), (409, json!("wrong_state")));
 
     let from = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d");
     let to = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
     let (status, register) =
-        send(&app, GET, &format!("/api/v1/officer/registers/first-issuance?from={from}&to={to}"), &officer, None).await;
+        app.send(GET, &format!("/api/v1/officer/registers/first-issuance?from={from}&to={to}"), &officer, None).await;
     assert_eq!(status, 200);
     assert_eq!(register[0]["certificate_number"], "R370000001");
     assert_eq!(register[0]["newborn_name"], "张小满");
@@ -235,20 +155,20 @@ async fn approve_ship_deliver_with_registers_messages_and_an_audited_read() {
     assert!(lines[0].starts_with("certificate_number,application_id"));
     assert!(lines[1].starts_with(&format!("R370000001,{app_id},PY-RMYY,father,")), "{csv}");
 
-    let tracking = ship(&app, &app_id).await;
-    let (_, view) = send(&app, GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
+    let tracking = app.ship(&app_id).await;
+    let (_, view) = app.send(GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
     assert_eq!(view["state"], "shipped");
     assert_eq!(view["certificate_number"], "R370000001");
     assert_eq!(view["shipment"]["tracking_number"], tracking.as_str());
 
-    let sent = courier(&app, &tracking, json!({"event": "in_transit"})).await;
+    let sent = app.courier(&tracking, json!({"event": "in_transit"})).await;
     assert_eq!(sent["status"], 200);
-    let sent = courier(&app, &tracking, json!({"event": "delivered", "signed_by": "张伟"})).await;
+    let sent = app.courier(&tracking, json!({"event": "delivered", "signed_by": "张伟"})).await;
     assert_eq!(sent["status"], 200, "{sent}");
-    assert_eq!(state_of(&app, &token, &app_id).await, "delivered");
-    assert_eq!(events_of(&app, &app_id).await, ["submitted", "issued", "shipped", "delivered"]);
+    assert_eq!(app.state_of(&token, &app_id).await, "delivered");
+    assert_eq!(app.events_of(&app_id).await, ["submitted", "issued", "shipped", "delivered"]);
 
-    let (_, stats) = send(&app, GET, "/api/v1/officer/stats", &officer, None).await;
+    let (_, stats) = app.send(GET, "/api/v1/officer/stats", &officer, None).await;
     assert_eq!(stats["per_state"]["delivered"], 1);
     assert_eq!(stats["deadlines_met"], 1);
     assert_eq!(stats["deadlines_missed"], 0);
@@ -258,191 +178,189 @@ async fn approve_ship_deliver_with_registers_messages_and_an_audited_read() {
 #[tokio::test]
 async fn return_then_resubmit_with_the_named_documents_then_approve() {
     let app = spawn_app().await;
-    stock(&app, "R370000010", "R370000012").await;
-    let (token, app_id) = submitted(&app).await;
-    let officer = officer(&app, "PY-RMYY");
+    app.stock("R370000010", "R370000012").await;
+    let (token, app_id) = app.submitted().await;
+    let officer = app.officer_token("PY-RMYY");
     let path = format!("/api/v1/officer/applications/{app_id}/return");
     let (status, body) =
-        send(&app, POST, &path, &officer, Some(json!({"reasons": [], "redo_documents": ["passport_photo"]}))).await;
+        app.send(POST, &path, &officer, Some(json!({"reasons": [], "redo_documents": ["passport_photo"]}))).await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = send(
-        &app,
-        POST,
-        &path,
-        &officer,
-        Some(json!({
-            "reasons": [{"code": "blurred_id", "message": "母亲身份证正面照片模糊，请重新拍摄"}],
-            "redo_documents": ["mother_id_front"]
-        })),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            POST,
+            &path,
+            &officer,
+            Some(json!({
+                "reasons": [{"code": "blurred_id", "message": "母亲身份证正面照片模糊，请重新拍摄"}],
+                "redo_documents": ["mother_id_front"]
+            })),
+        )
+        .await;
     assert_eq!((status, body["state"].clone()), (200, json!("returned")), "{body}");
-    let (_, view) = send(&app, GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
+    let (_, view) = app.send(GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
     assert_eq!(view["return_reasons"][0]["code"], "blurred_id");
 
     let resubmit = format!("/api/v1/applications/{app_id}/resubmission");
-    let (status, body) = send(&app, POST, &resubmit, &token, None).await;
+    let (status, body) = app.send(POST, &resubmit, &token, None).await;
     assert_eq!((status, body["code"].clone()), (422, json!("documents_to_redo")), "{body}");
     let (status, _) =
-        upload(&app, &token, &format!("/api/v1/applications/{app_id}/documents/mother_id_front"), png(), "new.png")
-            .await;
+        app.upload(&token, &format!("/api/v1/applications/{app_id}/documents/mother_id_front"), png(), "new.png").await;
     assert_eq!(status, 201);
-    let (status, body) = send(&app, POST, &resubmit, &token, None).await;
+    let (status, body) = app.send(POST, &resubmit, &token, None).await;
     assert_eq!((status, body["state"].clone()), (200, json!("submitted")), "{body}");
     assert!(body["review_due_at"].is_string());
-    let (status, _) = send(&app, POST, &resubmit, &token, None).await;
+    let (status, _) = app.send(POST, &resubmit, &token, None).await;
     assert_eq!(status, 409, "once is enough");
 
-    let (status, approved) = approve(&app, &app_id, Some("R370000012")).await;
+    let (status, approved) = app.approve(&app_id, Some("R370000012")).await;
     assert_eq!((status, approved["certificate_number"].clone()), (200, json!("R370000012")));
-    assert_eq!(events_of(&app, &app_id).await, ["submitted", "returned", "submitted", "issued"]);
+    assert_eq!(app.events_of(&app_id).await, ["submitted", "returned", "submitted", "issued"]);
 }
 
 #[tokio::test]
 async fn blank_stock_is_used_once_and_only_from_the_institutions_own_range() {
     let app = spawn_app().await;
-    let (_, app_id) = submitted(&app).await;
-    let (status, body) = approve(&app, &app_id, None).await;
+    let (_, app_id) = app.submitted().await;
+    let (status, body) = app.approve(&app_id, None).await;
     assert_eq!((status, body["code"].clone()), (409, json!("no_blank_stock")));
-    stock(&app, "R370000020", "R370000021").await;
-    let (status, body) = send(
-        &app,
-        POST,
-        "/api/v1/officer/certificate-stock",
-        &admin(&app, "PY-RMYY"),
-        Some(json!({"first": "R370000021", "last": "R370000022"})),
-    )
-    .await;
+    app.stock("R370000020", "R370000021").await;
+    let (status, body) = app
+        .send(
+            POST,
+            "/api/v1/officer/certificate-stock",
+            &app.admin_token("PY-RMYY"),
+            Some(json!({"first": "R370000021", "last": "R370000022"})),
+        )
+        .await;
     assert_eq!(
         (status, body["code"].clone()),
         (409, json!("already_received")),
         "a range overlapping stock is refused whole"
     );
-    let (status, body) = send(
-        &app,
-        POST,
-        "/api/v1/officer/certificate-stock",
-        &admin(&app, "PY-RMYY"),
-        Some(json!({"first": "R370000030", "last": "Q370000020"})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            POST,
+            "/api/v1/officer/certificate-stock",
+            &app.admin_token("PY-RMYY"),
+            Some(json!({"first": "R370000030", "last": "Q370000020"})),
+        )
+        .await;
     assert_eq!((status, body["code"].clone()), (422, json!("invalid_range")));
-    let (status, _) = send(
-        &app,
-        POST,
-        "/api/v1/officer/certificate-stock",
-        &officer(&app, "PY-RMYY"),
-        Some(json!({"first": "R370000040", "last": "R370000041"})),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            POST,
+            "/api/v1/officer/certificate-stock",
+            &app.officer_token("PY-RMYY"),
+            Some(json!({"first": "R370000040", "last": "R370000041"})),
+        )
+        .await;
     assert_eq!(status, 403, "stock changes need admin");
 
     let waste = "/api/v1/officer/certificate-stock/R370000020/waste";
-    assert_eq!(send(&app, POST, waste, &admin(&app, "PY-RMYY"), Some(json!({"reason": "打印错位"}))).await.0, 204);
-    let (status, body) = send(&app, POST, waste, &admin(&app, "PY-RMYY"), Some(json!({"reason": "again"}))).await;
+    assert_eq!(app.send(POST, waste, &app.admin_token("PY-RMYY"), Some(json!({"reason": "打印错位"}))).await.0, 204);
+    let (status, body) = app.send(POST, waste, &app.admin_token("PY-RMYY"), Some(json!({"reason": "again"}))).await;
     assert_eq!((status, body["code"].clone()), (409, json!("number_used")));
-    let (status, body) = approve(&app, &app_id, Some("R370000020")).await;
+    let (status, body) = app.approve(&app_id, Some("R370000020")).await;
     assert_eq!((status, body["code"].clone()), (409, json!("number_used")), "a wasted blank cannot be issued");
-    let (status, body) = approve(&app, &app_id, Some("R999999999")).await;
+    let (status, body) = app.approve(&app_id, Some("R999999999")).await;
     assert_eq!((status, body["code"].clone()), (422, json!("not_in_stock")));
-    let (status, body) = approve(&app, &app_id, Some("not-a-number")).await;
+    let (status, body) = app.approve(&app_id, Some("not-a-number")).await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = approve(&app, &app_id, None).await;
+    let (status, body) = app.approve(&app_id, None).await;
     assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000021")), "the next free one");
 }
 
 #[tokio::test]
 async fn a_courier_that_does_not_answer_is_given_up_on_and_the_shipment_can_be_retried() {
     let app = spawn_app().await;
-    stock(&app, "R370000400", "R370000401").await;
-    let (token, app_id) = submitted(&app).await;
-    assert_eq!(approve(&app, &app_id, None).await.0, 200);
+    app.stock("R370000400", "R370000401").await;
+    let (token, app_id) = app.submitted().await;
+    assert_eq!(app.approve(&app_id, None).await.0, 200);
     app.mock_post("/_mock/faults", &json!({"path": "/courier/v1/orders", "mode": "timeout", "times": 1})).await;
     let started = std::time::Instant::now();
-    let (status, body) =
-        send(&app, POST, &format!("/api/v1/officer/applications/{app_id}/shipment"), &officer(&app, "PY-RMYY"), None)
-            .await;
+    let (status, body) = app
+        .send(POST, &format!("/api/v1/officer/applications/{app_id}/shipment"), &app.officer_token("PY-RMYY"), None)
+        .await;
     assert_eq!(status, 502, "{body}");
     assert!(body["code"].is_string(), "{body}");
     // The booking is bounded by `wechat.request_timeout_secs` (2 s in tests), not by the courier.
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
-    assert_eq!(state_of(&app, &token, &app_id).await, "issued", "nothing moved");
-    ship(&app, &app_id).await;
-    assert_eq!(state_of(&app, &token, &app_id).await, "shipped");
+    assert_eq!(app.state_of(&token, &app_id).await, "issued", "nothing moved");
+    app.ship(&app_id).await;
+    assert_eq!(app.state_of(&token, &app_id).await, "shipped");
 }
 
 #[tokio::test]
 async fn a_courier_loss_leads_to_a_reissue_with_a_new_number_linked_to_the_lost_one() {
     let app = spawn_app().await;
-    stock(&app, "R370000100", "R370000102").await;
-    let (token, app_id) = submitted(&app).await;
-    approve(&app, &app_id, None).await;
-    let tracking = ship(&app, &app_id).await;
-    let sent = courier(&app, &tracking, json!({"event": "lost"})).await;
+    app.stock("R370000100", "R370000102").await;
+    let (token, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    let tracking = app.ship(&app_id).await;
+    let sent = app.courier(&tracking, json!({"event": "lost"})).await;
     assert_eq!(sent["status"], 422, "a loss needs the loss-certificate number");
-    let sent = courier(&app, &tracking, json!({"event": "lost", "loss_certificate_no": "YS-2026-0042"})).await;
+    let sent = app.courier(&tracking, json!({"event": "lost", "loss_certificate_no": "YS-2026-0042"})).await;
     assert_eq!(sent["status"], 200, "{sent}");
-    assert_eq!(state_of(&app, &token, &app_id).await, "lost_in_transit");
+    assert_eq!(app.state_of(&token, &app_id).await, "lost_in_transit");
 
-    let (status, body) = approve(&app, &app_id, None).await;
+    let (status, body) = app.approve(&app_id, None).await;
     assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000101")));
     let (_, detail) =
-        send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer(&app, "PY-RMYY"), None).await;
+        app.send(GET, &format!("/api/v1/officer/applications/{app_id}"), &app.officer_token("PY-RMYY"), None).await;
     let certs = detail["certificates"].as_array().expect("certificates");
     assert_eq!(certs.len(), 2);
     assert_eq!((certs[0]["number"].clone(), certs[0]["state"].clone()), (json!("R370000100"), json!("lost")));
     assert_eq!(certs[0]["loss_certificate_no"], "YS-2026-0042");
     assert!(certs[1]["replaces_certificate_id"].is_string());
-    assert_eq!(events_of(&app, &app_id).await, ["submitted", "issued", "shipped", "reissuing", "issued"]);
+    assert_eq!(app.events_of(&app_id).await, ["submitted", "issued", "shipped", "reissuing", "issued"]);
 }
 
 #[tokio::test]
 async fn void_and_reissue_then_the_old_certificate_is_recovered() {
     let app = spawn_app().await;
-    stock(&app, "R370000200", "R370000202").await;
-    let (token, app_id) = submitted(&app).await;
-    approve(&app, &app_id, None).await;
-    let tracking = ship(&app, &app_id).await;
-    courier(&app, &tracking, json!({"event": "delivered", "signed_by": "李梅"})).await;
-    let officer = officer(&app, "PY-RMYY");
-    let (status, _) = send(&app, POST, "/api/v1/officer/certificates/R370000200/recovery", &officer, None).await;
+    app.stock("R370000200", "R370000202").await;
+    let (token, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    let tracking = app.ship(&app_id).await;
+    app.courier(&tracking, json!({"event": "delivered", "signed_by": "李梅"})).await;
+    let officer = app.officer_token("PY-RMYY");
+    let (status, _) = app.send(POST, "/api/v1/officer/certificates/R370000200/recovery", &officer, None).await;
     assert_eq!(status, 409, "only a voided certificate comes back");
-    let (status, body) = send(
-        &app,
-        POST,
-        "/api/v1/officer/certificates/R370000200/void",
-        &officer,
-        Some(json!({"reason": "出生地点打印错误"})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            POST,
+            "/api/v1/officer/certificates/R370000200/void",
+            &officer,
+            Some(json!({"reason": "出生地点打印错误"})),
+        )
+        .await;
     assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000201")), "{body}");
-    assert_eq!(state_of(&app, &token, &app_id).await, "issued");
-    assert_eq!(send(&app, POST, "/api/v1/officer/certificates/R370000200/recovery", &officer, None).await.0, 204);
+    assert_eq!(app.state_of(&token, &app_id).await, "issued");
+    assert_eq!(app.send(POST, "/api/v1/officer/certificates/R370000200/recovery", &officer, None).await.0, 204);
     let (status, body) =
-        send(&app, POST, "/api/v1/officer/certificates/R370000200/void", &officer, Some(json!({"reason": "x"}))).await;
+        app.send(POST, "/api/v1/officer/certificates/R370000200/void", &officer, Some(json!({"reason": "x"}))).await;
     assert_eq!(status, 409, "{body}");
-    let (_, detail) = send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    let (_, detail) = app.send(GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
     assert_eq!(detail["certificates"][0]["state"], "recovered");
     assert!(detail["certificates"][0]["recovered_at"].is_string());
 }
 
 #[tokio::test]
 async fn modification_requests_approved_correct_the_record_and_rejected_keep_it() {
-    use crate::confirmation::documents_uploaded;
     let app = spawn_app().await;
-    let officer = officer(&app, "PY-RMYY");
+    let officer = app.officer_token("PY-RMYY");
     for (approved, weight) in [(true, 3350), (false, 3300)] {
-        let (token, app_id) = documents_uploaded(&app).await;
-        let (status, _) = send(
-            &app,
-            POST,
-            &format!("/api/v1/applications/{app_id}/modification-requests"),
-            &token,
-            Some(json!({"items": [{"field": "weight_g", "requested": "3350", "reason": "医院称重记录为3350克"}]})),
-        )
-        .await;
+        let (token, app_id) = app.documents_uploaded().await;
+        let (status, _) = app
+            .send(
+                POST,
+                &format!("/api/v1/applications/{app_id}/modification-requests"),
+                &token,
+                Some(json!({"items": [{"field": "weight_g", "requested": "3350", "reason": "医院称重记录为3350克"}]})),
+            )
+            .await;
         assert_eq!(status, 201);
-        let (_, pending) = send(&app, GET, "/api/v1/officer/modification-requests?state=pending", &officer, None).await;
+        let (_, pending) = app.send(GET, "/api/v1/officer/modification-requests?state=pending", &officer, None).await;
         let request = pending
             .as_array()
             .expect("list")
@@ -452,17 +370,16 @@ async fn modification_requests_approved_correct_the_record_and_rejected_keep_it(
             .clone();
         let decide = format!("/api/v1/officer/modification-requests/{}/decision", request["id"].as_str().expect("id"));
         let (status, body) =
-            send(&app, POST, &decide, &officer, Some(json!({"approved": approved, "note": "已核对分娩记录"}))).await;
+            app.send(POST, &decide, &officer, Some(json!({"approved": approved, "note": "已核对分娩记录"}))).await;
         assert_eq!((status, body["state"].clone()), (200, json!("documents_uploaded")), "{body}");
         let (status, body) =
-            send(&app, POST, &decide, &officer, Some(json!({"approved": approved, "note": "again"}))).await;
+            app.send(POST, &decide, &officer, Some(json!({"approved": approved, "note": "again"}))).await;
         assert_eq!((status, body["code"].clone()), (409, json!("already_decided")));
-        let (_, form) =
-            send(&app, GET, &format!("/api/v1/applications/{app_id}/registration-form"), &token, None).await;
+        let (_, form) = app.send(GET, &format!("/api/v1/applications/{app_id}/registration-form"), &token, None).await;
         assert_eq!(form["form"]["weight_g"], weight, "{form}");
-        assert_eq!(events_of(&app, &app_id).await, ["modification_decided"]);
+        assert_eq!(app.events_of(&app_id).await, ["modification_decided"]);
         // Withdraw so the next round can apply for the same delivery record.
-        send(&app, POST, &format!("/api/v1/applications/{app_id}/withdrawal"), &token, None).await;
+        app.send(POST, &format!("/api/v1/applications/{app_id}/withdrawal"), &token, None).await;
     }
 }
 
@@ -482,38 +399,38 @@ async fn a_whole_application_goes_through_on_a_single_database_connection() {
         ..Default::default()
     })
     .await;
-    stock(&app, "R370000300", "R370000303").await;
-    let (token, app_id) = submitted(&app).await;
-    let officer = officer(&app, "PY-RMYY");
+    app.stock("R370000300", "R370000303").await;
+    let (token, app_id) = app.submitted().await;
+    let officer = app.officer_token("PY-RMYY");
     let returned =
         json!({"reasons": [{"code": "blurred_id", "message": "照片模糊"}], "redo_documents": ["mother_id_back"]});
     let (status, body) =
-        send(&app, POST, &format!("/api/v1/officer/applications/{app_id}/return"), &officer, Some(returned)).await;
+        app.send(POST, &format!("/api/v1/officer/applications/{app_id}/return"), &officer, Some(returned)).await;
     assert_eq!(status, 200, "{body}");
     let (status, _) =
-        upload(&app, &token, &format!("/api/v1/applications/{app_id}/documents/mother_id_back"), png(), "b.png").await;
+        app.upload(&token, &format!("/api/v1/applications/{app_id}/documents/mother_id_back"), png(), "b.png").await;
     assert_eq!(status, 201);
-    let (status, body) = send(&app, POST, &format!("/api/v1/applications/{app_id}/resubmission"), &token, None).await;
+    let (status, body) = app.send(POST, &format!("/api/v1/applications/{app_id}/resubmission"), &token, None).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(approve(&app, &app_id, None).await.0, 200);
-    let tracking = ship(&app, &app_id).await;
-    let sent = courier(&app, &tracking, json!({"event": "lost", "loss_certificate_no": "YS-2026-0300"})).await;
+    assert_eq!(app.approve(&app_id, None).await.0, 200);
+    let tracking = app.ship(&app_id).await;
+    let sent = app.courier(&tracking, json!({"event": "lost", "loss_certificate_no": "YS-2026-0300"})).await;
     assert_eq!(sent["status"], 200, "{sent}");
-    let (status, body) = approve(&app, &app_id, None).await;
+    let (status, body) = app.approve(&app_id, None).await;
     assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000301")), "{body}");
-    let tracking = ship(&app, &app_id).await;
-    let sent = courier(&app, &tracking, json!({"event": "delivered", "signed_by": "张伟"})).await;
+    let tracking = app.ship(&app_id).await;
+    let sent = app.courier(&tracking, json!({"event": "delivered", "signed_by": "张伟"})).await;
     assert_eq!(sent["status"], 200, "{sent}");
-    let (status, body) = send(
-        &app,
-        POST,
-        "/api/v1/officer/certificates/R370000301/void",
-        &officer,
-        Some(json!({"reason": "出生地点打印错误"})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            POST,
+            "/api/v1/officer/certificates/R370000301/void",
+            &officer,
+            Some(json!({"reason": "出生地点打印错误"})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
-    let events = events_of(&app, &app_id).await;
+    let events = app.events_of(&app_id).await;
     assert_eq!(
         events,
         [
@@ -531,7 +448,7 @@ async fn a_whole_application_goes_through_on_a_single_database_connection() {
         ]
     );
     assert_eq!(app.drain_outbox().await, events.len(), "every message to the parent went out");
-    assert_eq!(state_of(&app, &token, &app_id).await, "issued");
+    assert_eq!(app.state_of(&token, &app_id).await, "issued");
 }
 
 // ---- permissions ---------------------------------------------------------------------------
@@ -539,47 +456,47 @@ async fn a_whole_application_goes_through_on_a_single_database_connection() {
 #[tokio::test]
 async fn every_role_stays_inside_its_own_institution_and_endpoints() {
     let app = spawn_app().await;
-    stock(&app, "R370000300", "R370000300").await;
-    let (token, app_id) = submitted(&app).await;
-    let stranger = officer(&app, "PY-ZYY");
+    app.stock("R370000300", "R370000300").await;
+    let (token, app_id) = app.submitted().await;
+    let stranger = app.officer_token("PY-ZYY");
     for (method, path) in [
         (GET, format!("/api/v1/officer/applications/{app_id}")),
         (GET, format!("/api/v1/officer/applications/{app_id}/documents/mother_id_front")),
         (POST, format!("/api/v1/officer/applications/{app_id}/approval")),
         (POST, format!("/api/v1/officer/applications/{app_id}/shipment")),
     ] {
-        let (status, _) = send(&app, method.clone(), &path, &stranger, Some(json!({}))).await;
+        let (status, _) = app.send(method.clone(), &path, &stranger, Some(json!({}))).await;
         assert_eq!(status, 404, "{method} {path} from another institution");
     }
-    let (_, queue) = send(&app, GET, "/api/v1/officer/applications", &stranger, None).await;
+    let (_, queue) = app.send(GET, "/api/v1/officer/applications", &stranger, None).await;
     assert_eq!(queue["total"], 0);
-    let (status, _) = send(
-        &app,
-        POST,
-        &format!("/api/v1/officer/applications/{app_id}/return"),
-        &stranger,
-        Some(json!({"reasons": [{"code": "x", "message": "y"}]})),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            POST,
+            &format!("/api/v1/officer/applications/{app_id}/return"),
+            &stranger,
+            Some(json!({"reasons": [{"code": "x", "message": "y"}]})),
+        )
+        .await;
     assert_eq!(status, 404);
     // Another institution's admin cannot write off this one's blanks.
-    let (status, _) = send(
-        &app,
-        POST,
-        "/api/v1/officer/certificate-stock/R370000300/waste",
-        &admin(&app, "PY-ZYY"),
-        Some(json!({"reason": "x"})),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            POST,
+            "/api/v1/officer/certificate-stock/R370000300/waste",
+            &app.admin_token("PY-ZYY"),
+            Some(json!({"reason": "x"})),
+        )
+        .await;
     assert_eq!(status, 404);
-    for who in [token.clone(), hospital(&app, "PY-RMYY")] {
-        let (status, _) = send(&app, GET, "/api/v1/officer/applications", &who, None).await;
+    for who in [token.clone(), app.hospital_token("PY-RMYY")] {
+        let (status, _) = app.send(GET, "/api/v1/officer/applications", &who, None).await;
         assert_eq!(status, 403);
     }
-    let (status, _) = send(&app, GET, "/api/v1/officer/stats", "not-a-token", None).await;
+    let (status, _) = app.send(GET, "/api/v1/officer/stats", "not-a-token", None).await;
     assert_eq!(status, 401);
     // Nothing above changed the application, and audited reads were refused before any read.
-    assert_eq!(state_of(&app, &token, &app_id).await, "submitted");
+    assert_eq!(app.state_of(&token, &app_id).await, "submitted");
 }
 
 // ---- courier events ------------------------------------------------------------------------
@@ -587,18 +504,18 @@ async fn every_role_stays_inside_its_own_institution_and_endpoints() {
 #[tokio::test]
 async fn forged_stale_and_repeated_courier_events_change_nothing() {
     let app = spawn_app().await;
-    stock(&app, "R370000400", "R370000400").await;
-    let (token, app_id) = submitted(&app).await;
-    approve(&app, &app_id, None).await;
-    let tracking = ship(&app, &app_id).await;
-    let forged = courier(&app, &tracking, json!({"event": "delivered", "forge": true})).await;
+    app.stock("R370000400", "R370000400").await;
+    let (token, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    let tracking = app.ship(&app_id).await;
+    let forged = app.courier(&tracking, json!({"event": "delivered", "forge": true})).await;
     assert_eq!(forged["status"], 401);
-    let stale = courier(&app, &tracking, json!({"event": "delivered", "timestamp_offset_secs": 600})).await;
+    let stale = app.courier(&tracking, json!({"event": "delivered", "timestamp_offset_secs": 600})).await;
     assert_eq!(stale["status"], 401);
-    assert_eq!(state_of(&app, &token, &app_id).await, "shipped");
+    assert_eq!(app.state_of(&token, &app_id).await, "shipped");
 
     // The same signed request delivered again (a replay within the window) is recognised.
-    let first = courier(&app, &tracking, json!({"event": "delivered", "signed_by": "张伟", "at": 1_795_000_000})).await;
+    let first = app.courier(&tracking, json!({"event": "delivered", "signed_by": "张伟", "at": 1_795_000_000})).await;
     assert_eq!(first["status"], 200);
     let ts = first["timestamp"].as_str().expect("ts");
     let body = first["event"].to_string();
@@ -615,7 +532,7 @@ async fn forged_stale_and_repeated_courier_events_change_nothing() {
         .expect("sent");
     assert_eq!(replay.status(), 200);
     assert_eq!(replay.json::<Value>().await.expect("json")["duplicate"], true);
-    assert_eq!(events_of(&app, &app_id).await.iter().filter(|e| *e == "delivered").count(), 1);
+    assert_eq!(app.events_of(&app_id).await.iter().filter(|e| *e == "delivered").count(), 1);
 
     let missing = app.client.post(app.url("/api/v1/courier/events")).json(&json!({})).send().await.expect("sent");
     assert_eq!(missing.status(), 401);
@@ -626,7 +543,7 @@ async fn forged_stale_and_repeated_courier_events_change_nothing() {
 #[tokio::test]
 async fn the_deadline_watcher_flags_overdue_applications_and_the_queue_shows_them() {
     let app = spawn_app().await;
-    let (_, app_id) = submitted(&app).await;
+    let (_, app_id) = app.submitted().await;
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
     let sql = match app.state.db.get_database_backend() {
         sea_orm::DbBackend::Postgres => {
@@ -653,13 +570,13 @@ async fn the_deadline_watcher_flags_overdue_applications_and_the_queue_shows_the
     watcher.await.expect("stopped");
     let flagged_again = birthcert::persistence::applications::flag_overdue(&app.state.db, chrono::Utc::now()).await;
     assert_eq!(flagged_again.expect("flag"), 0, "flagged once");
-    let officer = officer(&app, "PY-RMYY");
-    let (_, overdue) = send(&app, GET, "/api/v1/officer/applications?overdue=true", &officer, None).await;
+    let officer = app.officer_token("PY-RMYY");
+    let (_, overdue) = app.send(GET, "/api/v1/officer/applications?overdue=true", &officer, None).await;
     assert_eq!(overdue["items"][0]["id"], app_id.as_str());
     assert_eq!(overdue["items"][0]["overdue"], true);
-    let (_, on_time) = send(&app, GET, "/api/v1/officer/applications?overdue=false", &officer, None).await;
+    let (_, on_time) = app.send(GET, "/api/v1/officer/applications?overdue=false", &officer, None).await;
     assert_eq!(on_time["total"], 0);
-    let (_, stats) = send(&app, GET, "/api/v1/officer/stats", &officer, None).await;
+    let (_, stats) = app.send(GET, "/api/v1/officer/stats", &officer, None).await;
     assert_eq!(stats["overdue_now"], 1);
 }
 
@@ -668,7 +585,7 @@ async fn the_deadline_watcher_flags_overdue_applications_and_the_queue_shows_the
 #[tokio::test]
 async fn audit_verify_passes_on_the_real_chain_and_names_the_altered_entry() {
     let app = spawn_app().await;
-    let (_, _app_id) = submitted(&app).await;
+    let (_, _app_id) = app.submitted().await;
     let verify = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_birthcert"))
             .args(["audit", "verify"])
@@ -713,11 +630,11 @@ fn pdf_text(pdf: &[u8]) -> String {
 #[tokio::test]
 async fn the_printed_form_carries_every_field_the_digest_and_the_certificate_number() {
     let app = spawn_app().await;
-    stock(&app, "R370000500", "R370000500").await;
-    let (_, app_id) = submitted(&app).await;
-    let officer = officer(&app, "PY-RMYY");
-    let (_, detail) = send(&app, GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
-    approve(&app, &app_id, None).await;
+    app.stock("R370000500", "R370000500").await;
+    let (_, app_id) = app.submitted().await;
+    let officer = app.officer_token("PY-RMYY");
+    let (_, detail) = app.send(GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    app.approve(&app_id, None).await;
     let res = app
         .client
         .get(app.url(&format!("/api/v1/officer/applications/{app_id}/registration-form.pdf")))
@@ -743,14 +660,14 @@ async fn the_printed_form_carries_every_field_the_digest_and_the_certificate_num
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
-    let (status, _) = send(
-        &app,
-        GET,
-        &format!("/api/v1/officer/applications/{app_id}/registration-form.pdf"),
-        &crate::issuing::officer(&app, "PY-ZYY"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            GET,
+            &format!("/api/v1/officer/applications/{app_id}/registration-form.pdf"),
+            &app.officer_token("PY-ZYY"),
+            None,
+        )
+        .await;
     assert_eq!(status, 404, "another institution's officer cannot print it");
 }
 
@@ -758,7 +675,7 @@ async fn the_printed_form_carries_every_field_the_digest_and_the_certificate_num
 async fn a_register_longer_than_one_page_streams_whole_and_in_order() {
     use birthcert::persistence::registers::{write_registers, FirstIssuanceEntry, OnlineIssuanceEntry};
     let app = spawn_app().await;
-    let (_, app_id) = submitted(&app).await;
+    let (_, app_id) = app.submitted().await;
     let start = chrono::Utc::now() - chrono::Duration::hours(3);
     let rows = 1_234;
     for i in 0..rows {
@@ -789,13 +706,13 @@ async fn a_register_longer_than_one_page_streams_whole_and_in_order() {
         };
         write_registers(&app.state.db, &first, &online).await.expect("written");
     }
-    let officer = officer(&app, "PY-RMYY");
+    let officer = app.officer_token("PY-RMYY");
     // The register's days are China days; the rows must fall inside them whatever the hour here.
     let china_day = |t: chrono::DateTime<chrono::Utc>| birthcert::domain::working_days::to_china(t).format("%Y-%m-%d");
     let from = china_day(start);
     let to = china_day(chrono::Utc::now());
     let (status, json) =
-        send(&app, GET, &format!("/api/v1/officer/registers/first-issuance?from={from}&to={to}"), &officer, None).await;
+        app.send(GET, &format!("/api/v1/officer/registers/first-issuance?from={from}&to={to}"), &officer, None).await;
     assert_eq!(status, 200);
     let numbers: Vec<&str> =
         json.as_array().expect("a JSON array").iter().filter_map(|r| r["certificate_number"].as_str()).collect();
@@ -822,7 +739,7 @@ async fn a_register_longer_than_one_page_streams_whole_and_in_order() {
         .await
         .expect("text");
     assert_eq!(csv.lines().count(), rows as usize + 1, "header and every row");
-    let (status, body) = send(&app, GET, "/api/v1/officer/registers/first-issuance?format=xml", &officer, None).await;
+    let (status, body) = app.send(GET, "/api/v1/officer/registers/first-issuance?format=xml", &officer, None).await;
     assert_eq!((status, body["code"].clone()), (400, json!("unknown_format")));
 }
 
@@ -832,10 +749,9 @@ async fn a_register_longer_than_one_page_streams_whole_and_in_order() {
 /// application's current state in the body, and nothing changed.
 #[tokio::test]
 async fn every_step_out_of_order_is_refused_with_the_current_state() {
-    use crate::journey_support::{father_id, new_application, parents};
     let app = spawn_app().await;
-    let (draft_token, draft) = new_application(&app).await;
-    let (paid_token, paid) = submitted(&app).await;
+    let (draft_token, draft) = app.new_application().await;
+    let (paid_token, paid) = app.submitted().await;
     let steps = |id: &str| -> Vec<(reqwest::Method, String, Option<Value>)> {
         let base = format!("/api/v1/applications/{id}");
         vec![
@@ -859,7 +775,7 @@ async fn every_step_out_of_order_is_refused_with_the_current_state() {
     };
     for (token, id, state) in [(&draft_token, &draft, "draft"), (&paid_token, &paid, "submitted")] {
         for (method, path, body) in steps(id) {
-            let (status, answer) = send(&app, method.clone(), &path, token, body).await;
+            let (status, answer) = app.send(method.clone(), &path, token, body).await;
             assert_eq!((status, answer["code"].clone()), (409, json!("wrong_state")), "{method} {path}: {answer}");
             assert_eq!(answer["state"], state, "{method} {path}: {answer}");
         }
@@ -867,33 +783,32 @@ async fn every_step_out_of_order_is_refused_with_the_current_state() {
             format!("/api/v1/applications/{id}/documents/mother_id_front"),
             format!("/api/v1/applications/{id}/signature"),
         ] {
-            let (status, answer) = upload(&app, token, &path, png(), "x.png").await;
+            let (status, answer) = app.upload(token, &path, png(), "x.png").await;
             assert_eq!((status, answer["state"].clone()), (409, json!(state)), "PUT {path}: {answer}");
         }
-        assert_eq!(state_of(&app, token, id).await, state, "nothing moved");
+        assert_eq!(app.state_of(token, id).await, state, "nothing moved");
     }
     // The parents cannot be changed once the form is frozen, nor can a paid application be
     // withdrawn.
-    let (status, answer) = send(
-        &app,
-        PUT,
-        &format!("/api/v1/applications/{paid}/parents"),
-        &paid_token,
-        Some(parents(&mother_id(), "resident_id", &father_id())),
-    )
-    .await;
+    let (status, answer) = app
+        .send(
+            PUT,
+            &format!("/api/v1/applications/{paid}/parents"),
+            &paid_token,
+            Some(parents(&mother_id(), "resident_id", &father_id())),
+        )
+        .await;
     assert_eq!((status, answer["state"].clone()), (409, json!("submitted")), "{answer}");
-    let (status, answer) =
-        send(&app, POST, &format!("/api/v1/applications/{paid}/withdrawal"), &paid_token, None).await;
+    let (status, answer) = app.send(POST, &format!("/api/v1/applications/{paid}/withdrawal"), &paid_token, None).await;
     assert_eq!((status, answer["state"].clone()), (409, json!("submitted")), "{answer}");
     // The officer's steps out of order, on the draft.
-    let officer = officer(&app, "PY-RMYY");
+    let officer = app.officer_token("PY-RMYY");
     for (path, body) in [
         (format!("/api/v1/officer/applications/{draft}/approval"), json!({})),
         (format!("/api/v1/officer/applications/{draft}/shipment"), json!({})),
         (format!("/api/v1/officer/applications/{draft}/return"), json!({"reasons": [{"code": "x", "message": "y"}]})),
     ] {
-        let (status, answer) = send(&app, POST, &path, &officer, Some(body)).await;
+        let (status, answer) = app.send(POST, &path, &officer, Some(body)).await;
         assert_eq!((status, answer["state"].clone()), (409, json!("draft")), "{path}: {answer}");
     }
 }

@@ -1,102 +1,17 @@
 //! The parent's journey so far: health card, delivery records, application, parents and
 //! eligibility, withdrawal, the application view — with ownership and masking.
 
-use birthcert::crypto::Field;
-use birthcert::domain::resident_id::check_char;
-use birthcert::persistence::deliveries::{self, DeliveryRecord};
 use birthcert::persistence::parents;
-use birthcert::services::store_number;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
-
-pub fn id(body: &str) -> String {
-    format!("{body}{}", check_char(body.as_bytes()))
-}
-
-pub const MOTHER: &str = "李梅";
-pub const FATHER_NAME: &str = "张伟";
-
-pub fn mother_id() -> String {
-    id("37012419950310002")
-}
-
-pub fn father_id() -> String {
-    id("37012419930521001")
-}
-
-pub async fn seed_delivery(app: &TestApp, mother_name: &str, mother_id: &str) -> String {
-    deliveries::insert_delivery(
-        &app.state.db,
-        &DeliveryRecord {
-            institution_code: "PY-RMYY".into(),
-            mother_name: mother_name.into(),
-            mother_id_type: "resident_id".into(),
-            mother_id_number: store_number(&app.state.cipher, Field::IdNumber, mother_id),
-            baby_sex: "female".into(),
-            birth_at: chrono::Utc::now() - chrono::Duration::days(3),
-            birth_place: "平阴县人民医院".into(),
-            gestational_weeks: 39,
-            weight_g: 3300,
-            length_cm: 50,
-            health_status: "good".into(),
-            midwife_name: "王芳".into(),
-            late: false,
-        },
-    )
-    .await
-    .expect("delivery")
-}
-
-/// A signed-in parent with the mother's card bound: (token, card id).
-pub async fn parent_with_card(app: &TestApp, name: &str, id_number: &str) -> (String, String) {
-    let user = app.wechat_user(false).await;
-    let (token, _) = app.login(user["code"].as_str().expect("code")).await;
-    let code = app
-        .mock_post("/_mock/health-cards", &json!({"name": name, "id_number": id_number, "phone": "13812345678"}))
-        .await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/health-cards"))
-        .bearer_auth(&token)
-        .json(&json!({"health_code": code["health_code"]}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(res.status(), 201);
-    let card: Value = res.json().await.expect("json");
-    (token, card["id"].as_str().expect("id").to_string())
-}
-
-pub async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.expect("sent");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-pub fn parents(mother_id: &str, father_type: &str, father_number: &str) -> Value {
-    json!({
-        "mother": {"name": MOTHER, "id_type": "resident_id", "id_number": mother_id, "nationality": "中国", "ethnicity": "汉族", "phone": "13812345678", "address": "平阴县榆山街道"},
-        "father": {"name": "张伟", "id_type": father_type, "id_number": father_number, "nationality": "中国", "ethnicity": "汉族", "phone": "13987654321"}
-    })
-}
+use crate::helpers::{father_id, id, mother_id, parents, spawn_app, MOTHER};
 
 #[tokio::test]
 async fn health_card_binds_once_with_masked_details() {
     let app = spawn_app().await;
-    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
-    let (status, list) = send(&app, reqwest::Method::GET, "/api/v1/health-cards", &token, None).await;
+    let (token, card_id) = app.parent_with_card(MOTHER, &mother_id()).await;
+    let (status, list) = app.send(reqwest::Method::GET, "/api/v1/health-cards", &token, None).await;
     assert_eq!(status, 200);
     assert_eq!(list[0]["id"], card_id.as_str());
     assert_eq!(list[0]["name_masked"], "李*");
@@ -104,14 +19,14 @@ async fn health_card_binds_once_with_masked_details() {
     assert!(!list.to_string().contains(&mother_id()));
 
     let (status, body) =
-        send(&app, reqwest::Method::POST, "/api/v1/health-cards", &token, Some(json!({"health_code": "nope"}))).await;
+        app.send(reqwest::Method::POST, "/api/v1/health-cards", &token, Some(json!({"health_code": "nope"}))).await;
     assert_eq!(status, 422);
     assert_eq!(body["code"], "invalid_health_code");
 
     // Someone else sees none of it.
     let other = app.wechat_user(false).await;
     let (other_token, _) = app.login(other["code"].as_str().expect("code")).await;
-    let (_, list) = send(&app, reqwest::Method::GET, "/api/v1/health-cards", &other_token, None).await;
+    let (_, list) = app.send(reqwest::Method::GET, "/api/v1/health-cards", &other_token, None).await;
     assert_eq!(list, json!([]));
 }
 
@@ -122,23 +37,23 @@ async fn a_used_health_code_is_refused() {
     let (token, _) = app.login(user["code"].as_str().expect("code")).await;
     let code = app.mock_post("/_mock/health-cards", &json!({"name": MOTHER, "id_number": mother_id()})).await;
     let body = json!({"health_code": code["health_code"]});
-    assert_eq!(send(&app, reqwest::Method::POST, "/api/v1/health-cards", &token, Some(body.clone())).await.0, 201);
-    let (status, answer) = send(&app, reqwest::Method::POST, "/api/v1/health-cards", &token, Some(body)).await;
+    assert_eq!(app.send(reqwest::Method::POST, "/api/v1/health-cards", &token, Some(body.clone())).await.0, 201);
+    let (status, answer) = app.send(reqwest::Method::POST, "/api/v1/health-cards", &token, Some(body)).await;
     assert_eq!(status, 422);
     assert_eq!(answer["code"], "invalid_health_code");
     let unknown = json!({"health_code": "HC-never-issued"});
-    let (status, answer) = send(&app, reqwest::Method::POST, "/api/v1/health-cards", &token, Some(unknown)).await;
+    let (status, answer) = app.send(reqwest::Method::POST, "/api/v1/health-cards", &token, Some(unknown)).await;
     assert_eq!((status, answer["code"].clone()), (422, json!("invalid_health_code")));
 }
 
 #[tokio::test]
 async fn deliveries_are_those_of_the_cards_mother_only() {
     let app = spawn_app().await;
-    let mine = seed_delivery(&app, MOTHER, &mother_id()).await;
-    seed_delivery(&app, "王芳", &id("37012419960101002")).await;
-    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    let mine = app.seed_delivery(MOTHER, &mother_id()).await;
+    app.seed_delivery("王芳", &id("37012419960101002")).await;
+    let (token, card_id) = app.parent_with_card(MOTHER, &mother_id()).await;
     let (status, list) =
-        send(&app, reqwest::Method::GET, &format!("/api/v1/deliveries?health_card_id={card_id}"), &token, None).await;
+        app.send(reqwest::Method::GET, &format!("/api/v1/deliveries?health_card_id={card_id}"), &token, None).await;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().expect("list").len(), 1);
     assert_eq!(list[0]["id"], mine.as_str());
@@ -147,34 +62,34 @@ async fn deliveries_are_those_of_the_cards_mother_only() {
 
     let other = app.wechat_user(false).await;
     let (other_token, _) = app.login(other["code"].as_str().expect("code")).await;
-    let (status, _) =
-        send(&app, reqwest::Method::GET, &format!("/api/v1/deliveries?health_card_id={card_id}"), &other_token, None)
-            .await;
+    let (status, _) = app
+        .send(reqwest::Method::GET, &format!("/api/v1/deliveries?health_card_id={card_id}"), &other_token, None)
+        .await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn one_live_application_per_delivery_and_none_after_a_certificate() {
     let app = spawn_app().await;
-    let delivery = seed_delivery(&app, MOTHER, &mother_id()).await;
-    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    let delivery = app.seed_delivery(MOTHER, &mother_id()).await;
+    let (token, card_id) = app.parent_with_card(MOTHER, &mother_id()).await;
     let new = json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"});
-    let (status, first) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(new.clone())).await;
+    let (status, first) = app.send(reqwest::Method::POST, "/api/v1/applications", &token, Some(new.clone())).await;
     assert_eq!(status, 201);
     assert_eq!(first["state"], "draft");
-    let (status, again) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(new.clone())).await;
+    let (status, again) = app.send(reqwest::Method::POST, "/api/v1/applications", &token, Some(new.clone())).await;
     assert_eq!(status, 409);
     assert_eq!(again["code"], "application_exists");
 
     let first_id = first["id"].as_str().expect("id");
     let (status, withdrawn) =
-        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{first_id}/withdrawal"), &token, None).await;
+        app.send(reqwest::Method::POST, &format!("/api/v1/applications/{first_id}/withdrawal"), &token, None).await;
     assert_eq!(status, 200);
     assert_eq!(withdrawn["state"], "withdrawn");
     let (status, _) =
-        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{first_id}/withdrawal"), &token, None).await;
+        app.send(reqwest::Method::POST, &format!("/api/v1/applications/{first_id}/withdrawal"), &token, None).await;
     assert_eq!(status, 409, "withdrawing twice is out of order");
-    let (status, second) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(new.clone())).await;
+    let (status, second) = app.send(reqwest::Method::POST, "/api/v1/applications", &token, Some(new.clone())).await;
     assert_eq!(status, 201);
 
     // A certificate for this birth ends online first issuance.
@@ -188,7 +103,7 @@ async fn one_live_application_per_delivery_and_none_after_a_certificate() {
         ))
         .await
         .expect("certificate");
-    let (status, body) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(new)).await;
+    let (status, body) = app.send(reqwest::Method::POST, "/api/v1/applications", &token, Some(new)).await;
     assert_eq!(status, 422);
     assert_eq!(body["code"], "not_first_issuance");
 }
@@ -196,89 +111,74 @@ async fn one_live_application_per_delivery_and_none_after_a_certificate() {
 #[tokio::test]
 async fn bad_application_requests() {
     let app = spawn_app().await;
-    let delivery = seed_delivery(&app, MOTHER, &mother_id()).await;
-    let other_delivery = seed_delivery(&app, "王芳", &id("37012419960101002")).await;
-    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/applications",
-        &token,
-        Some(json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "uncle"})),
-    )
-    .await;
+    let delivery = app.seed_delivery(MOTHER, &mother_id()).await;
+    let other_delivery = app.seed_delivery("王芳", &id("37012419960101002")).await;
+    let (token, card_id) = app.parent_with_card(MOTHER, &mother_id()).await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/applications",
+            &token,
+            Some(json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "uncle"})),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(body["fields"][0]["field"], "claimant_relation");
-    let (status, _) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/applications",
-        &token,
-        Some(json!({"delivery_id": other_delivery, "health_card_id": card_id, "claimant_relation": "mother"})),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/applications",
+            &token,
+            Some(json!({"delivery_id": other_delivery, "health_card_id": card_id, "claimant_relation": "mother"})),
+        )
+        .await;
     assert_eq!(status, 404, "another mother's delivery record is not reachable");
-    let (status, _) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/applications",
-        &token,
-        Some(json!({"delivery_id": delivery, "health_card_id": "nope", "claimant_relation": "mother"})),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/applications",
+            &token,
+            Some(json!({"delivery_id": delivery, "health_card_id": "nope", "claimant_relation": "mother"})),
+        )
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/applications",
-        "not-a-token",
-        Some(json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"})),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/applications",
+            "not-a-token",
+            Some(json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"})),
+        )
+        .await;
     assert_eq!(status, 401);
-}
-
-pub async fn new_application(app: &TestApp) -> (String, String) {
-    let delivery = seed_delivery(app, MOTHER, &mother_id()).await;
-    let (token, card_id) = parent_with_card(app, MOTHER, &mother_id()).await;
-    let (status, created) = send(
-        app,
-        reqwest::Method::POST,
-        "/api/v1/applications",
-        &token,
-        Some(json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "father"})),
-    )
-    .await;
-    assert_eq!(status, 201);
-    (token, created["id"].as_str().expect("id").to_string())
 }
 
 #[tokio::test]
 async fn eligible_parents_move_the_application_on_and_the_view_shows_it_masked() {
     let app = spawn_app().await;
-    let (token, app_id) = new_application(&app).await;
-    let (status, body) = send(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/api/v1/applications/{app_id}/parents"),
-        &token,
-        Some(parents(&mother_id(), "resident_id", &father_id())),
-    )
-    .await;
+    let (token, app_id) = app.new_application().await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/applications/{app_id}/parents"),
+            &token,
+            Some(parents(&mother_id(), "resident_id", &father_id())),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["eligibility"]["eligible"], true);
     assert_eq!(body["eligibility"]["reasons"], json!([]));
     assert_eq!(body["application"]["state"], "parents_entered");
 
     // Parents stay editable until confirmation.
-    let (status, body) = send(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/api/v1/applications/{app_id}/parents"),
-        &token,
-        Some(parents(&mother_id(), "resident_id", &father_id())),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/applications/{app_id}/parents"),
+            &token,
+            Some(parents(&mother_id(), "resident_id", &father_id())),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["application"]["state"], "parents_entered");
 
@@ -308,11 +208,11 @@ async fn eligible_parents_move_the_application_on_and_the_view_shows_it_masked()
 #[tokio::test]
 async fn failed_rules_are_all_reported_and_the_application_becomes_ineligible() {
     let app = spawn_app().await;
-    let (token, app_id) = new_application(&app).await;
+    let (token, app_id) = app.new_application().await;
     let mut body = parents(&id("37012419950310004"), "hk_macao_permit", "H12345678");
     body["mother"]["name"] = json!("李美");
     let (status, answer) =
-        send(&app, reqwest::Method::PUT, &format!("/api/v1/applications/{app_id}/parents"), &token, Some(body)).await;
+        app.send(reqwest::Method::PUT, &format!("/api/v1/applications/{app_id}/parents"), &token, Some(body)).await;
     assert_eq!(status, 200);
     assert_eq!(answer["eligibility"]["eligible"], false);
     let codes: Vec<&str> = answer["eligibility"]["reasons"]
@@ -329,14 +229,14 @@ async fn failed_rules_are_all_reported_and_the_application_becomes_ineligible() 
         json!(["parent_not_mainland_resident", "mother_mismatch"])
     );
 
-    let (status, answer) = send(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/api/v1/applications/{app_id}/parents"),
-        &token,
-        Some(parents(&mother_id(), "resident_id", &father_id())),
-    )
-    .await;
+    let (status, answer) = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/applications/{app_id}/parents"),
+            &token,
+            Some(parents(&mother_id(), "resident_id", &father_id())),
+        )
+        .await;
     assert_eq!(status, 409);
     assert_eq!(answer["code"], "wrong_state");
 }
@@ -344,18 +244,18 @@ async fn failed_rules_are_all_reported_and_the_application_becomes_ineligible() 
 #[tokio::test]
 async fn a_single_parent_is_told_to_apply_on_site() {
     let app = spawn_app().await;
-    let (token, app_id) = new_application(&app).await;
+    let (token, app_id) = app.new_application().await;
     let mut body = parents(&mother_id(), "resident_id", &father_id());
     body.as_object_mut().expect("object").remove("father");
     let (_, answer) =
-        send(&app, reqwest::Method::PUT, &format!("/api/v1/applications/{app_id}/parents"), &token, Some(body)).await;
+        app.send(reqwest::Method::PUT, &format!("/api/v1/applications/{app_id}/parents"), &token, Some(body)).await;
     assert_eq!(answer["eligibility"]["reasons"][0]["code"], "single_parent");
 }
 
 #[tokio::test]
 async fn invalid_parent_input_is_422_and_changes_nothing() {
     let app = spawn_app().await;
-    let (token, app_id) = new_application(&app).await;
+    let (token, app_id) = app.new_application().await;
     let mut body = parents(&mother_id(), "resident_id", &father_id());
     let good = mother_id();
     let wrong_check = if good.ends_with('1') { '2' } else { '1' };
@@ -363,7 +263,7 @@ async fn invalid_parent_input_is_422_and_changes_nothing() {
     body["father"]["phone"] = json!("12345");
     body["father"]["id_type"] = json!("driver_licence");
     let (status, answer) =
-        send(&app, reqwest::Method::PUT, &format!("/api/v1/applications/{app_id}/parents"), &token, Some(body)).await;
+        app.send(reqwest::Method::PUT, &format!("/api/v1/applications/{app_id}/parents"), &token, Some(body)).await;
     assert_eq!(status, 422);
     assert_eq!(answer["code"], "validation_failed");
     let fields: Vec<(String, String)> = answer["fields"]
@@ -376,14 +276,14 @@ async fn invalid_parent_input_is_422_and_changes_nothing() {
     assert!(fields.contains(&("father.phone".into(), "format".into())), "{fields:?}");
     assert!(fields.contains(&("father.id_type".into(), "unknown".into())), "{fields:?}");
     assert!(parents::parents(&app.state.db, &app_id).await.expect("parents").is_empty());
-    let (_, view) = send(&app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
+    let (_, view) = app.send(reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
     assert_eq!(view["state"], "draft");
 }
 
 #[tokio::test]
 async fn another_users_application_is_not_found_everywhere() {
     let app = spawn_app().await;
-    let (_, app_id) = new_application(&app).await;
+    let (_, app_id) = app.new_application().await;
     let other = app.wechat_user(false).await;
     let (other_token, _) = app.login(other["code"].as_str().expect("code")).await;
     for (method, path, body) in [
@@ -395,37 +295,21 @@ async fn another_users_application_is_not_found_everywhere() {
         ),
         (reqwest::Method::POST, format!("/api/v1/applications/{app_id}/withdrawal"), None),
     ] {
-        let (status, _) = send(&app, method.clone(), &path, &other_token, body).await;
+        let (status, _) = app.send(method.clone(), &path, &other_token, body).await;
         assert_eq!(status, 404, "{method} {path}");
     }
-    let (_, list) = send(&app, reqwest::Method::GET, "/api/v1/applications", &other_token, None).await;
+    let (_, list) = app.send(reqwest::Method::GET, "/api/v1/applications", &other_token, None).await;
     assert_eq!(list, json!([]));
     // An officer token is the wrong role for applicant endpoints.
     let officer = app.state.jwt.issue("o1", birthcert::auth::Role::Officer, Some("PY-RMYY")).expect("token");
-    assert_eq!(send(&app, reqwest::Method::GET, "/api/v1/applications", &officer, None).await.0, 403);
-}
-
-/// An application whose parents are entered and eligible: (token, application id).
-pub async fn application_with_parents(app: &TestApp) -> (String, String) {
-    let (token, app_id) = new_application(app).await;
-    let (status, body) = send(
-        app,
-        reqwest::Method::PUT,
-        &format!("/api/v1/applications/{app_id}/parents"),
-        &token,
-        Some(parents(&mother_id(), "resident_id", &father_id())),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["application"]["state"], "parents_entered");
-    (token, app_id)
+    assert_eq!(app.send(reqwest::Method::GET, "/api/v1/applications", &officer, None).await.0, 403);
 }
 
 #[tokio::test]
 async fn an_idempotency_key_returns_the_first_answer_without_a_second_effect() {
     let app = spawn_app().await;
-    let delivery = seed_delivery(&app, MOTHER, &mother_id()).await;
-    let (token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    let delivery = app.seed_delivery(MOTHER, &mother_id()).await;
+    let (token, card_id) = app.parent_with_card(MOTHER, &mother_id()).await;
     let body = json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"});
     let post = |key: &'static str, body: Value| {
         let app = &app;
@@ -448,7 +332,7 @@ async fn an_idempotency_key_returns_the_first_answer_without_a_second_effect() {
     let (s2, r2, second) = post("k-1", body.clone()).await;
     assert_eq!((s1, r1, s2, r2), (201, false, 201, true));
     assert_eq!(first["id"], second["id"]);
-    let (_, list) = send(&app, reqwest::Method::GET, "/api/v1/applications", &token, None).await;
+    let (_, list) = app.send(reqwest::Method::GET, "/api/v1/applications", &token, None).await;
     assert_eq!(list.as_array().expect("list").len(), 1, "one application, not two");
 
     let mut other = body.clone();
@@ -457,33 +341,33 @@ async fn an_idempotency_key_returns_the_first_answer_without_a_second_effect() {
     assert_eq!(status, 422);
     assert_eq!(answer["code"], "idempotency_key_reused");
     // Without a key, the duplicate is refused by the rules.
-    let (status, _) = send(&app, reqwest::Method::POST, "/api/v1/applications", &token, Some(body)).await;
+    let (status, _) = app.send(reqwest::Method::POST, "/api/v1/applications", &token, Some(body)).await;
     assert_eq!(status, 409);
 }
 
 #[tokio::test]
 async fn subscription_consent_is_recorded_for_our_templates_only() {
     let app = spawn_app().await;
-    let (token, app_id) = new_application(&app).await;
+    let (token, app_id) = app.new_application().await;
     let path = format!("/api/v1/applications/{app_id}/subscriptions");
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        &path,
-        &token,
-        Some(json!({"accepted_template_ids": ["TPL_SUBMITTED", "SOMEONE_ELSES"]})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            &token,
+            Some(json!({"accepted_template_ids": ["TPL_SUBMITTED", "SOMEONE_ELSES"]})),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(body["fields"][0]["field"], "accepted_template_ids[1]");
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        &path,
-        &token,
-        Some(json!({"accepted_template_ids": ["TPL_SUBMITTED", "TPL_ISSUED"]})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            &token,
+            Some(json!({"accepted_template_ids": ["TPL_SUBMITTED", "TPL_ISSUED"]})),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["accepted"], json!(["TPL_SUBMITTED", "TPL_ISSUED"]));
     let user_id = app.state.jwt.verify(&token).expect("token").sub;
@@ -499,7 +383,7 @@ async fn a_stale_health_card_token_is_replaced_and_the_binding_goes_through() {
     let app = spawn_app().await;
     let key = format!("health_card:app_token:{}", app.state.settings.health_card.app_id);
     app.state.kv.set(&key, "token-from-before-the-restart", std::time::Duration::from_secs(3600)).await.expect("kv");
-    let (_token, card_id) = parent_with_card(&app, MOTHER, &mother_id()).await;
+    let (_token, card_id) = app.parent_with_card(MOTHER, &mother_id()).await;
     assert!(!card_id.is_empty());
     let cached = app.state.kv.get(&key).await.expect("kv").expect("a token is cached");
     assert_ne!(cached, "token-from-before-the-restart");

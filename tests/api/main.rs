@@ -1,5 +1,6 @@
 //! API tests through real HTTP, one binary. Each test gets its own app, database and mock.
 
+mod concurrency;
 mod config;
 mod confirmation;
 mod extractors;
@@ -9,7 +10,6 @@ mod identity;
 mod institutions;
 mod issuing;
 mod journey;
-use journey as journey_support;
 mod kv;
 mod login;
 mod mock_platform;

@@ -2,80 +2,30 @@
 //! defences.
 
 use birthcert::persistence::outbox;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
-use crate::identity::upload;
-use crate::journey_support::{application_with_parents, send};
-
-fn png() -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    v.extend(std::iter::repeat_n(3u8, 80));
-    v
-}
-
-/// Every step up to the address; returns (token, application id).
-pub async fn ready_to_pay(app: &TestApp) -> (String, String) {
-    let (token, app_id) = application_with_parents(app).await;
-    let base = format!("/api/v1/applications/{app_id}");
-    for role in ["mother", "father"] {
-        let (_, s) =
-            send(app, reqwest::Method::POST, &format!("{base}/identity/{role}/face-sessions"), &token, None).await;
-        send(
-            app,
-            reqwest::Method::POST,
-            &format!("{base}/identity/{role}/face-result"),
-            &token,
-            Some(json!({"verify_id": s["verify_id"]})),
-        )
-        .await;
-    }
-    for kind in ["mother_id_front", "mother_id_back", "father_id_front", "father_id_back"] {
-        assert_eq!(upload(app, &token, &format!("{base}/documents/{kind}"), png(), "x.png").await.0, 201);
-    }
-    assert_eq!(
-        send(
-            app,
-            reqwest::Method::POST,
-            &format!("{base}/confirmation"),
-            &token,
-            Some(json!({"newborn_name": "张小满"}))
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(upload(app, &token, &format!("{base}/signature"), png(), "s.png").await.0, 200);
-    let (status, body) = send(app, reqwest::Method::PUT, &format!("{base}/delivery-address"), &token,
-        Some(json!({"recipient": "张伟", "phone": "13987654321", "region_code": "370124", "address": "平阴县榆山街道青龙路1号"}))).await;
-    assert_eq!((status, body["courier_fee_fen"].clone()), (200, json!(1800)));
-    (token, app_id)
-}
-
-async fn view(app: &TestApp, token: &str, app_id: &str) -> Value {
-    send(app, reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), token, None).await.1
-}
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn the_whole_journey_from_sign_in_to_submitted() {
     let app = spawn_app().await;
-    let (token, app_id) = ready_to_pay(&app).await;
+    let (token, app_id) = app.ready_to_pay().await;
     let path = format!("/api/v1/applications/{app_id}/payment");
-    let (status, order) = send(&app, reqwest::Method::POST, &path, &token, None).await;
+    let (status, order) = app.send(reqwest::Method::POST, &path, &token, None).await;
     assert_eq!(status, 201, "{order}");
     assert_eq!(order["amount_fen"], 1800);
     let params = &order["pay_params"];
     assert_eq!(params["signType"], "RSA");
     assert!(params["package"].as_str().expect("package").starts_with("prepay_id="));
     assert!(!params["paySign"].as_str().expect("sign").is_empty());
-    assert_eq!(view(&app, &token, &app_id).await["state"], "awaiting_payment");
+    assert_eq!(app.view(&token, &app_id).await["state"], "awaiting_payment");
     // Asking again answers the same order.
-    let (_, again) = send(&app, reqwest::Method::POST, &path, &token, None).await;
+    let (_, again) = app.send(reqwest::Method::POST, &path, &token, None).await;
     assert_eq!(again["out_trade_no"], order["out_trade_no"]);
 
     let paid = app.mock_post(&format!("/_mock/pay/{}", order["out_trade_no"].as_str().expect("no")), &json!({})).await;
     assert_eq!(paid["deliveries"], json!([204, 204]), "the notification and its repeat are both acknowledged");
-    let v = view(&app, &token, &app_id).await;
+    let v = app.view(&token, &app_id).await;
     assert_eq!(v["state"], "submitted");
     let due = chrono::DateTime::parse_from_rfc3339(v["review_due_at"].as_str().expect("deadline")).expect("time");
     assert!(due > chrono::Utc::now() && due.format("%H:%M").to_string() == "17:30", "{due}");
@@ -86,9 +36,9 @@ async fn the_whole_journey_from_sign_in_to_submitted() {
         v["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["to_state"].as_str()).collect();
     assert!(kinds.ends_with(&["awaiting_payment", "submitted"]), "{kinds:?}");
     // Paying is over: no second order, no withdrawal.
-    assert_eq!(send(&app, reqwest::Method::POST, &path, &token, None).await.0, 409);
+    assert_eq!(app.send(reqwest::Method::POST, &path, &token, None).await.0, 409);
     assert_eq!(
-        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/withdrawal"), &token, None).await.0,
+        app.send(reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/withdrawal"), &token, None).await.0,
         409
     );
 }
@@ -96,9 +46,9 @@ async fn the_whole_journey_from_sign_in_to_submitted() {
 #[tokio::test]
 async fn certificate_mode_notifications_are_accepted() {
     let app = spawn_app().await;
-    let (token, app_id) = ready_to_pay(&app).await;
+    let (token, app_id) = app.ready_to_pay().await;
     let (_, order) =
-        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
+        app.send(reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
     let paid = app
         .mock_post(
             &format!("/_mock/pay/{}", order["out_trade_no"].as_str().expect("no")),
@@ -106,15 +56,15 @@ async fn certificate_mode_notifications_are_accepted() {
         )
         .await;
     assert_eq!(paid["deliveries"][0], 204);
-    assert_eq!(view(&app, &token, &app_id).await["state"], "submitted");
+    assert_eq!(app.view(&token, &app_id).await["state"], "submitted");
 }
 
 #[tokio::test]
 async fn forged_wrong_amount_or_foreign_notifications_change_nothing() {
     let app = spawn_app().await;
-    let (token, app_id) = ready_to_pay(&app).await;
+    let (token, app_id) = app.ready_to_pay().await;
     let (_, order) =
-        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
+        app.send(reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
     let no = order["out_trade_no"].as_str().expect("no");
     let forged = app.mock_post(&format!("/_mock/pay/{no}"), &json!({"forge": true})).await;
     assert_eq!(forged["deliveries"], json!([401, 401]));
@@ -124,7 +74,7 @@ async fn forged_wrong_amount_or_foreign_notifications_change_nothing() {
         let paid = app.mock_post(&format!("/_mock/pay/{no}"), &other).await;
         assert_eq!(paid["deliveries"], json!([401, 401]), "signed and sealed, but not ours: {other}");
     }
-    assert_eq!(view(&app, &token, &app_id).await["state"], "awaiting_payment");
+    assert_eq!(app.view(&token, &app_id).await["state"], "awaiting_payment");
     assert!(outbox::list(&app.state.db).await.expect("outbox").is_empty());
 
     // Unsigned, stale or from an unknown serial: refused before anything is read.
@@ -152,15 +102,15 @@ async fn forged_wrong_amount_or_foreign_notifications_change_nothing() {
     // The genuine one still works afterwards.
     let paid = app.mock_post(&format!("/_mock/pay/{no}"), &json!({})).await;
     assert_eq!(paid["deliveries"][0], 204);
-    assert_eq!(view(&app, &token, &app_id).await["state"], "submitted");
+    assert_eq!(app.view(&token, &app_id).await["state"], "submitted");
 }
 
 #[tokio::test]
 async fn payment_needs_a_signed_form_and_an_address() {
     let app = spawn_app().await;
-    let (token, app_id) = application_with_parents(&app).await;
+    let (token, app_id) = app.application_with_parents().await;
     let (status, body) =
-        send(&app, reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
+        app.send(reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
     assert_eq!(status, 409);
     assert_eq!(body["code"], "wrong_state");
 }

@@ -1,7 +1,13 @@
 //! `spawn_app()`: the service on port 0 with a fresh database (a temporary SQLite file, or a
 //! new PostgreSQL database when TEST_DATABASE_URL is set, dropped afterwards), the in-process
 //! store (or Redis under a random key prefix when TEST_REDIS_URL is set) and mock_wechat on
-//! port 0.
+//! port 0. The journey's and the issuing side's steps are methods of `TestApp` (`journey.rs`,
+//! `issuing.rs`), so a new test is a few lines.
+
+mod issuing;
+mod journey;
+
+pub use journey::{father_id, id, jpeg, mother_id, parents, png, png_with, FATHER_NAME, MOTHER};
 
 use std::path::PathBuf;
 use std::sync::LazyLock;

@@ -1,0 +1,78 @@
+//! Requests that race: the same creating request twice at once under one Idempotency-Key, and
+//! two officers approving the same application at once. Each answer is a success, a replay or a
+//! 409 — never a 500 — and the effect happens once. Run on both backends.
+
+use birthcert::auth::Role;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{mother_id, spawn_app, MOTHER};
+
+#[tokio::test]
+async fn the_same_idempotent_request_twice_at_once_creates_one_application() {
+    let app = spawn_app().await;
+    let delivery = app.seed_delivery(MOTHER, &mother_id()).await;
+    let (token, card_id) = app.parent_with_card(MOTHER, &mother_id()).await;
+    let body = json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"});
+    let post = || async {
+        let res = app
+            .client
+            .post(app.url("/api/v1/applications"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "same-tap-twice")
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let (a, b) = tokio::join!(post(), post());
+    let answers = [a, b];
+    for (status, body) in &answers {
+        assert!(
+            *status == 201 || (*status == 409 && body["code"] == "request_in_progress"),
+            "a success, a replay or 'in progress', not {status} {body}"
+        );
+    }
+    let created: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 201).map(|(_, b)| &b["id"]).collect();
+    assert!(!created.is_empty(), "one of them created it: {answers:?}");
+    assert!(created.windows(2).all(|w| w[0] == w[1]), "a replay answers the same application");
+    let (_, list) = app.send(Method::GET, "/api/v1/applications", &token, None).await;
+    assert_eq!(list.as_array().expect("list").len(), 1, "one application, not two");
+
+    // After both, the key replays the application that exists.
+    let (status, again) = post().await;
+    assert_eq!((status, &again["id"]), (201, created[0]));
+}
+
+#[tokio::test]
+async fn two_officers_approving_at_once_issue_one_certificate() {
+    let app = spawn_app().await;
+    app.stock("R370000001", "R370000005").await;
+    let (token, app_id) = app.submitted().await;
+    let path = format!("/api/v1/officer/applications/{app_id}/approval");
+    let approve = |officer: &'static str| {
+        let token = app.state.jwt.issue(officer, Role::Officer, Some("PY-RMYY")).expect("token");
+        let path = path.clone();
+        let app = &app;
+        async move { app.send(Method::POST, &path, &token, Some(json!({}))).await }
+    };
+    let (a, b) = tokio::join!(approve("officer-wang"), approve("officer-li"));
+    let answers = [a, b];
+    let ok: Vec<&(u16, Value)> = answers.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(ok.len(), 1, "exactly one approval goes through: {answers:?}");
+    let refused = answers.iter().find(|(s, _)| *s != 200).expect("the other");
+    assert_eq!(refused.0, 409, "the other is told the case moved on, not a 500: {refused:?}");
+
+    let view = app.view(&token, &app_id).await;
+    assert_eq!(view["state"], "issued");
+    assert_eq!(view["certificate_number"], ok[0].1["certificate_number"]);
+    let officer = app.officer_token("PY-RMYY");
+    let (_, stats) = app.send(Method::GET, "/api/v1/officer/stats", &officer, None).await;
+    assert_eq!(stats["blank_stock"], 4, "one number used, not two");
+    let (_, register) =
+        app.send(Method::GET, "/api/v1/officer/registers/first-issuance?format=json", &officer, None).await;
+    assert_eq!(register.as_array().map(Vec::len), Some(1), "one register row: {register}");
+    let issued = app.events_of(&app_id).await.into_iter().filter(|e| e == "issued").count();
+    assert_eq!(issued, 1, "the family hears once");
+}

@@ -1,0 +1,68 @@
+//! The issuing side as a test drives it: tokens for each role, blank stock, approval,
+//! shipment, courier events and the messages queued for a case.
+
+use birthcert::auth::Role;
+use birthcert::persistence::outbox;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::TestApp;
+
+impl TestApp {
+    pub fn officer_token(&self, institution: &str) -> String {
+        self.state.jwt.issue("officer-1", Role::Officer, Some(institution)).expect("token")
+    }
+
+    pub fn admin_token(&self, institution: &str) -> String {
+        self.state.jwt.issue("admin-1", Role::Admin, Some(institution)).expect("token")
+    }
+
+    pub fn hospital_token(&self, institution: &str) -> String {
+        self.state.jwt.issue(&format!("hospital:{institution}"), Role::Hospital, Some(institution)).expect("token")
+    }
+
+    /// Blank numbers `first`..=`last` received at Pingyin People's Hospital.
+    pub async fn stock(&self, first: &str, last: &str) {
+        let (status, body) = self
+            .send(
+                Method::POST,
+                "/api/v1/officer/certificate-stock",
+                &self.admin_token("PY-RMYY"),
+                Some(json!({"first": first, "last": last})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// The officer's approval, with a chosen number or the next blank.
+    pub async fn approve(&self, app_id: &str, number: Option<&str>) -> (u16, Value) {
+        let body = number.map_or(json!({}), |n| json!({"certificate_number": n}));
+        let path = format!("/api/v1/officer/applications/{app_id}/approval");
+        self.send(Method::POST, &path, &self.officer_token("PY-RMYY"), Some(body)).await
+    }
+
+    /// Books the courier → the tracking number.
+    pub async fn ship(&self, app_id: &str) -> String {
+        let path = format!("/api/v1/officer/applications/{app_id}/shipment");
+        let (status, body) = self.send(Method::POST, &path, &self.officer_token("PY-RMYY"), None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["carrier"], "EMS");
+        body["tracking_number"].as_str().expect("tracking").to_string()
+    }
+
+    /// Has the mock courier post a signed event for the parcel.
+    pub async fn courier(&self, tracking: &str, body: Value) -> Value {
+        self.mock_post(&format!("/_mock/courier/{tracking}/events"), &body).await
+    }
+
+    /// The messages queued for the application, in order.
+    pub async fn events_of(&self, app_id: &str) -> Vec<String> {
+        outbox::list(&self.state.db)
+            .await
+            .expect("outbox")
+            .into_iter()
+            .filter(|r| r.application_id.as_deref() == Some(app_id))
+            .map(|r| r.event)
+            .collect()
+    }
+}
