@@ -276,6 +276,15 @@ pub struct CalendarSettings {
     pub institutions_file: PathBuf,
 }
 
+/// The outside systems the service calls (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutsideSystem {
+    Wechat,
+    HealthCard,
+    Courier,
+    Pay,
+}
+
 impl Settings {
     /// Reads the layered configuration from the process environment.
     pub fn load() -> Result<Settings, ConfigError> {
@@ -406,30 +415,16 @@ impl Settings {
         }
     }
 
-    /// Where the WeChat platform APIs live: the configured URL, else the in-process mock.
-    pub fn wechat_api_base_url(&self) -> String {
-        match &self.wechat.api_base_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}:{}", self.mock.host, self.mock.port),
-        }
-    }
-
-    pub fn health_card_base_url(&self) -> String {
-        match &self.health_card.base_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}:{}", self.mock.host, self.mock.port),
-        }
-    }
-
-    pub fn courier_base_url(&self) -> String {
-        match &self.courier.base_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}:{}", self.mock.host, self.mock.port),
-        }
-    }
-
-    pub fn pay_base_url(&self) -> String {
-        match &self.pay.base_url {
+    /// Where an outside system lives: its configured URL (without a trailing slash), else the
+    /// in-process mock, which plays every one of them.
+    pub fn base_url(&self, system: OutsideSystem) -> String {
+        let configured = match system {
+            OutsideSystem::Wechat => &self.wechat.api_base_url,
+            OutsideSystem::HealthCard => &self.health_card.base_url,
+            OutsideSystem::Courier => &self.courier.base_url,
+            OutsideSystem::Pay => &self.pay.base_url,
+        };
+        match configured {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}:{}", self.mock.host, self.mock.port),
         }
@@ -477,7 +472,7 @@ mod tests {
         assert_eq!(s.mock.port, 8081);
         assert!(s.redis.url.is_none());
         assert_eq!(s.database_kind().ok(), Some(DatabaseKind::Sqlite));
-        assert_eq!(s.wechat_api_base_url(), "http://127.0.0.1:8081");
+        assert_eq!(s.base_url(OutsideSystem::Wechat), "http://127.0.0.1:8081");
     }
 
     #[test]

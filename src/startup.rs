@@ -15,7 +15,7 @@ use crate::clients::face::{FaceVerifier, WechatFaceVerifier};
 use crate::clients::health_card::{HealthCardPlatform, HttpHealthCardPlatform};
 use crate::clients::pay::PayClient;
 use crate::clients::wechat::WechatClient;
-use crate::config::Settings;
+use crate::config::{OutsideSystem, Settings};
 use crate::crypto::PersonalDataCipher;
 use crate::domain::Calendar;
 use crate::kv::{KvStore, MemoryKv, RedisKv};
@@ -56,6 +56,8 @@ pub struct Application {
     pub state: web::Data<AppState>,
     _mock: Option<mock_wechat::MockServer>,
     stop_workers: tokio::sync::watch::Sender<bool>,
+    /// The background workers, by name; `run_until_stopped` watches them beside the server.
+    workers: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
 }
 
 impl Application {
@@ -120,7 +122,7 @@ impl Application {
         let health_cards: Arc<dyn HealthCardPlatform> = Arc::new(HttpHealthCardPlatform {
             http: crate::clients::http_client(outbound_timeout)
                 .map_err(|e| StartupError::Setting { key: "health_card", reason: e.to_string() })?,
-            base_url: settings.health_card_base_url(),
+            base_url: settings.base_url(OutsideSystem::HealthCard),
             app_id: settings.health_card.app_id.clone(),
             app_secret: settings.health_card.app_secret.clone(),
             hospital_id: settings.health_card.hospital_id.clone(),
@@ -130,7 +132,7 @@ impl Application {
             // Bounded like the platform's calls: a courier that hangs must not hold an officer.
             http: crate::clients::http_client(outbound_timeout)
                 .map_err(|e| StartupError::Setting { key: "courier", reason: e.to_string() })?,
-            base_url: settings.courier_base_url(),
+            base_url: settings.base_url(OutsideSystem::Courier),
             app_key: settings.courier.app_key.clone(),
             secret: settings.courier.secret.clone(),
         });
@@ -166,20 +168,30 @@ impl Application {
             official_account,
         });
         let (stop_workers, stop_rx) = tokio::sync::watch::channel(false);
+        let mut workers = Vec::new();
         if state.settings.workers.outbox {
-            tokio::spawn(state.outbox_worker().run(stop_rx.clone()));
+            workers.push(("outbox", tokio::spawn(state.outbox_worker().run(stop_rx.clone()))));
         }
         if state.settings.workers.deadline_watcher {
             let every = std::time::Duration::from_secs(state.settings.workers.deadline_watch_secs.max(1));
-            tokio::spawn(crate::workers::deadlines::run(state.db.clone(), every, stop_rx));
+            workers.push((
+                "deadline watcher",
+                tokio::spawn(crate::workers::deadlines::run(state.db.clone(), every, stop_rx)),
+            ));
         }
 
         let server = run(listener, state.clone())?;
-        Ok(Application { port, server, state, _mock: mock, stop_workers })
+        Ok(Application { port, server, state, _mock: mock, stop_workers, workers })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Adds a background task to be watched like the built-in workers: if it ends before the
+    /// server does, the service stops (for embedding programs and their own workers).
+    pub fn supervise(&mut self, name: &'static str, task: tokio::task::JoinHandle<()>) {
+        self.workers.push((name, task));
     }
 
     /// Stops the server from elsewhere (tests, signal handlers of embedding programs).
@@ -187,11 +199,47 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish (graceful shutdown).
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish (graceful shutdown) and
+    /// the workers finish their current row. A worker that ends while the server runs has died
+    /// (a panic, or a loop that returned): it is logged and the whole process stops, so a
+    /// supervisor restarts it rather than it serving on without notifications or deadlines.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let Application { server, stop_workers, workers, .. } = self;
+        let handle = server.handle();
+        let mut server = std::pin::pin!(server);
+        let (names, mut handles): (Vec<&'static str>, Vec<_>) = workers.into_iter().unzip();
+        // A join handle must not be awaited again once it has answered.
+        let mut ended = None;
+        let first_worker_end = async {
+            if handles.is_empty() {
+                return std::future::pending().await;
+            }
+            let (joined, index, _) = futures_util::future::select_all(handles.iter_mut()).await;
+            (index, joined)
+        };
+        let result = tokio::select! {
+            result = &mut server => result,
+            (index, joined) = first_worker_end => {
+                let name = names[index];
+                match &joined {
+                    Err(e) if e.is_panic() => tracing::error!(worker = name, "worker panicked; stopping the service"),
+                    _ => tracing::error!(worker = name, "worker stopped unexpectedly; stopping the service"),
+                }
+                ended = Some(index);
+                // The server future runs the stop command: drive both at once.
+                let _ = tokio::join!(handle.stop(true), &mut server);
+                Err(std::io::Error::other(format!("the {name} worker stopped")))
+            }
+        };
         // The HTTP server has drained; let the workers finish their current row and stop.
-        let _ = self.stop_workers.send(true);
+        let _ = stop_workers.send(true);
+        for (index, (name, h)) in names.iter().zip(handles).enumerate() {
+            if Some(index) != ended {
+                if let Err(e) = h.await {
+                    tracing::error!(worker = name, error = %e, "worker ended badly during shutdown");
+                }
+            }
+        }
         result
     }
 }
@@ -220,7 +268,7 @@ fn pay_setup(settings: &Settings) -> Result<(PayClient, PlatformKeys, [u8; 32]),
         .try_into()
         .map_err(|_| invalid("pay.api_v3_key", "must be 32 bytes".into()))?;
     let client = PayClient::new(
-        settings.pay_base_url(),
+        settings.base_url(OutsideSystem::Pay),
         &p.mch_id,
         &settings.wechat.mini_program_app_id,
         &p.merchant_serial_no,

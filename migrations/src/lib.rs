@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_initial;
 mod m20261126_000002_audit_head;
+mod m20261202_000003_drop_payment_notifications;
 
 pub use m20261126_000002_audit_head::GENESIS as AUDIT_GENESIS;
 
@@ -13,6 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_initial::Migration), Box::new(m20261126_000002_audit_head::Migration)]
+        vec![
+            Box::new(m20261126_000001_initial::Migration),
+            Box::new(m20261126_000002_audit_head::Migration),
+            Box::new(m20261202_000003_drop_payment_notifications::Migration),
+        ]
     }
 }

@@ -340,7 +340,7 @@ impl WechatClient {
     pub fn new(settings: &Settings, kv: Arc<dyn KvStore>) -> Result<WechatClient, WechatError> {
         let http = super::http_client(Duration::from_secs(settings.wechat.request_timeout_secs))
             .map_err(|e| WechatError::Transport(e.to_string()))?;
-        let base_url = settings.wechat_api_base_url();
+        let base_url = settings.base_url(crate::config::OutsideSystem::Wechat);
         let official =
             AppCredentials { app_id: settings.wechat.app_id.clone(), secret: settings.wechat.app_secret.clone() };
         let mini_app = AppCredentials {
@@ -355,10 +355,6 @@ impl WechatClient {
             endpoint: settings.wechat.token_endpoint,
         };
         Ok(WechatClient { official: cache(official), mini: cache(mini_app.clone()), mini_app, http, base_url })
-    }
-
-    pub fn official_tokens(&self) -> &TokenCache {
-        &self.official
     }
 
     /// Calls an API that takes `access_token`, with the refresh-and-retry-once rule for token

@@ -23,6 +23,7 @@ pub struct InstitutionView {
     pub province_code: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, calendar: &Calendar, now: DateTime<Utc>) -> Result<Vec<InstitutionView>, ServiceError> {
     Ok(institutions::list(db)
         .await?

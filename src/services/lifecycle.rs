@@ -187,6 +187,7 @@ pub async fn apply(
 /// business of its office hours (17:30 when unknown) on the second working day after today.
 /// Read before the transaction that uses it: a read on a second pooled connection while the
 /// transaction holds row locks could, under a burst, leave every connection waiting for another.
+#[tracing::instrument(skip_all)]
 pub async fn review_deadline(
     db: &Db,
     calendar: &Calendar,

@@ -35,5 +35,5 @@ pub fn open_number(
     sealed: &Sealed,
     what: &str,
 ) -> Result<String, ServiceError> {
-    cipher.open(field, sealed).map_err(|e| ServiceError::internal(anyhow::anyhow!("{what}: {e}")))
+    cipher.open(field, sealed).map_err(|e| ServiceError::internal(anyhow::Error::new(e).context(what.to_string())))
 }

@@ -43,6 +43,7 @@ fn session(jwt: &JwtKeys, sub: &str, role: Role, institution: Option<&str>) -> R
 }
 
 /// The family's sign-in with a `wx.login()` code.
+#[tracing::instrument(skip_all)]
 pub async fn applicant(
     db: &Db,
     kv: &dyn KvStore,
@@ -68,6 +69,7 @@ pub async fn applicant(
 
 /// An officer's sign-in. An unknown or disabled officer costs the same argon2 work as a wrong
 /// password, so usernames cannot be told apart by time.
+#[tracing::instrument(skip_all)]
 pub async fn officer(db: &Db, jwt: &JwtKeys, username: &str, password: SecretString) -> Result<Session, ServiceError> {
     let officer = staff::find_officer_by_username(db, username.trim()).await?;
     let phc = officer
@@ -94,6 +96,7 @@ pub async fn officer(db: &Db, jwt: &JwtKeys, username: &str, password: SecretStr
 }
 
 /// A hospital system's sign-in with its API key.
+#[tracing::instrument(skip_all)]
 pub async fn hospital(db: &Db, jwt: &JwtKeys, institution_code: &str, api_key: &str) -> Result<Session, ServiceError> {
     let hash = auth::hash_api_key(api_key);
     match staff::institution_for_hospital_key(db, &hash).await? {

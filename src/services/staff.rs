@@ -18,6 +18,7 @@ pub enum AccountError {
     Auth(#[from] auth::AuthError),
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn add_officer(
     db: &Db,
     institution: &str,
@@ -43,6 +44,7 @@ pub async fn add_officer(
 }
 
 /// Returns the new key; it is not stored anywhere in clear.
+#[tracing::instrument(skip_all)]
 pub async fn add_hospital_key(db: &Db, institution: &str) -> Result<String, AccountError> {
     ensure_institution(db, institution).await?;
     let key = auth::generate_api_key();
@@ -50,6 +52,7 @@ pub async fn add_hospital_key(db: &Db, institution: &str) -> Result<String, Acco
     Ok(key)
 }
 
+#[tracing::instrument(skip_all)]
 async fn ensure_institution(db: &Db, code: &str) -> Result<(), AccountError> {
     match persistence::institutions::get(db, code).await.map_err(AccountError::Persistence)? {
         Some(_) => Ok(()),
@@ -59,6 +62,7 @@ async fn ensure_institution(db: &Db, code: &str) -> Result<(), AccountError> {
 
 /// Embedded profile only: an officer and an admin at the first institution so the whole
 /// journey can be tried on a bare machine. Never enabled in production.
+#[tracing::instrument(skip_all)]
 pub async fn seed_demo_accounts(db: &Db, institution: &str, password: &str) -> Result<(), AccountError> {
     for (username, admin) in [("demo.officer", false), ("demo.admin", true)] {
         if staff::find_officer_by_username(db, username).await.map_err(AccountError::Persistence)?.is_none() {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use serde_json::{json, Map};
+use tracing::Instrument;
 
 use crate::clients::wechat::{ErrKind, MiniProgramLink, SubscribeMessage, TemplateMessage, WechatClient, WechatError};
 use crate::config::Settings;
@@ -36,7 +37,14 @@ impl OutboxWorker {
     pub async fn run_once(&self) -> Result<usize, PersistenceError> {
         let rows = outbox::claim_due(&self.db, BATCH, Duration::seconds(LEASE_SECS)).await?;
         for row in &rows {
-            self.deliver(row).await?;
+            let span = tracing::info_span!(
+                "outbox_row",
+                seq = row.seq,
+                event = row.notification.event().as_str(),
+                application_id = row.application_id.as_deref().unwrap_or_default(),
+                attempt = row.attempts + 1,
+            );
+            self.deliver(row).instrument(span).await?;
         }
         Ok(rows.len())
     }

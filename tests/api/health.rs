@@ -185,3 +185,24 @@ async fn a_callers_plain_request_id_is_kept_and_anything_else_replaced() {
     assert_ne!(id, "bad id; drop table");
     assert!(uuid::Uuid::parse_str(&id).is_ok());
 }
+
+#[tokio::test]
+async fn a_worker_that_dies_stops_the_service() {
+    let mock =
+        mock_wechat::MockServer::start("127.0.0.1", 0, mock_wechat::MockSettings::default()).await.expect("mock");
+    let database = crate::helpers::TestDatabase::create().await;
+    let mut settings =
+        birthcert::config::Settings::load_from(&crate::helpers::config_dir(), birthcert::config::Environment::Test)
+            .expect("settings");
+    settings.database.url = secrecy::SecretString::from(database.url.clone());
+    settings.wechat.api_base_url = Some(mock.base_url());
+    settings.blobs.dir = database.dir.path().join("blobs");
+    let mut app = birthcert::startup::Application::build(settings).await.expect("builds");
+    let address = format!("http://127.0.0.1:{}/healthz", app.port());
+    app.supervise("doomed", tokio::spawn(async { panic!("a bug in a worker") }));
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), app.run_until_stopped()).await;
+    let result = ended.expect("the service stopped by itself");
+    let error = result.expect_err("and said why");
+    assert!(error.to_string().contains("doomed"), "{error}");
+    assert!(reqwest::get(&address).await.is_err(), "nothing listens any more");
+}

@@ -18,6 +18,7 @@ use crate::services::lifecycle::{self, Facts};
 use crate::services::{open_number, store_number, FieldError, ServiceError};
 
 /// Binds the mother's electronic health card from a one-time health code.
+#[tracing::instrument(skip_all)]
 pub async fn bind_health_card(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -30,8 +31,8 @@ pub async fn bind_health_card(
             code: "invalid_health_code",
             message: "the health code is unknown, used or expired; open the health card again".into(),
         },
-        HealthCardError::Upstream(reason) => {
-            ServiceError::Upstream { service: "health-card platform", source: anyhow::anyhow!(reason) }
+        e @ HealthCardError::Upstream(_) => {
+            ServiceError::Upstream { service: "health-card platform", source: e.into() }
         }
     })?;
     let id = ResidentId::parse(&card.id_number).map_err(|_| ServiceError::Unprocessable {
@@ -43,6 +44,7 @@ pub async fn bind_health_card(
     Ok(health_cards::bind_health_card(db, user_id, &card.name, &id_number, phone.as_ref()).await?)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create_application(
     db: &Db,
     user_id: &str,
@@ -144,6 +146,7 @@ fn validate_parent(role: &str, p: &ParentInput, fields: &mut Vec<FieldError>) ->
 
 /// Saves both parents and applies the eligibility rules. Invalid input changes nothing (422);
 /// a failed rule moves the application to `ineligible` with every reason recorded.
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn enter_parents(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -232,6 +235,7 @@ pub async fn enter_parents(
     Ok((view, applied.app))
 }
 
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn withdraw(db: &Db, user_id: &str, application_id: &str) -> Result<Application, ServiceError> {
     let app = own_application(db, user_id, application_id).await?;
     lifecycle::check(&app, Command::Withdraw, "withdrawal")?;
@@ -243,6 +247,7 @@ pub async fn withdraw(db: &Db, user_id: &str, application_id: &str) -> Result<Ap
 
 /// Consent from `wx.requestSubscribeMessage` for our notification templates; ids that are not
 /// ours are refused rather than silently kept.
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn record_subscriptions(
     db: &Db,
     templates: &crate::config::TemplateIds,

@@ -21,6 +21,7 @@ fn blob_error(e: BlobError) -> ServiceError {
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn store_image<S, E>(blobs: &BlobStore, chunks: S) -> Result<StoredBlob, ServiceError>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
@@ -37,6 +38,7 @@ pub enum Upload {
     Signature,
 }
 
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn check_upload_allowed(
     db: &Db,
     user_id: &str,
@@ -70,6 +72,7 @@ pub async fn check_upload_allowed(
 
 /// Stores one of the four ID images; the fourth completes the documents step. Re-uploads
 /// replace the current image until the form is confirmed, and after a return.
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn put_document(
     db: &Db,
     user_id: &str,
@@ -109,6 +112,7 @@ pub async fn put_document(
 
 /// The family sends the application back after a return: every document the officer named
 /// must have been uploaded again since. The frozen form stays as it was.
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn resubmit(db: &Db, calendar: &Calendar, user_id: &str, id: &str) -> Result<Application, ServiceError> {
     let app = own_application(db, user_id, id).await?;
     lifecycle::check(&app, Command::Resubmit, "resubmission")?;

@@ -19,6 +19,7 @@ use crate::services::lifecycle::{self, Facts, FrozenForm};
 use crate::services::{open_number, store_number, FieldError, ServiceError};
 
 /// The user's own application and its form (callers that show it to the family mask it).
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn registration_form_of(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -32,6 +33,7 @@ pub async fn registration_form_of(
 
 /// The form as it stands (or as frozen, once confirmed), with full ID numbers; callers that
 /// show it to the applicant mask it.
+#[tracing::instrument(skip_all)]
 pub async fn registration_form(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -39,7 +41,7 @@ pub async fn registration_form(
 ) -> Result<RegistrationForm, ServiceError> {
     if let Some((snapshot, _)) = applications::frozen_form(db, &app.id).await? {
         return serde_json::from_str(&snapshot)
-            .map_err(|e| ServiceError::internal(anyhow::anyhow!("frozen form of {}: {e}", app.id)));
+            .map_err(|e| ServiceError::internal(anyhow::Error::new(e).context(format!("frozen form of {}", app.id))));
     }
     let delivery =
         deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
@@ -86,6 +88,7 @@ pub struct ModificationItem {
     pub reason: String,
 }
 
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn request_modification(
     db: &Db,
     user_id: &str,
@@ -129,6 +132,7 @@ pub async fn request_modification(
 
 /// Confirms the form with the newborn's name and freezes it. A refused name leaves the
 /// application where it was so another can be tried.
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn confirm(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -172,6 +176,7 @@ pub async fn confirm(
 }
 
 /// The mother's e-signature (a PNG), bound to the frozen form's digest.
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn sign(
     db: &Db,
     user_id: &str,
@@ -205,6 +210,7 @@ pub struct AddressInput {
 }
 
 /// Where to post the certificate; answers the courier fee. Changeable until payment.
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn set_address(
     db: &Db,
     cipher: &PersonalDataCipher,

@@ -34,6 +34,7 @@ fn upstream(e: crate::clients::wechat::WechatError) -> ServiceError {
 }
 
 /// The declared parent's name and ID number, opened for the provider.
+#[tracing::instrument(skip_all)]
 async fn declared(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -55,6 +56,7 @@ pub struct FaceSessionView {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn start_face_session(
     db: &Db,
     kv: &dyn KvStore,
@@ -99,6 +101,7 @@ pub async fn start_face_session(
 /// Queries the provider's verdict. A pass may complete the identity step; the third failure
 /// of a parent ends online eligibility.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn face_result(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -165,6 +168,7 @@ pub async fn face_result(
     Ok(true)
 }
 
+#[tracing::instrument(skip_all)]
 async fn complete_identity_if_done(txn: &Txn, app: &Application) -> Result<(), ServiceError> {
     if identity::passed(txn, &app.id, "mother").await? && identity::passed(txn, &app.id, "father").await? {
         lifecycle::apply(txn, &Actor::applicant(&app.user_id), app, Command::CompleteIdentity, Facts::default())
@@ -175,6 +179,7 @@ async fn complete_identity_if_done(txn: &Txn, app: &Application) -> Result<(), S
 
 /// The father's hand-held ID photo, the alternative to his face verification once the mother
 /// passed hers.
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn handheld_photo(
     db: &Db,
     user_id: &str,

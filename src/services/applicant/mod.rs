@@ -16,6 +16,7 @@ use crate::persistence::applications::{application_of, Application};
 use crate::persistence::Db;
 
 /// The user's own application, or "not found".
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 async fn own_application(db: &Db, user_id: &str, id: &str) -> Result<Application, ServiceError> {
     application_of(db, user_id, id).await?.ok_or(ServiceError::NotFound("application"))
 }

@@ -1,7 +1,7 @@
 //! The courier fee through WeChat Pay v3: the JSAPI order and the signed pay parameters for
 //! `wx.requestPayment`, and the platform's notification that submits the application.
 
-use crate::clients::pay::{JsapiOrder, PayClient, PayClientError};
+use crate::clients::pay::{JsapiOrder, PayClient};
 use crate::domain::application::Command;
 use crate::domain::application_state::ApplicationState as S;
 use crate::domain::Calendar;
@@ -20,6 +20,7 @@ pub struct PaymentView {
 
 /// Places the courier-fee order and answers what `wx.requestPayment` needs. Asking again while
 /// the order is open answers the same order.
+#[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn create_payment(
     db: &Db,
     pay: &PayClient,
@@ -59,14 +60,7 @@ pub async fn create_payment(
                     notify_url,
                 })
                 .await
-                .map_err(|e| match e {
-                    PayClientError::Refused { code, message } => {
-                        ServiceError::Upstream { service: "WeChat Pay", source: anyhow::anyhow!("{code}: {message}") }
-                    }
-                    PayClientError::Transport(t) => {
-                        ServiceError::Upstream { service: "WeChat Pay", source: anyhow::anyhow!(t) }
-                    }
-                })?;
+                .map_err(|e| ServiceError::Upstream { service: "WeChat Pay", source: e.into() })?;
             let txn = crate::persistence::begin(db).await?;
             payments::create(&txn, &app.id, &out_trade_no, amount, &prepay_id).await?;
             lifecycle::apply(
@@ -113,6 +107,7 @@ impl From<PersistenceError> for NotifyError {
 /// marked paid once, and the application moves to `submitted` once, with its review deadline
 /// and the "submitted" notification in the same transaction.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all)]
 pub async fn settle_payment(
     db: &Db,
     keys: &PlatformKeys,

@@ -72,6 +72,7 @@ pub struct ApplicationView {
     pub shipment: Option<serde_json::Value>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn view(db: &Db, app: Application) -> Result<ApplicationView, ServiceError> {
     // Three independent reads at once: every answer about an application carries this view.
     let (events, mut certificates, shipment) = tokio::try_join!(
@@ -103,12 +104,14 @@ pub async fn view(db: &Db, app: Application) -> Result<ApplicationView, ServiceE
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn health_cards(db: &Db, user_id: &str) -> Result<Vec<HealthCardView>, ServiceError> {
     Ok(health_cards::health_cards(db, user_id).await?.iter().map(card_view).collect())
 }
 
 /// The delivery records of the mother whose card this user bound; another user's card is
 /// "not found".
+#[tracing::instrument(skip_all)]
 pub async fn deliveries(db: &Db, user_id: &str, health_card_id: &str) -> Result<Vec<DeliveryView>, ServiceError> {
     let card =
         health_cards::health_card(db, user_id, health_card_id).await?.ok_or(ServiceError::NotFound("health card"))?;
@@ -132,6 +135,7 @@ pub async fn deliveries(db: &Db, user_id: &str, health_card_id: &str) -> Result<
         .collect())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn applications(db: &Db, user_id: &str) -> Result<Vec<ApplicationView>, ServiceError> {
     let mut views = Vec::new();
     for app in applications::applications_of(db, user_id).await? {
@@ -140,6 +144,7 @@ pub async fn applications(db: &Db, user_id: &str) -> Result<Vec<ApplicationView>
     Ok(views)
 }
 
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn application(db: &Db, user_id: &str, id: &str) -> Result<ApplicationView, ServiceError> {
     view(db, own_application(db, user_id, id).await?).await
 }

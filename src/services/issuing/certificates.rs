@@ -29,6 +29,7 @@ pub struct IssueRequest {
 /// Consumes a number, records the certificate, writes both registers. Every number issued is
 /// in the registers, reissues too (they are linked through `replaces`). Only
 /// `lifecycle::apply` calls it, as the effect of a move to `issued`.
+#[tracing::instrument(skip_all)]
 pub(in crate::services) async fn issue(
     txn: &Txn,
     officer: &Actor,
@@ -79,6 +80,7 @@ pub(in crate::services) async fn issue(
 }
 
 /// Approval of a submitted application, or the reissue after a loss in transit.
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn approve(
     db: &Db,
     officer: &Actor,
@@ -117,6 +119,7 @@ pub async fn approve(
 
 /// A loss (from the courier, or reported to the officer): the certificate is lost, the
 /// application waits for the reissue, the family is told.
+#[tracing::instrument(skip_all)]
 pub(super) async fn mark_lost(
     txn: &Txn,
     actor: &Actor,
@@ -156,6 +159,7 @@ pub(super) fn valid_loss_no(loss: &str) -> Result<&str, ServiceError> {
     Ok(loss)
 }
 
+#[tracing::instrument(skip_all, fields(certificate = %number))]
 pub(super) async fn certificate_in(
     db: &Db,
     institution: &str,
@@ -171,6 +175,7 @@ pub(super) async fn certificate_in(
 }
 
 /// A loss reported outside the courier integration.
+#[tracing::instrument(skip_all, fields(certificate = %number))]
 pub async fn report_loss(
     db: &Db,
     officer: &Actor,
@@ -191,6 +196,7 @@ pub async fn report_loss(
 
 /// An issuer's error on a delivered certificate: it is voided and a new number issued at once
 /// (registration data unchanged); the old one must come back (`recover`).
+#[tracing::instrument(skip_all, fields(certificate = %number))]
 pub async fn void_and_reissue(
     db: &Db,
     officer: &Actor,
@@ -228,6 +234,7 @@ pub async fn void_and_reissue(
     applied.certificate_number.ok_or_else(|| ServiceError::internal(anyhow::anyhow!("reissue issued no number")))
 }
 
+#[tracing::instrument(skip_all, fields(certificate = %number))]
 pub async fn recover(db: &Db, officer: &Actor, institution: &str, number: &str) -> Result<(), ServiceError> {
     let (certificate, _app) = certificate_in(db, institution, number).await?;
     let txn = crate::persistence::begin(db).await?;

@@ -38,6 +38,7 @@ pub(super) fn record_of(
 }
 
 /// A new delivery record from the hospital's system → (id, late).
+#[tracing::instrument(skip_all)]
 pub async fn create_delivery(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -64,6 +65,7 @@ pub async fn create_delivery(
 /// A correction: only while no application has frozen the form (an approved modification puts
 /// the application back before confirmation, so it is allowed then too). `late` keeps the
 /// original entry time's verdict.
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn correct_delivery(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -122,6 +124,7 @@ pub struct DeliveryListItem {
 
 /// The institution's births in `[from, to)`, oldest first, at most
 /// `deliveries::MAX_DELIVERIES_LISTED` (a hospital asking for more narrows the range).
+#[tracing::instrument(skip_all)]
 pub async fn deliveries(
     db: &Db,
     institution: &str,

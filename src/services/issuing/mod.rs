@@ -22,6 +22,7 @@ fn validation(errors: Vec<(&'static str, &'static str)>) -> ServiceError {
 
 /// The application if it belongs to the officer's institution (another institution's is "not
 /// found", like any id the caller may not see).
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 async fn application_in(db: &Db, institution: &str, id: &str) -> Result<Application, ServiceError> {
     applications::application(db, id)
         .await?

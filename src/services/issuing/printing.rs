@@ -169,6 +169,7 @@ pub fn render(
 }
 
 /// The officer's printable form for one application of their institution (an audited read).
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn for_application(
     db: &Db,
     blobs: &BlobStore,
@@ -182,7 +183,7 @@ pub async fn for_application(
         .await?
         .ok_or_else(|| ServiceError::wrong_state(app.state, "printing the form before the family confirmed it"))?;
     let form: RegistrationForm = serde_json::from_str(&snapshot)
-        .map_err(|e| ServiceError::internal(anyhow::anyhow!("frozen form of {}: {e}", app.id)))?;
+        .map_err(|e| ServiceError::internal(anyhow::Error::new(e).context(format!("frozen form of {}", app.id))))?;
     let signature = match signatures::signature_of(db, &app.id).await? {
         Some((sha, _, _)) => blobs.read(&sha).await.ok(),
         None => None,

@@ -15,6 +15,7 @@ pub use crate::persistence::registers::{FirstIssuanceEntry, OnlineIssuanceEntry,
 pub const PAGE: u64 = 500;
 
 /// Audits the officer's read of a register before any row leaves.
+#[tracing::instrument(skip_all)]
 pub async fn open_export(
     db: &Db,
     officer: &Actor,
@@ -36,6 +37,7 @@ pub async fn open_export(
 }
 
 /// The page after `cursor` → (rows, the cursor for the next page).
+#[tracing::instrument(skip_all)]
 pub async fn page<R: Register>(
     db: &Db,
     institution: &str,

@@ -49,6 +49,7 @@ pub struct QueueQuery {
     pub per_page: u64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn queue(db: &Db, institution: &str, q: &QueueQuery) -> Result<QueuePage, ServiceError> {
     let states: Vec<&'static str> = match q.state.as_deref() {
         None => vec![S::Submitted.as_str()],
@@ -89,6 +90,7 @@ pub async fn queue(db: &Db, institution: &str, q: &QueueQuery) -> Result<QueuePa
 
 /// Everything about one application, unmasked, for the officer; the read is audited first, so
 /// no personal data leaves without its audit entry.
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn detail(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -185,6 +187,7 @@ pub fn certificate_view(c: &Certificate) -> Value {
 }
 
 /// One document image for the officer (audited) → (bytes, content type).
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn document(
     db: &Db,
     blobs: &BlobStore,
@@ -206,7 +209,10 @@ pub async fn document(
     let (sha, content_type) = doc.ok_or(ServiceError::NotFound("document"))?;
     audit::append_alone(db, officer, "read_document", "application", &app.id, json!({"kind": kind, "sha256": sha}))
         .await?;
-    let bytes = blobs.read(&sha).await.map_err(|e| ServiceError::internal(anyhow::anyhow!("blob {sha}: {e:?}")))?;
+    let bytes = blobs
+        .read(&sha)
+        .await
+        .map_err(|e| ServiceError::internal(anyhow::Error::new(e).context(format!("blob {sha}"))))?;
     Ok((bytes, content_type))
 }
 
@@ -216,6 +222,7 @@ pub struct ReturnReason {
     pub message: String,
 }
 
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn return_application(
     db: &Db,
     officer: &Actor,
@@ -270,6 +277,7 @@ pub async fn return_application(
     Ok(applied.app)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn modification_requests(
     db: &Db,
     institution: &str,
@@ -292,6 +300,7 @@ pub async fn modification_requests(
         .collect())
 }
 
+#[tracing::instrument(skip_all, fields(modification_request = %request_id))]
 pub async fn decide_modification(
     db: &Db,
     cipher: &PersonalDataCipher,

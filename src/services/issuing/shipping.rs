@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::application_in;
 use super::certificates::{mark_lost, valid_loss_no};
-use crate::clients::courier::{Booking, Courier, CourierError, Recipient};
+use crate::clients::courier::{Booking, Courier, Recipient};
 use crate::crypto::{Field, PersonalDataCipher};
 use crate::domain::application::Command;
 use crate::domain::certificate::CertificateState;
@@ -26,6 +26,7 @@ pub struct ShipmentView {
 
 /// Books the courier for the issued certificate and tells the family the tracking number. The
 /// booking is keyed by the certificate, so a retry after a failure does not book twice.
+#[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn ship(
     db: &Db,
     cipher: &PersonalDataCipher,
@@ -57,10 +58,7 @@ pub async fn ship(
             item: "出生医学证明".into(),
         })
         .await
-        .map_err(|e| match e {
-            CourierError::Transport(t) => ServiceError::Upstream { service: "courier", source: anyhow::anyhow!(t) },
-            CourierError::Refused(r) => ServiceError::Upstream { service: "courier", source: anyhow::anyhow!(r) },
-        })?;
+        .map_err(|e| ServiceError::Upstream { service: "courier", source: e.into() })?;
     let txn = crate::persistence::begin(db).await?;
     shipments::insert_shipment(&txn, &app.id, &certificate.id, &booked.carrier, &booked.tracking_number).await?;
     lifecycle::apply(
@@ -94,6 +92,7 @@ pub struct CourierEvent {
 }
 
 /// Applies a verified courier event once → whether it was new.
+#[tracing::instrument(skip_all)]
 pub async fn courier_event(db: &Db, event: &CourierEvent, raw: &str) -> Result<bool, ServiceError> {
     let kind = CourierEventKind::parse(&event.event)
         .ok_or_else(|| ServiceError::bad_request("unknown_event", format!("no courier event {:?}", event.event)))?;

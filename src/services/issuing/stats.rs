@@ -17,6 +17,7 @@ pub struct Stats {
     pub blank_stock: u64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn stats(db: &Db, institution: &str) -> Result<Stats, ServiceError> {
     let per_state = applications::counts_per_state(db, institution).await?.into_iter().collect();
     let d = applications::deadline_counts(db, institution, Utc::now()).await?;
@@ -32,6 +33,7 @@ pub async fn stats(db: &Db, institution: &str) -> Result<Stats, ServiceError> {
 
 /// The deadline watcher: flags submitted applications past their deadline → (newly flagged,
 /// overdue in all).
+#[tracing::instrument(skip_all)]
 pub async fn flag_overdue(db: &Db, now: DateTime<Utc>) -> Result<(u64, u64), ServiceError> {
     let flagged = applications::flag_overdue(db, now).await?;
     let total = if flagged > 0 { applications::count_overdue(db).await? } else { 0 };

@@ -13,6 +13,7 @@ use crate::services::ServiceError;
 /// Most numbers one delivery of blank stock can bring (a county's stock for years).
 pub const MAX_RANGE: usize = 10_000;
 
+#[tracing::instrument(skip_all)]
 pub async fn receive_stock(
     db: &Db,
     admin: &Actor,
@@ -56,6 +57,7 @@ pub async fn receive_stock(
     Ok(numbers.len())
 }
 
+#[tracing::instrument(skip_all, fields(certificate = %number))]
 pub async fn waste(db: &Db, admin: &Actor, institution: &str, number: &str, reason: &str) -> Result<(), ServiceError> {
     let number = parse_number("number", number)?;
     if reason.trim().is_empty() || reason.chars().count() > 500 {
@@ -81,6 +83,7 @@ pub async fn waste(db: &Db, admin: &Actor, institution: &str, number: &str, reas
 }
 
 /// Takes the given number (it must be a blank of this institution) or the next free one.
+#[tracing::instrument(skip_all)]
 pub(super) async fn take_number(txn: &Txn, institution: &str, given: Option<&str>) -> Result<String, ServiceError> {
     let number = match given {
         Some(n) => {
