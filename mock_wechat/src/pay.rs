@@ -1,0 +1,213 @@
+//! WeChat Pay v3: merchant-signed JSAPI orders, and `POST /_mock/pay/{out_trade_no}` that sends the
+//! signed, encrypted notification (and repeats it).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::control::injected_fault;
+use crate::{now_secs, random_id, State};
+
+/// What this system remembers.
+#[derive(Default)]
+pub(crate) struct Pay {
+    orders: HashMap<String, Value>,
+}
+
+const PLATFORM_PRIVATE_KEY: &str = include_str!("../keys/platform.pem");
+
+/// The platform's signing key, parsed once.
+fn platform_key() -> Option<&'static rsa::RsaPrivateKey> {
+    use rsa::pkcs8::DecodePrivateKey;
+    static KEY: std::sync::OnceLock<Option<rsa::RsaPrivateKey>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| rsa::RsaPrivateKey::from_pkcs8_pem(PLATFORM_PRIVATE_KEY).ok()).as_ref()
+}
+
+const MERCHANT_PUBLIC_KEY: &str = include_str!("../keys/merchant.pub");
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// Checks the merchant's `Authorization: WECHATPAY2-SHA256-RSA2048 ...` over the request.
+fn merchant_signed(req: &HttpRequest, body: &str, mch_id: &str) -> bool {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+    let Some(auth) = req.headers().get("authorization").and_then(|h| h.to_str().ok()) else { return false };
+    let Some(params) = auth.strip_prefix("WECHATPAY2-SHA256-RSA2048 ") else { return false };
+    let field = |name: &str| {
+        params.split(',').find_map(|kv| {
+            kv.trim().strip_prefix(&format!("{name}=\"")).and_then(|v| v.strip_suffix('"')).map(str::to_string)
+        })
+    };
+    let (Some(mchid), Some(nonce), Some(signature), Some(ts)) =
+        (field("mchid"), field("nonce_str"), field("signature"), field("timestamp"))
+    else {
+        return false;
+    };
+    let Ok(key) = rsa::RsaPublicKey::from_public_key_pem(MERCHANT_PUBLIC_KEY) else { return false };
+    let Ok(raw) = b64().decode(signature) else { return false };
+    let Ok(sig) = rsa::pkcs1v15::Signature::try_from(raw.as_slice()) else { return false };
+    let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let message = format!("{}\n{path}\n{ts}\n{nonce}\n{body}\n", req.method());
+    mchid == mch_id
+        && rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(key).verify(message.as_bytes(), &sig).is_ok()
+}
+
+#[post("/v3/pay/transactions/jsapi")]
+pub(crate) async fn pay_jsapi(state: State, req: HttpRequest, body: String) -> HttpResponse {
+    if let Some(f) = injected_fault(&state, "/v3/pay/transactions/jsapi").await {
+        return f;
+    }
+    if !merchant_signed(&req, &body, &state.settings.mch_id) {
+        return HttpResponse::Unauthorized().json(json!({"code": "SIGN_ERROR", "message": "签名错误"}));
+    }
+    let Ok(order) = serde_json::from_str::<Value>(&body) else {
+        return HttpResponse::BadRequest().json(json!({"code": "PARAM_ERROR", "message": "body"}));
+    };
+    let total = order["amount"]["total"].as_i64().unwrap_or(0);
+    let out_trade_no = order["out_trade_no"].as_str().unwrap_or_default().to_string();
+    if total <= 0 || out_trade_no.len() < 6 || order["payer"]["openid"].as_str().unwrap_or_default().is_empty() {
+        return HttpResponse::BadRequest()
+            .json(json!({"code": "PARAM_ERROR", "message": "amount, out_trade_no or payer"}));
+    }
+    if order["mchid"].as_str() != Some(state.settings.mch_id.as_str()) {
+        return HttpResponse::BadRequest().json(json!({"code": "MCH_NOT_EXISTS", "message": "mchid"}));
+    }
+    let mut inner = state.pay();
+    let prepay_id = inner.orders.get(&out_trade_no).map(|o| o["prepay_id"].clone());
+    let prepay_id = match prepay_id {
+        Some(p) => p,
+        None => {
+            let p = json!(random_id("wx_prepay_"));
+            let mut stored = order.clone();
+            stored["prepay_id"] = p.clone();
+            inner.orders.insert(out_trade_no, stored);
+            p
+        }
+    };
+    HttpResponse::Ok().json(json!({"prepay_id": prepay_id}))
+}
+
+#[derive(Deserialize, Default)]
+struct PayControl {
+    /// "public_key" (default) or "certificate": which serial signs the notification.
+    #[serde(default)]
+    mode: Option<String>,
+    /// Pay this amount instead of the order's (to test the service's amount check).
+    #[serde(default)]
+    amount: Option<i64>,
+    /// Name this appid or mchid in the transaction instead of the order's (a notification meant
+    /// for another mini-program or merchant, correctly signed).
+    #[serde(default)]
+    appid: Option<String>,
+    #[serde(default)]
+    mchid: Option<String>,
+    /// Sign with a wrong key (forged notification).
+    #[serde(default)]
+    forge: bool,
+}
+
+/// Pays an order: sends the signed, encrypted notification to the order's notify_url twice,
+/// as WeChat sometimes does.
+#[post("/_mock/pay/{out_trade_no}")]
+pub(crate) async fn mock_pay(
+    state: State,
+    path: web::Path<String>,
+    control: Option<web::Json<PayControl>>,
+) -> HttpResponse {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use base64::Engine;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let control = control.map(web::Json::into_inner).unwrap_or_default();
+    let Some(order) = state.pay().orders.get(path.as_str()).cloned() else {
+        return HttpResponse::NotFound().json(json!({"error": "no such order"}));
+    };
+    let s = &state.settings;
+    let transaction = json!({
+        "appid": control.appid.as_deref().map_or(order["appid"].clone(), |a| json!(a)),
+        "mchid": control.mchid.as_deref().map_or(order["mchid"].clone(), |m| json!(m)),
+        "out_trade_no": order["out_trade_no"],
+        "transaction_id": format!("4200{}", &random_id("")[..24]), "trade_type": "JSAPI", "trade_state": "SUCCESS",
+        "trade_state_desc": "支付成功", "bank_type": "OTHERS", "attach": "", "success_time": "2026-11-26T10:00:00+08:00",
+        "payer": order["payer"],
+        "amount": {"total": control.amount.unwrap_or(order["amount"]["total"].as_i64().unwrap_or(0)), "payer_total": order["amount"]["total"], "currency": "CNY", "payer_currency": "CNY"}
+    });
+    let nonce: String = random_id("").chars().take(12).collect();
+    let key: [u8; 32] = match s.api_v3_key.as_bytes().try_into() {
+        Ok(k) => k,
+        Err(_) => return HttpResponse::InternalServerError().json(json!({"error": "api_v3_key must be 32 bytes"})),
+    };
+    let cipher = aes_gcm::Aes256Gcm::new((&key).into());
+    let Ok(ct) = cipher.encrypt(
+        aes_gcm::Nonce::from_slice(nonce.as_bytes()),
+        Payload { msg: transaction.to_string().as_bytes(), aad: b"transaction" },
+    ) else {
+        return HttpResponse::InternalServerError().finish();
+    };
+    let body = json!({
+        "id": uuid::Uuid::new_v4().to_string(), "create_time": "2026-11-26T10:00:01+08:00",
+        "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
+        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM", "ciphertext": b64().encode(ct), "associated_data": "transaction", "nonce": nonce}
+    })
+    .to_string();
+    let platform = if control.forge {
+        rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).ok()
+    } else {
+        platform_key().cloned()
+    };
+    let Some(platform) = platform else { return HttpResponse::InternalServerError().finish() };
+    let ts = now_secs().to_string();
+    let header_nonce = random_id("").chars().take(16).collect::<String>();
+    let message = format!("{ts}\n{header_nonce}\n{body}\n");
+    // RSA signing takes milliseconds: off the worker, so other platform calls are not held up.
+    let signed = web::block(move || {
+        let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(platform);
+        b64().encode(signer.sign(message.as_bytes()).to_bytes())
+    })
+    .await;
+    let Ok(signature) = signed else { return HttpResponse::InternalServerError().finish() };
+    let serial = if control.mode.as_deref() == Some("certificate") {
+        &s.platform_certificate_serial
+    } else {
+        &s.platform_public_key_id
+    };
+    let url = order["notify_url"].as_str().unwrap_or_default().to_string();
+    let mut deliveries = Vec::new();
+    let mut round_trips_ms = Vec::new();
+    for _ in 0..2 {
+        let sent = Instant::now();
+        let res = state
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("Wechatpay-Timestamp", &ts)
+            .header("Wechatpay-Nonce", &header_nonce)
+            .header("Wechatpay-Signature", &signature)
+            .header("Wechatpay-Serial", serial.as_str())
+            .body(body.clone())
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        round_trips_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+        deliveries.push(match res {
+            Ok(r) => json!(r.status().as_u16()),
+            Err(e) => json!(e.to_string()),
+        });
+    }
+    // How long the service took to answer each delivery, as the platform saw it.
+    HttpResponse::Ok().json(json!({
+        "deliveries": deliveries,
+        "round_trips_ms": round_trips_ms,
+        "transaction_id": transaction["transaction_id"]
+    }))
+}
+
+/// This system's routes.
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(pay_jsapi).service(mock_pay);
+}
