@@ -124,3 +124,12 @@ fn routes_reach_storage_only_through_services() {
         }
     }
 }
+
+#[test]
+fn every_read_of_personal_data_is_audited_in_one_place() {
+    let callers: Vec<String> = files_mentioning("append_alone(")
+        .into_iter()
+        .filter(|p| p != "src/persistence/audit.rs" && p != "src/services/mod.rs")
+        .collect();
+    assert!(callers.is_empty(), "audited reads go through services::audit_read: {callers:?}");
+}

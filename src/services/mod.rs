@@ -17,6 +17,7 @@ pub use error::{FieldError, ServiceError};
 
 use crate::crypto::{Field, PersonalDataCipher, Sealed};
 use crate::domain::masking;
+use crate::persistence::audit::Actor;
 use crate::persistence::StoredNumber;
 
 /// A personal number as it is stored: sealed, blind-indexed and masked.
@@ -26,6 +27,43 @@ pub fn store_number(cipher: &PersonalDataCipher, field: Field, value: &str) -> S
         Field::Phone => masking::mask_phone(value),
     };
     StoredNumber { sealed: cipher.seal(field, value), bidx: cipher.blind_index(field, value), masked }
+}
+
+/// What an officer reads of personal data, for the audit log.
+#[derive(Debug, Clone, Copy)]
+pub enum PersonalRead<'a> {
+    /// The unmasked case (`subject` = application id).
+    Application(&'a str),
+    /// One image of the case.
+    Document { application_id: &'a str, kind: &'a str, sha256: &'a str },
+    /// The printed registration form.
+    PrintedForm { application_id: &'a str, form_digest: &'a str },
+    /// A register export for a date range.
+    Register { name: &'a str, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>, format: &'a str },
+}
+
+/// Every read of personal data goes through here, and is in the audit log before anything is
+/// returned: callers audit first, then answer.
+pub async fn audit_read(
+    db: &crate::persistence::Db,
+    reader: &Actor,
+    read: PersonalRead<'_>,
+) -> Result<(), ServiceError> {
+    use serde_json::json;
+    let (action, kind, subject, detail) = match read {
+        PersonalRead::Application(id) => ("read_application", "application", id, json!({})),
+        PersonalRead::Document { application_id, kind, sha256 } => {
+            ("read_document", "application", application_id, json!({"kind": kind, "sha256": sha256}))
+        }
+        PersonalRead::PrintedForm { application_id, form_digest } => {
+            ("print_form", "application", application_id, json!({"form_digest": form_digest}))
+        }
+        PersonalRead::Register { name, from, to, format } => {
+            ("read_register", "register", name, json!({"from": from, "to": to, "format": format}))
+        }
+    };
+    crate::persistence::audit::append_alone(db, reader, action, kind, subject, detail).await?;
+    Ok(())
 }
 
 /// Opens a sealed number; a seal that does not open is our fault (500), named by `what`.

@@ -6,7 +6,6 @@
 use std::io::{BufWriter, Cursor};
 
 use printpdf::{Image, ImageTransform, Mm, PdfDocument};
-use serde_json::json;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,9 +13,9 @@ use std::sync::Arc;
 use super::application_in;
 use crate::blobs::BlobStore;
 use crate::domain::registration_form::{FormParent, RegistrationForm};
-use crate::persistence::audit::{self, Actor};
+use crate::persistence::audit::Actor;
 use crate::persistence::{applications, certificates, signatures, Db};
-use crate::services::ServiceError;
+use crate::services::{audit_read, PersonalRead, ServiceError};
 
 /// The CJK font for printed forms, read on the first print (tens of MB; printing is rare, and a
 /// missing font must not stop the service) and kept.
@@ -190,7 +189,7 @@ pub async fn for_application(
     };
     let number = certificates::current_certificate(db, &app.id).await?.map(|c| c.number);
     let font = font.bytes().await?;
-    audit::append_alone(db, officer, "print_form", "application", &app.id, json!({"form_digest": digest})).await?;
+    audit_read(db, officer, PersonalRead::PrintedForm { application_id: &app.id, form_digest: &digest }).await?;
     tokio::task::spawn_blocking(move || render(&form, &digest, number.as_deref(), signature.as_deref(), &font))
         .await
         .map_err(ServiceError::internal)?

@@ -3,11 +3,10 @@
 //! audited read of personal data.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
-use crate::persistence::audit::{self, Actor};
+use crate::persistence::audit::Actor;
 use crate::persistence::Db;
-use crate::services::ServiceError;
+use crate::services::{audit_read, PersonalRead, ServiceError};
 
 pub use crate::persistence::registers::{FirstIssuanceEntry, OnlineIssuanceEntry, Register, RegisterCursor};
 
@@ -24,15 +23,7 @@ pub async fn open_export(
     to: DateTime<Utc>,
     format: &str,
 ) -> Result<(), ServiceError> {
-    audit::append_alone(
-        db,
-        officer,
-        "read_register",
-        "register",
-        register,
-        json!({"from": from, "to": to, "format": format}),
-    )
-    .await?;
+    audit_read(db, officer, PersonalRead::Register { name: register, from, to, format }).await?;
     Ok(())
 }
 

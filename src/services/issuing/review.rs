@@ -20,7 +20,7 @@ use crate::persistence::audit::{self, Actor};
 use crate::persistence::certificates::{self, Certificate};
 use crate::persistence::{deliveries, documents, modifications, parents, shipments, signatures, Db};
 use crate::services::lifecycle::{self, Facts, ModificationDecision, Returned};
-use crate::services::{open_number, FieldError, ServiceError};
+use crate::services::{audit_read, open_number, FieldError, PersonalRead, ServiceError};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueItem {
@@ -99,7 +99,7 @@ pub async fn detail(
     id: &str,
 ) -> Result<Value, ServiceError> {
     let app = application_in(db, institution, id).await?;
-    audit::append_alone(db, officer, "read_application", "application", &app.id, json!({})).await?;
+    audit_read(db, officer, PersonalRead::Application(&app.id)).await?;
     let delivery =
         deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
     let mut parents = Vec::new();
@@ -207,8 +207,7 @@ pub async fn document(
             .map(|d| (d.sha256, d.content_type))
     };
     let (sha, content_type) = doc.ok_or(ServiceError::NotFound("document"))?;
-    audit::append_alone(db, officer, "read_document", "application", &app.id, json!({"kind": kind, "sha256": sha}))
-        .await?;
+    audit_read(db, officer, PersonalRead::Document { application_id: &app.id, kind, sha256: &sha }).await?;
     let bytes = blobs
         .read(&sha)
         .await
