@@ -287,7 +287,7 @@ async fn receive_image(
 ) -> Result<crate::blobs::StoredBlob, ApiError> {
     documents::check_upload_allowed(&state.db, user_id, application_id, upload).await?;
     let (_multipart, field) = file_part(req, payload).await?;
-    Ok(documents::store_image(&state.blobs, field).await?)
+    documents::store_image(&state.blobs, field).await
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

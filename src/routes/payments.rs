@@ -73,6 +73,6 @@ pub async fn notify(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
             tracing::warn!(reason = %why, "payment notification rejected");
             Err(ApiError::unauthorized("invalid_notification", why))
         }
-        Err(NotifyError::Api(e)) => Err(e.into()),
+        Err(NotifyError::Api(e)) => Err(e),
     }
 }

@@ -72,6 +72,30 @@ impl ServiceError {
         ServiceError::Validation { fields: vec![FieldError::new(field, code)] }
     }
 
+    /// The stable, snake_case code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::BadRequest { code, .. } => code,
+            ServiceError::Validation { .. } => "validation_failed",
+            ServiceError::Unauthorized { code, .. } => code,
+            ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Conflict { code, .. } => code,
+            ServiceError::WrongState { .. } => "wrong_state",
+            ServiceError::PayloadTooLarge => "payload_too_large",
+            ServiceError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ServiceError::Unprocessable { code, .. } => code,
+            ServiceError::RateLimited => "rate_limited",
+            ServiceError::Upstream { .. } => "upstream_unavailable",
+            ServiceError::Unavailable { code, .. } => code,
+            ServiceError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError::Unauthorized { code, message: message.into() }
+    }
+
     /// 409 `wrong_state`, naming the application's current state.
     pub fn wrong_state(state: ApplicationState, action: &str) -> ServiceError {
         ServiceError::WrongState {
