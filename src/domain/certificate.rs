@@ -2,6 +2,8 @@
 //! post, or voided for an issuer's error; a voided one is recovered when the family returns it.
 //! The blank stock a number comes from has its own short life (`StockState`).
 
+pub use super::text_enum::LifeCycle;
+
 crate::text_enum! {
     pub enum CertificateState {
         Issued = "issued",
@@ -12,9 +14,12 @@ crate::text_enum! {
     }
 }
 
-impl CertificateState {
-    /// The states a certificate may come from to reach `self`; empty for the first state.
-    pub fn sources(self) -> &'static [CertificateState] {
+impl LifeCycle for CertificateState {
+    fn all() -> &'static [CertificateState] {
+        CertificateState::ALL
+    }
+
+    fn sources(self) -> &'static [CertificateState] {
         use CertificateState as C;
         match self {
             C::Issued => &[],
@@ -23,11 +28,9 @@ impl CertificateState {
             C::Recovered => &[C::Voided],
         }
     }
+}
 
-    pub fn can_move_to(self, to: CertificateState) -> bool {
-        to.sources().contains(&self)
-    }
-
+impl CertificateState {
     /// Still in force: the family holds it or it is on its way.
     pub fn in_force(self) -> bool {
         matches!(self, CertificateState::Issued | CertificateState::Delivered)
@@ -43,15 +46,23 @@ crate::text_enum! {
     }
 }
 
-impl StockState {
-    pub fn can_move_to(self, to: StockState) -> bool {
-        self == StockState::Blank && to != StockState::Blank
+impl LifeCycle for StockState {
+    fn all() -> &'static [StockState] {
+        StockState::ALL
+    }
+
+    fn sources(self) -> &'static [StockState] {
+        match self {
+            StockState::Blank => &[],
+            StockState::Issued | StockState::Waste => &[StockState::Blank],
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::text_enum::assert_moves;
 
     #[test]
     fn certificate_moves_match_the_table() {
@@ -68,12 +79,7 @@ mod tests {
     #[test]
     fn stock_numbers_are_used_once() {
         use StockState as S;
-        let allowed = [(S::Blank, S::Issued), (S::Blank, S::Waste)];
-        for &from in S::ALL {
-            for &to in S::ALL {
-                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from} → {to}");
-            }
-        }
+        assert_moves(&[(S::Blank, S::Issued), (S::Blank, S::Waste)]);
     }
 
     #[test]

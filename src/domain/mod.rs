@@ -2,6 +2,8 @@
 
 mod text_enum;
 
+pub use text_enum::LifeCycle;
+
 pub mod application;
 pub mod application_state;
 pub mod audit;

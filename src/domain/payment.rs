@@ -1,5 +1,7 @@
 //! A courier-fee order: created with the platform, then paid once by its notification.
 
+use super::text_enum::LifeCycle;
+
 crate::text_enum! {
     pub enum PaymentState {
         Created = "created",
@@ -7,24 +9,28 @@ crate::text_enum! {
     }
 }
 
-impl PaymentState {
-    pub fn can_move_to(self, to: PaymentState) -> bool {
-        matches!((self, to), (PaymentState::Created, PaymentState::Paid))
+impl LifeCycle for PaymentState {
+    fn all() -> &'static [PaymentState] {
+        PaymentState::ALL
+    }
+
+    fn sources(self) -> &'static [PaymentState] {
+        match self {
+            PaymentState::Created => &[],
+            PaymentState::Paid => &[PaymentState::Created],
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::text_enum::assert_moves;
 
     #[test]
     fn an_order_is_paid_once() {
         use PaymentState as P;
-        for &from in P::ALL {
-            for &to in P::ALL {
-                assert_eq!(from.can_move_to(to), (from, to) == (P::Created, P::Paid), "{from} → {to}");
-            }
-        }
+        assert_moves(&[(P::Created, P::Paid)]);
         assert_eq!(P::parse("paid"), Some(P::Paid));
         assert_eq!(P::parse("SUCCESS"), None);
     }

@@ -2,6 +2,8 @@
 //! order (a late `picked_up` after `in_transit`), so progress moves among the open states;
 //! `delivered` and `lost` end the parcel.
 
+use super::text_enum::LifeCycle;
+
 crate::text_enum! {
     pub enum ShipmentStatus {
         Booked = "booked",
@@ -16,18 +18,19 @@ impl ShipmentStatus {
     pub fn is_final(self) -> bool {
         matches!(self, ShipmentStatus::Delivered | ShipmentStatus::Lost)
     }
+}
 
-    /// The states a parcel may come from to reach `self`.
-    pub fn sources(self) -> &'static [ShipmentStatus] {
+impl LifeCycle for ShipmentStatus {
+    fn all() -> &'static [ShipmentStatus] {
+        ShipmentStatus::ALL
+    }
+
+    fn sources(self) -> &'static [ShipmentStatus] {
         use ShipmentStatus as S;
         match self {
             S::Booked => &[],
             S::PickedUp | S::InTransit | S::Delivered | S::Lost => &[S::Booked, S::PickedUp, S::InTransit],
         }
-    }
-
-    pub fn can_move_to(self, to: ShipmentStatus) -> bool {
-        to.sources().contains(&self)
     }
 }
 
@@ -56,18 +59,15 @@ impl CourierEventKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::text_enum::assert_moves;
 
     #[test]
     fn parcel_moves_match_the_table() {
         use ShipmentStatus as S;
         let open = [S::Booked, S::PickedUp, S::InTransit];
         let reachable = [S::PickedUp, S::InTransit, S::Delivered, S::Lost];
-        for &from in S::ALL {
-            for &to in S::ALL {
-                let expected = open.contains(&from) && reachable.contains(&to);
-                assert_eq!(from.can_move_to(to), expected, "{from} → {to}");
-            }
-        }
+        let allowed: Vec<(S, S)> = open.iter().flat_map(|&f| reachable.iter().map(move |&t| (f, t))).collect();
+        assert_moves(&allowed);
         assert!(S::Delivered.is_final() && S::Lost.is_final() && !S::InTransit.is_final());
     }
 

@@ -35,3 +35,27 @@ macro_rules! text_enum {
         }
     };
 }
+
+/// A life cycle: each state names the states it may be reached from. Persistence moves a row
+/// with `UPDATE … WHERE state IN (sources)`, so a move the cycle does not allow changes nothing.
+pub trait LifeCycle: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// Every state, for table tests.
+    fn all() -> &'static [Self];
+
+    /// The states from which `self` may be reached; empty for a first state.
+    fn sources(self) -> &'static [Self];
+
+    fn can_move_to(self, to: Self) -> bool {
+        to.sources().contains(&self)
+    }
+}
+
+/// Table test of a life cycle: exactly the `allowed` moves are possible.
+#[cfg(test)]
+pub fn assert_moves<S: LifeCycle>(allowed: &[(S, S)]) {
+    for &from in S::all() {
+        for &to in S::all() {
+            assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from:?} → {to:?}");
+        }
+    }
+}

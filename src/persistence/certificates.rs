@@ -12,6 +12,7 @@ use super::corrupt;
 use super::entities::{certificate, certificate_stock};
 use super::{is_unique_violation, new_id, placeholders, PersistenceError};
 use crate::domain::certificate::{CertificateState, StockState};
+use crate::domain::LifeCycle;
 
 #[derive(FromQueryResult)]
 struct Count {

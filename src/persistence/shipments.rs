@@ -8,6 +8,7 @@ use super::corrupt;
 use super::entities::{courier_event, shipment};
 use super::{is_unique_violation, new_id, PersistenceError};
 use crate::domain::shipment::{CourierEventKind, ShipmentStatus};
+use crate::domain::LifeCycle;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shipment {

@@ -15,6 +15,7 @@ use crate::domain::application_state::ApplicationState as S;
 use crate::domain::delivery;
 use crate::domain::modification::ModificationState;
 use crate::domain::working_days::to_china;
+use crate::domain::LifeCycle;
 use crate::persistence::applications::{self, Application, QueueFilter};
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::certificates::{self, Certificate};

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::parse_number;
 use crate::domain::certificate::StockState;
 use crate::domain::CertificateNumber;
+use crate::domain::LifeCycle;
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::{certificates, Db, PersistenceError, Txn};
 use crate::services::ServiceError;
