@@ -1,3 +1,5 @@
+//! The `birthcert` binary: parses the command line (`cli`) and prints one line on failure.
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -1,3 +1,5 @@
+//! The in-process key-value store of the embedded default: one instance, expiry on read.
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -1,3 +1,5 @@
+//! The Redis key-value store for several instances: a lazy connection manager and a key prefix.
+
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

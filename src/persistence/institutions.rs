@@ -1,3 +1,5 @@
+//! The issuing institutions, loaded from `config/institutions.toml` at start-up.
+
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder};

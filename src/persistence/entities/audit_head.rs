@@ -1,3 +1,5 @@
+//! The `audit_head` table's sea-orm entity (see the migrations for its indexes).
+
 use sea_orm::entity::prelude::*;
 
 /// One row: the hash of the newest audit entry. Appenders update it first, which serialises

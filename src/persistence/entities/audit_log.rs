@@ -1,3 +1,5 @@
+//! The `audit_log` table's sea-orm entity (see the migrations for its indexes).
+
 use sea_orm::entity::prelude::*;
 
 /// Append-only; `hash` covers the row's content and `prev_hash`.

@@ -1,3 +1,5 @@
+//! The `parents` table's sea-orm entity (see the migrations for its indexes).
+
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
