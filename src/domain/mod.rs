@@ -17,6 +17,7 @@ pub mod masking;
 pub mod modification;
 pub mod names;
 pub mod notification;
+pub mod paging;
 pub mod payment;
 pub mod registration_form;
 pub mod resident_id;

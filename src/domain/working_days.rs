@@ -22,22 +22,49 @@ pub fn to_china(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.with_timezone(&china_offset())
 }
 
+/// The days a query may name: anything outside is a mistake (or a probe), not a register.
+pub const EARLIEST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+pub const LATEST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(2100, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DayRangeError {
+    #[error("dates must lie between 1900-01-01 and 2100-12-31")]
+    OutOfRange,
+    #[error("from must not come after to")]
+    Reversed,
+}
+
 /// Days `from`..=`to` in China (defaults: the 30 days up to today) as the UTC half-open range
-/// [from 00:00, to + 1 day 00:00) China time; `None` when `from` comes after `to`.
+/// [from 00:00, to + 1 day 00:00) China time. Both days must lie within
+/// `EARLIEST_DAY..=LATEST_DAY`, and `from` must not come after `to`.
 pub fn china_day_range(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     now: DateTime<Utc>,
-) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DayRangeError> {
+    let known = |d: &NaiveDate| (EARLIEST_DAY..=LATEST_DAY).contains(d);
+    if !from.iter().chain(to.iter()).all(known) {
+        return Err(DayRangeError::OutOfRange);
+    }
     let to = to.unwrap_or_else(|| to_china(now).date_naive());
     let from = from.unwrap_or(to - Duration::days(30));
     if from > to {
-        return None;
+        return Err(DayRangeError::Reversed);
     }
     let start = |d: NaiveDate| {
         china_offset().from_local_datetime(&d.and_time(NaiveTime::MIN)).single().map(|t| t.with_timezone(&Utc))
     };
-    Some((start(from)?, start(to.succ_opt()?)?))
+    // Inside the bounds every day has a successor and a China midnight.
+    match (start(from), to.succ_opt().and_then(start)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(DayRangeError::OutOfRange),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -271,7 +298,13 @@ mod tests {
             (from.to_rfc3339(), to.to_rfc3339()),
             ("2026-10-26T16:00:00+00:00".into(), "2026-11-26T16:00:00+00:00".into())
         );
-        assert_eq!(china_day_range(d("2026-11-03"), d("2026-11-02"), now), None);
+        assert_eq!(china_day_range(d("2026-11-03"), d("2026-11-02"), now), Err(DayRangeError::Reversed));
+        let far = NaiveDate::from_ymd_opt(-262_143, 1, 1);
+        assert_eq!(china_day_range(None, far, now), Err(DayRangeError::OutOfRange));
+        assert_eq!(china_day_range(NaiveDate::from_ymd_opt(2101, 1, 1), None, now), Err(DayRangeError::OutOfRange));
+        assert!(
+            china_day_range(NaiveDate::from_ymd_opt(1900, 1, 1), NaiveDate::from_ymd_opt(2100, 12, 31), now).is_ok()
+        );
     }
 
     #[test]

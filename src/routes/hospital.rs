@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::delivery::DeliveryInput;
-use crate::domain::working_days::china_day_range;
+use crate::domain::working_days::{china_day_range, DayRangeError};
 use crate::routes::error::ApiError;
 use crate::routes::extract::Hospital;
 use crate::services::issuing::hospital::{self, DeliveryListItem};
@@ -90,8 +90,10 @@ pub struct DateRange {
 
 /// The requested days as a UTC range (see `working_days::china_day_range`).
 pub fn china_days(range: &DateRange) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    china_day_range(range.from, range.to, Utc::now())
-        .ok_or_else(|| ApiError::bad_request("invalid_range", "from must not come after to"))
+    china_day_range(range.from, range.to, Utc::now()).map_err(|e| match e {
+        DayRangeError::OutOfRange => ApiError::bad_request("invalid_date", e.to_string()),
+        DayRangeError::Reversed => ApiError::bad_request("invalid_range", e.to_string()),
+    })
 }
 
 /// Births in the range, oldest first, at most 5000 (narrow the range for more).

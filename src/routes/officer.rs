@@ -26,7 +26,7 @@ pub struct QueueParams {
     pub state: Option<String>,
     pub overdue: Option<bool>,
     pub page: Option<u64>,
-    /// 1–100, default 20.
+    /// 1–200, default 20; `page` 1–1,000,000 (400 `invalid_page` outside).
     pub per_page: Option<u64>,
 }
 
@@ -41,12 +41,7 @@ pub async fn queue(
     let page = review::queue(
         &state.db,
         who.institution(),
-        &QueueQuery {
-            state: q.state,
-            overdue: q.overdue,
-            page: q.page.unwrap_or(1),
-            per_page: q.per_page.unwrap_or(20),
-        },
+        &QueueQuery { state: q.state, overdue: q.overdue, page: q.page, per_page: q.per_page },
     )
     .await?;
     Ok(HttpResponse::Ok().json(page))

@@ -15,6 +15,7 @@ mod login;
 mod mock_platform;
 mod outbox;
 mod payment;
+mod query_limits;
 mod schema;
 mod sessions;
 mod wechat_callback;

@@ -14,6 +14,7 @@ use crate::domain::application::{Command, DOCUMENT_KINDS};
 use crate::domain::application_state::ApplicationState as S;
 use crate::domain::delivery;
 use crate::domain::modification::ModificationState;
+use crate::domain::paging::Page;
 use crate::domain::working_days::to_china;
 use crate::domain::LifeCycle;
 use crate::persistence::applications::{self, Application, QueueFilter};
@@ -46,8 +47,8 @@ pub struct QueuePage {
 pub struct QueueQuery {
     pub state: Option<String>,
     pub overdue: Option<bool>,
-    pub page: u64,
-    pub per_page: u64,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -60,12 +61,19 @@ pub async fn queue(db: &Db, institution: &str, q: &QueueQuery) -> Result<QueuePa
                 .as_str()]
         }
     };
-    let per_page = q.per_page.clamp(1, 100);
-    let page = q.page.max(1);
+    let Page { page, per_page } =
+        Page::parse(q.page, q.per_page, 20).map_err(|e| ServiceError::bad_request("invalid_page", e.to_string()))?;
     let now = Utc::now();
     let (apps, total) = applications::queue(
         db,
-        &QueueFilter { institution, states, overdue: q.overdue, now, offset: (page - 1) * per_page, limit: per_page },
+        &QueueFilter {
+            institution,
+            states,
+            overdue: q.overdue,
+            now,
+            offset: Page { page, per_page }.offset(),
+            limit: per_page,
+        },
     )
     .await?;
     let ids: Vec<String> = apps.iter().map(|a| a.delivery_id.clone()).collect();
