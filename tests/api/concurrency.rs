@@ -76,3 +76,31 @@ async fn two_officers_approving_at_once_issue_one_certificate() {
     let issued = app.events_of(&app_id).await.into_iter().filter(|e| e == "issued").count();
     assert_eq!(issued, 1, "the family hears once");
 }
+
+#[tokio::test]
+async fn sixty_new_families_signing_in_at_once_all_get_in() {
+    let app = spawn_app().await;
+    let mut codes = Vec::new();
+    for _ in 0..60 {
+        let user = app.wechat_user(false).await;
+        codes.push(user["code"].as_str().expect("code").to_string());
+    }
+    let sign_in = |code: String| {
+        let app = &app;
+        async move {
+            let res = app.post_json("/api/v1/auth/login", &json!({ "code": code })).await;
+            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let answers = futures_util::future::join_all(codes.into_iter().map(sign_in)).await;
+    let refused: Vec<&(u16, Value)> = answers.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(refused.is_empty(), "every new family signs in, none gets a 5xx: {refused:?}");
+    let users: std::collections::HashSet<String> = answers
+        .iter()
+        .map(|(_, body)| {
+            let token = body["token"].as_str().expect("token");
+            app.state.jwt.verify(token).expect("valid").sub
+        })
+        .collect();
+    assert_eq!(users.len(), 60, "sixty families, sixty users");
+}
