@@ -65,6 +65,24 @@ pub enum PersistenceError {
     Corrupt(String),
 }
 
+impl PersistenceError {
+    /// Two requests wrote the same thing at once (a "once" rule hit by both, or PostgreSQL
+    /// giving up one of two transactions): the loser may reload and try again.
+    pub fn is_write_conflict(&self) -> bool {
+        let PersistenceError::Db(e) = self else { return false };
+        if is_unique_violation(e) {
+            return true;
+        }
+        let sqlx = match e {
+            DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(s)) => s,
+            _ => return false,
+        };
+        let code = sqlx.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
+        // serialization_failure, deadlock_detected
+        matches!(code.as_deref(), Some("40001" | "40P01"))
+    }
+}
+
 /// True when the error is a unique-constraint violation (the same "once" rule hit twice).
 pub fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))

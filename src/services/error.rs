@@ -112,6 +112,13 @@ impl ServiceError {
 
 impl From<PersistenceError> for ServiceError {
     fn from(e: PersistenceError) -> ServiceError {
+        if e.is_write_conflict() {
+            tracing::info!(error = %e, "concurrent write refused");
+            return ServiceError::Conflict {
+                code: "concurrent_change",
+                message: "another request changed this at the same moment; reload and try again".into(),
+            };
+        }
         ServiceError::Internal(e.into())
     }
 }

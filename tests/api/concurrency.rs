@@ -104,3 +104,41 @@ async fn sixty_new_families_signing_in_at_once_all_get_in() {
         .collect();
     assert_eq!(users.len(), 60, "sixty families, sixty users");
 }
+
+/// The same write eight times at once: each answer is a success or a 409 with a code.
+fn successes_or_conflicts(answers: &[(u16, Value)], ok: u16) -> usize {
+    for (status, body) in answers {
+        assert!(*status == ok || (*status == 409 && body["code"].is_string()), "{status} {body}");
+    }
+    answers.iter().filter(|(s, _)| *s == ok).count()
+}
+
+#[tokio::test]
+async fn the_same_upload_or_form_sent_many_times_at_once_is_a_success_or_a_409_never_a_500() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.application_with_parents().await;
+    let base = format!("/api/v1/applications/{app_id}");
+
+    // Both parents entered eight times at once while the first are being verified.
+    let body = crate::helpers::parents(&mother_id(), "resident_id", &crate::helpers::father_id());
+    let parents_path = format!("{base}/parents");
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| app.send(Method::PUT, &parents_path, &token, Some(body.clone()))),
+    )
+    .await;
+    assert!(successes_or_conflicts(&answers, 200) >= 1);
+    assert_eq!(app.state_of(&token, &app_id).await, "parents_entered");
+
+    for role in ["mother", "father"] {
+        assert_eq!(app.face(&token, &app_id, role).await.0, 200);
+    }
+    // One ID image eight times at once: one current image of that kind afterwards.
+    let path = format!("{base}/documents/mother_id_front");
+    let answers = futures_util::future::join_all(
+        (0..8).map(|n| app.upload(&token, &path, crate::helpers::png_with(n), "front.png")),
+    )
+    .await;
+    assert!(successes_or_conflicts(&answers, 201) >= 1);
+    let current = birthcert::persistence::documents::current_documents(&app.state.db, &app_id).await.expect("docs");
+    assert_eq!(current.iter().filter(|d| d.kind == "mother_id_front").count(), 1, "one current image");
+}
