@@ -812,3 +812,36 @@ async fn every_step_out_of_order_is_refused_with_the_current_state() {
         assert_eq!((status, answer["state"].clone()), (409, json!("draft")), "{path}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn a_lost_parcel_that_turns_up_moves_only_its_own_shipment() {
+    let app = spawn_app().await;
+    app.stock("R370000300", "R370000302").await;
+    let (token, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    let lost = app.ship(&app_id).await;
+    let sent = app.courier(&lost, json!({"event": "lost", "loss_certificate_no": "YS-2026-0099"})).await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    // Before the reissue, the lost parcel's late news changes nothing either.
+    let sent = app.courier(&lost, json!({"event": "in_transit"})).await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    assert_eq!(app.state_of(&token, &app_id).await, "lost_in_transit");
+
+    app.approve(&app_id, None).await;
+    let reissued = app.ship(&app_id).await;
+    assert_ne!(reissued, lost);
+    let sent = app.courier(&lost, json!({"event": "delivered", "signed_by": "张伟"})).await;
+    assert_eq!(sent["status"], 200, "recorded: {sent}");
+    assert_eq!(app.state_of(&token, &app_id).await, "shipped", "the reissued certificate is still in the post");
+    let officer = app.officer_token("PY-RMYY");
+    let (_, detail) = app.send(GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    let states: Vec<&str> =
+        detail["certificates"].as_array().expect("certs").iter().map(|c| c["state"].as_str().unwrap_or("")).collect();
+    assert_eq!(states, ["lost", "issued"]);
+    assert_eq!(detail["shipment"]["tracking_number"], reissued.as_str());
+    assert!(!app.events_of(&app_id).await.contains(&"delivered".to_string()), "the family is not told");
+
+    let sent = app.courier(&reissued, json!({"event": "delivered", "signed_by": "张伟"})).await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    assert_eq!(app.state_of(&token, &app_id).await, "delivered");
+}

@@ -111,6 +111,23 @@ pub async fn courier_event(db: &Db, event: &CourierEvent, raw: &str) -> Result<b
         .await?
         .ok_or(ServiceError::NotFound("application"))?;
     let to = kind.shipment_status();
+    // A parcel whose certificate is no longer the case's certificate in force (lost and
+    // reissued, or voided) is superseded: its events are kept on it and move nothing else.
+    let current = certificates::current_certificate(&txn, &app.id).await?;
+    if current.as_ref().map(|c| c.id.as_str()) != Some(shipment.certificate_id.as_str()) {
+        shipments::move_shipment(&txn, &shipment.id, to, event.signed_by.as_deref()).await?;
+        audit::append(
+            &txn,
+            &actor,
+            "courier_event_superseded_shipment",
+            "application",
+            &app.id,
+            json!({"event": kind.as_str(), "tracking_number": shipment.tracking_number}),
+        )
+        .await?;
+        crate::persistence::commit(txn).await?;
+        return Ok(true);
+    }
     match kind {
         CourierEventKind::Delivered => {
             lifecycle::check(&app, Command::Deliver, "delivery")?;
