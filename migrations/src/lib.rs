@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_initial;
 mod m20261126_000002_audit_head;
 mod m20261202_000003_drop_payment_notifications;
+mod m20261202_000004_identity_per_person;
 
 pub use m20261126_000002_audit_head::GENESIS as AUDIT_GENESIS;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_audit_head::Migration),
             Box::new(m20261202_000003_drop_payment_notifications::Migration),
+            Box::new(m20261202_000004_identity_per_person::Migration),
         ]
     }
 }

@@ -163,6 +163,9 @@ pub struct DeclaredParent {
 }
 
 /// Everything the rules look at.
+/// Failed face verifications of one person for one birth before online eligibility ends.
+pub const MAX_FACE_FAILURES: u64 = 3;
+
 #[derive(Debug, Clone)]
 pub struct Facts {
     pub certificate_exists: bool,

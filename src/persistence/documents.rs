@@ -34,6 +34,22 @@ pub struct Document {
 }
 
 /// Replaces the current document of `kind` (the old one stays, marked superseded).
+/// Retires the current images of these kinds (a parent entered anew must photograph their ID).
+pub async fn supersede(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    kinds: &[String],
+) -> Result<(), PersistenceError> {
+    document::Entity::update_many()
+        .col_expr(document::Column::SupersededAt, Expr::value(Utc::now()))
+        .filter(document::Column::ApplicationId.eq(application_id))
+        .filter(document::Column::Kind.is_in(kinds.iter().cloned()))
+        .filter(document::Column::SupersededAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn put_document(
     db: &impl ConnectionTrait,
     application_id: &str,

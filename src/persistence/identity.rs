@@ -4,7 +4,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use super::entities::identity_verification;
+use super::entities::{identity_verification, parent};
 use super::{new_id, PersistenceError};
 
 #[derive(Debug, Clone)]
@@ -16,17 +16,29 @@ pub struct Verification {
     pub outcome: String,
 }
 
+/// Who is being verified: the parent row, its application's delivery, the person.
+#[derive(Debug, Clone)]
+pub struct Person<'a> {
+    pub application_id: &'a str,
+    pub role: &'a str,
+    pub parent_id: &'a str,
+    pub delivery_id: &'a str,
+    pub id_number_bidx: &'a str,
+}
+
 pub async fn start_face(
     db: &impl ConnectionTrait,
     id: &str,
-    application_id: &str,
-    role: &str,
+    person: &Person<'_>,
     verify_id: &str,
 ) -> Result<(), PersistenceError> {
     identity_verification::Entity::insert(identity_verification::ActiveModel {
         id: Set(id.to_string()),
-        application_id: Set(application_id.to_string()),
-        parent_role: Set(role.to_string()),
+        application_id: Set(person.application_id.to_string()),
+        parent_role: Set(person.role.to_string()),
+        parent_id: Set(Some(person.parent_id.to_string())),
+        delivery_id: Set(Some(person.delivery_id.to_string())),
+        person_bidx: Set(Some(person.id_number_bidx.to_string())),
         method: Set("face".into()),
         verify_id: Set(Some(verify_id.to_string())),
         outcome: Set("pending".into()),
@@ -81,13 +93,16 @@ pub async fn finish(
 
 pub async fn record_handheld_photo(
     db: &impl ConnectionTrait,
-    application_id: &str,
+    person: &Person<'_>,
     sha256: &str,
 ) -> Result<(), PersistenceError> {
     identity_verification::Entity::insert(identity_verification::ActiveModel {
         id: Set(new_id()),
-        application_id: Set(application_id.to_string()),
-        parent_role: Set("father".into()),
+        application_id: Set(person.application_id.to_string()),
+        parent_role: Set(person.role.to_string()),
+        parent_id: Set(Some(person.parent_id.to_string())),
+        delivery_id: Set(Some(person.delivery_id.to_string())),
+        person_bidx: Set(Some(person.id_number_bidx.to_string())),
         method: Set("handheld_photo".into()),
         verify_id: Set(None),
         outcome: Set("passed".into()),
@@ -101,26 +116,40 @@ pub async fn record_handheld_photo(
     Ok(())
 }
 
+/// Failed face verifications of this person for this delivery, over every application for it.
 pub async fn failed_faces(
     db: &impl ConnectionTrait,
-    application_id: &str,
-    role: &str,
+    delivery_id: &str,
+    id_number_bidx: &str,
 ) -> Result<u64, PersistenceError> {
     Ok(identity_verification::Entity::find()
-        .filter(identity_verification::Column::ApplicationId.eq(application_id))
-        .filter(identity_verification::Column::ParentRole.eq(role))
+        .filter(identity_verification::Column::DeliveryId.eq(delivery_id))
+        .filter(identity_verification::Column::PersonBidx.eq(id_number_bidx))
         .filter(identity_verification::Column::Method.eq("face"))
         .filter(identity_verification::Column::Outcome.eq("failed"))
         .count(db)
         .await?)
 }
 
-/// Whether this parent has passed (by face, or for the father by a hand-held ID photo).
+/// Whether the application's current parent in this role has passed (by face, or for the
+/// father by a hand-held ID photo). A pass belongs to the parent row it verified, so a parent
+/// entered anew (other name, ID type or number) is unverified.
 pub async fn passed(db: &impl ConnectionTrait, application_id: &str, role: &str) -> Result<bool, PersistenceError> {
+    use sea_orm::sea_query::Query;
     Ok(identity_verification::Entity::find()
         .filter(identity_verification::Column::ApplicationId.eq(application_id))
         .filter(identity_verification::Column::ParentRole.eq(role))
         .filter(identity_verification::Column::Outcome.eq("passed"))
+        .filter(
+            identity_verification::Column::ParentId.in_subquery(
+                Query::select()
+                    .column(parent::Column::Id)
+                    .from(parent::Entity)
+                    .and_where(parent::Column::ApplicationId.eq(application_id))
+                    .and_where(parent::Column::Role.eq(role))
+                    .to_owned(),
+            ),
+        )
         .count(db)
         .await?
         > 0)

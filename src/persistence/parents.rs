@@ -19,38 +19,77 @@ pub struct ParentRecord {
     pub address: Option<String>,
 }
 
-/// Replaces the application's parents (they are editable until the form is confirmed).
+/// Saves the application's parents (editable until the form is confirmed) → the roles whose
+/// person changed. A parent given again with the same name, ID type and number keeps its row —
+/// and so its identity result — with the other fields updated; a different person is a new row.
 pub async fn save_parents(
     db: &impl ConnectionTrait,
     application_id: &str,
     parents: &[ParentRecord],
-) -> Result<(), PersistenceError> {
-    parent::Entity::delete_many().filter(parent::Column::ApplicationId.eq(application_id)).exec(db).await?;
-    if parents.is_empty() {
-        return Ok(());
+) -> Result<Vec<String>, PersistenceError> {
+    let existing = parent::Entity::find().filter(parent::Column::ApplicationId.eq(application_id)).all(db).await?;
+    let same_person = |old: &parent::Model, new: &ParentRecord| {
+        old.name == new.name && old.id_type == new.id_type && old.id_number_bidx == new.id_number.bidx
+    };
+    let mut changed = Vec::new();
+    for old in &existing {
+        match parents.iter().find(|p| p.role == old.role) {
+            Some(new) if same_person(old, new) => {}
+            _ => {
+                parent::Entity::delete_by_id(old.id.clone()).exec(db).await?;
+                changed.push(old.role.clone());
+            }
+        }
     }
-    let rows = parents.iter().map(|p| parent::ActiveModel {
-        id: Set(new_id()),
-        application_id: Set(application_id.to_string()),
-        role: Set(p.role.clone()),
-        name: Set(p.name.clone()),
-        id_type: Set(p.id_type.clone()),
-        id_number_enc: Set(p.id_number.sealed.ciphertext.clone()),
-        id_number_key_id: Set(p.id_number.sealed.key_id.clone()),
-        id_number_bidx: Set(p.id_number.bidx.clone()),
-        id_number_masked: Set(p.id_number.masked.clone()),
-        nationality: Set(p.nationality.clone()),
-        ethnicity: Set(p.ethnicity.clone()),
-        phone_enc: Set(p.phone.as_ref().map(|x| x.sealed.ciphertext.clone())),
-        phone_key_id: Set(p.phone.as_ref().map(|x| x.sealed.key_id.clone())),
-        phone_bidx: Set(p.phone.as_ref().map(|x| x.bidx.clone())),
-        phone_masked: Set(p.phone.as_ref().map(|x| x.masked.clone())),
-        address: Set(p.address.clone()),
-        updated_at: Set(Utc::now()),
-    });
-    // Both parents in one statement.
-    parent::Entity::insert_many(rows).exec_without_returning(db).await?;
-    Ok(())
+    let mut inserts = Vec::new();
+    for p in parents {
+        let kept = existing.iter().find(|old| old.role == p.role && same_person(old, p));
+        let row = parent::ActiveModel {
+            id: Set(kept.map_or_else(new_id, |k| k.id.clone())),
+            application_id: Set(application_id.to_string()),
+            role: Set(p.role.clone()),
+            name: Set(p.name.clone()),
+            id_type: Set(p.id_type.clone()),
+            id_number_enc: Set(p.id_number.sealed.ciphertext.clone()),
+            id_number_key_id: Set(p.id_number.sealed.key_id.clone()),
+            id_number_bidx: Set(p.id_number.bidx.clone()),
+            id_number_masked: Set(p.id_number.masked.clone()),
+            nationality: Set(p.nationality.clone()),
+            ethnicity: Set(p.ethnicity.clone()),
+            phone_enc: Set(p.phone.as_ref().map(|x| x.sealed.ciphertext.clone())),
+            phone_key_id: Set(p.phone.as_ref().map(|x| x.sealed.key_id.clone())),
+            phone_bidx: Set(p.phone.as_ref().map(|x| x.bidx.clone())),
+            phone_masked: Set(p.phone.as_ref().map(|x| x.masked.clone())),
+            address: Set(p.address.clone()),
+            updated_at: Set(Utc::now()),
+        };
+        if kept.is_some() {
+            parent::Entity::update(row).exec(db).await?;
+        } else {
+            if !changed.contains(&p.role) {
+                changed.push(p.role.clone());
+            }
+            inserts.push(row);
+        }
+    }
+    if !inserts.is_empty() {
+        parent::Entity::insert_many(inserts).exec_without_returning(db).await?;
+    }
+    Ok(changed)
+}
+
+/// The id of the application's current parent row in this role.
+pub async fn parent_id(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    role: &str,
+) -> Result<Option<String>, PersistenceError> {
+    Ok(parent::Entity::find()
+        .filter(parent::Column::ApplicationId.eq(application_id))
+        .filter(parent::Column::Role.eq(role))
+        .one(db)
+        .await?
+        .map(|m| m.id))
 }
 
 pub async fn parents(db: &impl ConnectionTrait, application_id: &str) -> Result<Vec<ParentRecord>, PersistenceError> {

@@ -139,3 +139,77 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
 }
+
+#[tokio::test]
+async fn a_parent_changed_after_verification_is_verified_again_and_an_unchanged_one_keeps_it() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.documents_uploaded().await;
+    let parents_path = format!("/api/v1/applications/{app_id}/parents");
+    let doc = |kind: &str| format!("/api/v1/applications/{app_id}/documents/{kind}");
+
+    // The same two parents again: nothing to redo.
+    let same = crate::helpers::parents(&mother_id(), "resident_id", &crate::helpers::father_id());
+    let (status, body) = app.send(reqwest::Method::PUT, &parents_path, &token, Some(same)).await;
+    assert_eq!((status, body["application"]["state"].as_str()), (200, Some("documents_uploaded")), "{body}");
+
+    // Another father: he is verified afresh and photographs his own ID; the mother keeps hers.
+    let mut other = crate::helpers::parents(&mother_id(), "resident_id", &crate::helpers::id("37012419900101003"));
+    other["father"]["name"] = json!("王强");
+    let (status, body) = app.send(reqwest::Method::PUT, &parents_path, &token, Some(other)).await;
+    assert_eq!((status, body["application"]["state"].as_str()), (200, Some("parents_entered")), "{body}");
+    let (status, body) = app.face(&token, &app_id, "mother").await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("already_verified")), "the mother keeps her result");
+    let (status, body) = app.face(&token, &app_id, "father").await;
+    assert_eq!(status, 200, "the new father gets his own face session: {body}");
+    assert_eq!(app.state_of(&token, &app_id).await, "identity_verified", "his ID images are to be taken again");
+    for kind in ["father_id_front", "father_id_back"] {
+        assert_eq!(app.upload(&token, &doc(kind), png_with(40), "f.png").await.0, 201);
+    }
+    assert_eq!(app.state_of(&token, &app_id).await, "documents_uploaded");
+
+    // A changed name is a changed parent too.
+    let mut renamed = crate::helpers::parents(&mother_id(), "resident_id", &crate::helpers::id("37012419900101003"));
+    renamed["father"]["name"] = json!("王刚");
+    let (status, body) = app.send(reqwest::Method::PUT, &parents_path, &token, Some(renamed)).await;
+    assert_eq!((status, body["application"]["state"].as_str()), (200, Some("parents_entered")), "{body}");
+}
+
+#[tokio::test]
+async fn three_face_failures_count_per_person_and_birth_not_per_application() {
+    let app = spawn_app().await;
+    let delivery = app.seed_delivery(crate::helpers::MOTHER, &mother_id()).await;
+    let (token, card_id) = app.parent_with_card(crate::helpers::MOTHER, &mother_id()).await;
+    let create = json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"});
+    let both = crate::helpers::parents(&mother_id(), "resident_id", &crate::helpers::father_id());
+
+    let (_, first) = app.send(reqwest::Method::POST, "/api/v1/applications", &token, Some(create.clone())).await;
+    let first = first["id"].as_str().expect("id").to_string();
+    let put = format!("/api/v1/applications/{first}/parents");
+    assert_eq!(app.send(reqwest::Method::PUT, &put, &token, Some(both.clone())).await.0, 200);
+    app.mock_post("/_mock/face", &json!({"cert_no": mother_id(), "outcome": "fail"})).await;
+    for _ in 0..2 {
+        assert_eq!(app.face(&token, &first, "mother").await.1["code"], "face_verification_failed");
+    }
+    // Withdrawing and starting again for the same birth brings no fresh attempts.
+    let withdraw = format!("/api/v1/applications/{first}/withdrawal");
+    assert_eq!(app.send(reqwest::Method::POST, &withdraw, &token, None).await.0, 200);
+    let (status, second) = app.send(reqwest::Method::POST, "/api/v1/applications", &token, Some(create)).await;
+    assert_eq!(status, 201, "{second}");
+    let second = second["id"].as_str().expect("id").to_string();
+    let put = format!("/api/v1/applications/{second}/parents");
+    assert_eq!(app.send(reqwest::Method::PUT, &put, &token, Some(both.clone())).await.0, 200);
+    let (status, body) = app.face(&token, &second, "mother").await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("face_attempts_exhausted")), "the third failure: {body}");
+    assert_eq!(app.state_of(&token, &second).await, "ineligible");
+
+    // A third application for the birth is told at once, when the parents are entered.
+    let create = json!({"delivery_id": delivery, "health_card_id": card_id, "claimant_relation": "mother"});
+    let (status, third) = app.send(reqwest::Method::POST, "/api/v1/applications", &token, Some(create)).await;
+    assert_eq!(status, 201, "{third}");
+    let put = format!("/api/v1/applications/{}/parents", third["id"].as_str().expect("id"));
+    let (status, body) = app.send(reqwest::Method::PUT, &put, &token, Some(both)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["eligibility"]["eligible"], false);
+    assert_eq!(body["eligibility"]["reasons"][0]["code"], "face_attempts_exhausted");
+    assert_eq!(body["application"]["state"], "ineligible");
+}

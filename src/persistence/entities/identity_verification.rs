@@ -18,6 +18,11 @@ pub struct Model {
     pub document_sha256: Option<String>,
     pub created_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// The parent row verified: a changed parent is a new row and starts unverified.
+    pub parent_id: Option<String>,
+    pub delivery_id: Option<String>,
+    /// The person's ID-number blind index: face failures count per person and delivery.
+    pub person_bidx: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,13 +7,15 @@ use serde::Serialize;
 use super::own_application;
 use crate::clients::health_card::{HealthCardError, HealthCardPlatform};
 use crate::crypto::{Field, PersonalDataCipher};
-use crate::domain::application::Command;
-use crate::domain::eligibility::{self, DeclaredParent, Facts as EligibilityFacts, IdDocument, IdType, Reason};
+use crate::domain::application::{Command, DOCUMENT_KINDS};
+use crate::domain::eligibility::{
+    self, DeclaredParent, Facts as EligibilityFacts, IdDocument, IdType, Reason, MAX_FACE_FAILURES,
+};
 use crate::domain::resident_id::ResidentId;
 use crate::persistence::applications::{self, Application, CreateError};
 use crate::persistence::audit::Actor;
 use crate::persistence::parents::{self, ParentRecord};
-use crate::persistence::{certificates, deliveries, health_cards, institutions, users, Db};
+use crate::persistence::{certificates, deliveries, documents, health_cards, identity, institutions, users, Db};
 use crate::services::lifecycle::{self, Facts};
 use crate::services::{open_number, store_number, FieldError, ServiceError};
 
@@ -172,11 +174,24 @@ pub async fn enter_parents(
         &delivery.record.mother_id_number.sealed,
         &format!("delivery record {}", delivery.id),
     )?;
+    // Face failures count per person and birth, over every application for it.
+    let delivery_id = app.delivery_id.as_str();
+    let failures_of = |p: &Option<(&ParentInput, Option<IdDocument>)>| {
+        let bidx = p.as_ref().and_then(|(_, doc)| doc.as_ref()).map(|d| cipher.blind_index(Field::IdNumber, &d.number));
+        async move {
+            match bidx {
+                Some(b) => identity::failed_faces(db, delivery_id, &b).await,
+                None => Ok(0),
+            }
+        }
+    };
     // Independent reads at once: this is the slowest step of the journey.
-    let (institution, certificate_exists, other_live_application) = tokio::try_join!(
+    let (institution, certificate_exists, other_live_application, mother_failures, father_failures) = tokio::try_join!(
         institutions::get(db, &delivery.record.institution_code),
         certificates::certificate_exists_for_delivery(db, &delivery.id),
         applications::other_live_application(db, &delivery.id, &app.id),
+        failures_of(&mother),
+        failures_of(&father),
     )?;
     let declared = |p: &Option<(&ParentInput, Option<IdDocument>)>| {
         p.as_ref().and_then(|(input, doc)| {
@@ -191,7 +206,7 @@ pub async fn enter_parents(
         father: declared(&father),
         recorded_mother_name: delivery.record.mother_name.clone(),
         recorded_mother_id,
-        face_attempts_exhausted: false,
+        face_attempts_exhausted: mother_failures.max(father_failures) >= MAX_FACE_FAILURES,
     };
     let reasons = eligibility::check(&facts);
     let eligible = reasons.is_empty();
@@ -214,19 +229,35 @@ pub async fn enter_parents(
         .collect();
     let codes: Vec<&'static str> = reasons.iter().map(|r| r.code()).collect();
     let txn = crate::persistence::begin(db).await?;
-    parents::save_parents(&txn, &app.id, &records).await?;
-    let applied = lifecycle::apply(
+    let changed = parents::save_parents(&txn, &app.id, &records).await?;
+    // A parent entered anew is a new person: their ID photos go with their old identity result.
+    let retired: Vec<String> =
+        changed.iter().flat_map(|role| [format!("{role}_id_front"), format!("{role}_id_back")]).collect();
+    documents::supersede(&txn, &app.id, &retired).await?;
+    let actor = Actor::applicant(&app.user_id);
+    let mut applied = lifecycle::apply(
         &txn,
-        &Actor::applicant(&app.user_id),
+        &actor,
         &app,
         Command::EnterParents { eligible },
         Facts {
-            detail: Some(serde_json::json!({ "eligible": eligible, "reasons": codes })),
+            detail: Some(serde_json::json!({ "eligible": eligible, "reasons": codes, "changed": changed })),
             eligibility_reasons: codes.clone(),
             ..Facts::default()
         },
     )
     .await?;
+    // Parents who were verified and are unchanged keep their result: the steps they had done
+    // are done again at once.
+    if eligible && identity::passed(&txn, &app.id, "mother").await? && identity::passed(&txn, &app.id, "father").await?
+    {
+        applied = lifecycle::apply(&txn, &actor, &applied.app, Command::CompleteIdentity, Facts::default()).await?;
+        let current = documents::current_documents(&txn, &app.id).await?;
+        if DOCUMENT_KINDS.iter().all(|k| current.iter().any(|d| d.kind == *k)) {
+            applied =
+                lifecycle::apply(&txn, &actor, &applied.app, Command::CompleteDocuments, Facts::default()).await?;
+        }
+    }
     crate::persistence::commit(txn).await?;
     let view = EligibilityView {
         eligible,

@@ -12,12 +12,12 @@ use crate::domain::eligibility::Reason;
 use crate::kv::KvStore;
 use crate::persistence::applications::Application;
 use crate::persistence::audit::Actor;
+use crate::persistence::identity::Person;
 use crate::persistence::{identity, parents, users, Db, Txn};
 use crate::services::lifecycle::{self, Facts};
 use crate::services::{open_number, ServiceError};
 
-/// Failed face attempts per parent before online eligibility ends.
-pub const MAX_FACE_FAILURES: u64 = 3;
+pub use crate::domain::eligibility::MAX_FACE_FAILURES;
 /// Face sessions a user may start per hour (each costs a platform call and the family's time).
 pub const FACE_SESSIONS_PER_HOUR: i64 = 20;
 
@@ -33,21 +33,41 @@ fn upstream(e: crate::clients::wechat::WechatError) -> ServiceError {
     ServiceError::Upstream { service: "WeChat face verification", source: e.into() }
 }
 
-/// The declared parent's name and ID number, opened for the provider.
+/// A declared parent: name and ID number opened for the provider, the parent row and the
+/// person's blind index (what a verification is bound to).
+struct Declared {
+    name: String,
+    id_number: String,
+    parent_id: String,
+    id_number_bidx: String,
+}
+
+impl Declared {
+    fn person<'a>(&'a self, app: &'a Application, role: &'a str) -> Person<'a> {
+        Person {
+            application_id: &app.id,
+            role,
+            parent_id: &self.parent_id,
+            delivery_id: &app.delivery_id,
+            id_number_bidx: &self.id_number_bidx,
+        }
+    }
+}
+
 #[tracing::instrument(skip_all)]
 async fn declared(
     db: &Db,
     cipher: &PersonalDataCipher,
     app: &Application,
     role: &str,
-) -> Result<(String, String), ServiceError> {
-    let parent = parents::parents(db, &app.id)
-        .await?
-        .into_iter()
-        .find(|p| p.role == role)
-        .ok_or_else(|| ServiceError::wrong_state(app.state, "face verification before the parents are entered"))?;
-    let id = open_number(cipher, Field::IdNumber, &parent.id_number.sealed, &format!("parent id of {}", app.id))?;
-    Ok((parent.name, id))
+) -> Result<Declared, ServiceError> {
+    let not_entered = || ServiceError::wrong_state(app.state, "face verification before the parents are entered");
+    let (all, parent_id) = tokio::try_join!(parents::parents(db, &app.id), parents::parent_id(db, &app.id, role))?;
+    let parent = all.into_iter().find(|p| p.role == role).ok_or_else(not_entered)?;
+    let parent_id = parent_id.ok_or_else(not_entered)?;
+    let id_number =
+        open_number(cipher, Field::IdNumber, &parent.id_number.sealed, &format!("parent id of {}", app.id))?;
+    Ok(Declared { name: parent.name, id_number, parent_id, id_number_bidx: parent.id_number.bidx })
 }
 
 pub struct FaceSessionView {
@@ -77,7 +97,9 @@ pub async fn start_face_session(
             message: format!("the {role} is already verified"),
         });
     }
-    if identity::failed_faces(db, &app.id, role).await? >= MAX_FACE_FAILURES {
+    let parent = declared(db, cipher, &app, role).await?;
+    // Per person and delivery: a new application for the same birth brings no fresh attempts.
+    if identity::failed_faces(db, &app.delivery_id, &parent.id_number_bidx).await? >= MAX_FACE_FAILURES {
         return Err(ServiceError::Unprocessable {
             code: "face_attempts_exhausted",
             message: Reason::FaceAttemptsExhausted.message().into(),
@@ -87,14 +109,13 @@ pub async fn start_face_session(
     if count > FACE_SESSIONS_PER_HOUR {
         return Err(ServiceError::RateLimited);
     }
-    let (name, id_number) = declared(db, cipher, &app, role).await?;
     let openid = users::external_id(db, user_id, users::MINI_PROGRAM)
         .await?
         .ok_or(ServiceError::NotFound("mini-program identity"))?;
     let row_id = crate::persistence::new_id();
     let out_seq_no = row_id.replace('-', "");
-    let session = face.start(&out_seq_no, &name, &id_number, &openid).await.map_err(upstream)?;
-    identity::start_face(db, &row_id, &app.id, role, &session.verify_id).await?;
+    let session = face.start(&out_seq_no, &parent.name, &parent.id_number, &openid).await.map_err(upstream)?;
+    identity::start_face(db, &row_id, &parent.person(&app, role), &session.verify_id).await?;
     Ok(FaceSessionView { verify_id: session.verify_id, expires_in: session.expires_in })
 }
 
@@ -115,12 +136,13 @@ pub async fn face_result(
     let app = own_application(db, user_id, application_id).await?;
     let session =
         identity::pending_face(db, &app.id, role, verify_id).await?.ok_or(ServiceError::NotFound("face session"))?;
-    let (name, id_number) = declared(db, cipher, &app, role).await?;
+    let parent = declared(db, cipher, &app, role).await?;
     let openid = users::external_id(db, user_id, users::MINI_PROGRAM)
         .await?
         .ok_or(ServiceError::NotFound("mini-program identity"))?;
     let out_seq_no = session.id.replace('-', "");
-    let outcome = face.result(verify_id, &out_seq_no, &name, &id_number, &openid).await.map_err(upstream)?;
+    let outcome =
+        face.result(verify_id, &out_seq_no, &parent.name, &parent.id_number, &openid).await.map_err(upstream)?;
     let (passed, code) = match outcome {
         FaceOutcome::Passed => (true, 10000),
         FaceOutcome::Failed { code } => (false, code),
@@ -133,7 +155,7 @@ pub async fn face_result(
         });
     }
     if !passed {
-        let failures = identity::failed_faces(&txn, &app.id, role).await?;
+        let failures = identity::failed_faces(&txn, &app.delivery_id, &parent.id_number_bidx).await?;
         if failures >= MAX_FACE_FAILURES {
             let reasons = vec![Reason::FaceAttemptsExhausted.code()];
             lifecycle::apply(
@@ -196,8 +218,19 @@ pub async fn handheld_photo(
             message: "the mother must pass face verification first".into(),
         });
     }
+    let (all, parent_id) = tokio::try_join!(parents::parents(db, &app.id), parents::parent_id(db, &app.id, "father"))?;
+    let (Some(father), Some(parent_id)) = (all.into_iter().find(|p| p.role == "father"), parent_id) else {
+        return Err(ServiceError::wrong_state(app.state, "a hand-held photo before the parents are entered"));
+    };
+    let person = Person {
+        application_id: &app.id,
+        role: "father",
+        parent_id: &parent_id,
+        delivery_id: &app.delivery_id,
+        id_number_bidx: &father.id_number.bidx,
+    };
     let txn = crate::persistence::begin(db).await?;
-    identity::record_handheld_photo(&txn, &app.id, &blob.sha256).await?;
+    identity::record_handheld_photo(&txn, &person, &blob.sha256).await?;
     complete_identity_if_done(&txn, &app).await?;
     crate::persistence::commit(txn).await?;
     Ok(())
