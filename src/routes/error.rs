@@ -12,6 +12,12 @@ pub use crate::services::FieldError;
 use crate::services::ServiceError;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReasonBody {
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable, snake_case; clients branch on this.
     pub code: String,
@@ -19,6 +25,9 @@ pub struct ErrorBody {
     pub request_id: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// With `not_eligible`: each failed rule, as `PUT parents` reports them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<ReasonBody>,
     /// With `wrong_state`: the application's current state, so the client can show where it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
@@ -50,7 +59,7 @@ impl ResponseError for ServiceError {
             ServiceError::Conflict { .. } | ServiceError::WrongState { .. } => StatusCode::CONFLICT,
             ServiceError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ServiceError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Unprocessable { .. } | ServiceError::Ineligible { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -80,6 +89,12 @@ impl ResponseError for ServiceError {
             message: public_message(self),
             request_id: current_request_id().unwrap_or_default(),
             fields,
+            reasons: match self {
+                ServiceError::Ineligible { reasons } => {
+                    reasons.iter().map(|&(code, message)| ReasonBody { code, message }).collect()
+                }
+                _ => Vec::new(),
+            },
             state: match self {
                 ServiceError::WrongState { state, .. } => Some((*state).to_string()),
                 _ => None,

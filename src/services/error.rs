@@ -44,6 +44,10 @@ pub enum ServiceError {
     UnsupportedMediaType(String),
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// An eligibility rule fails where it is checked again (confirmation): 422 `not_eligible`
+    /// with each failed rule's code and message.
+    #[error("the application no longer meets the rules of the online path")]
+    Ineligible { reasons: Vec<(&'static str, &'static str)> },
     #[error("too many requests")]
     RateLimited,
     #[error("{service} unavailable")]
@@ -85,6 +89,7 @@ impl ServiceError {
             ServiceError::PayloadTooLarge => "payload_too_large",
             ServiceError::UnsupportedMediaType(_) => "unsupported_media_type",
             ServiceError::Unprocessable { code, .. } => code,
+            ServiceError::Ineligible { .. } => "not_eligible",
             ServiceError::RateLimited => "rate_limited",
             ServiceError::Upstream { .. } => "upstream_unavailable",
             ServiceError::Unavailable { code, .. } => code,

@@ -159,3 +159,41 @@ async fn signature_then_address_with_the_regional_fee() {
     let (_, view) = app.send(reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;
     assert!(!view.to_string().contains("13987654321"));
 }
+
+#[tokio::test]
+async fn eligibility_is_checked_again_at_confirmation() {
+    let app = spawn_app().await;
+    let officer = app.officer_token("PY-RMYY");
+    let (token, app_id) = app.documents_uploaded().await;
+    // The hospital's record is corrected to another mother's name through an approved request.
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/applications/{app_id}/modification-requests"),
+            &token,
+            Some(json!({"items": [{"field": "mother_name", "requested": "李梅梅", "reason": "登记时少写一字"}]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, pending) =
+        app.send(reqwest::Method::GET, "/api/v1/officer/modification-requests?state=pending", &officer, None).await;
+    let id = pending[0]["id"].as_str().expect("request").to_string();
+    let decide = format!("/api/v1/officer/modification-requests/{id}/decision");
+    let (status, body) =
+        app.send(reqwest::Method::POST, &decide, &officer, Some(json!({"approved": true, "note": "已核对"}))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let confirm = format!("/api/v1/applications/{app_id}/confirmation");
+    let (status, body) =
+        app.send(reqwest::Method::POST, &confirm, &token, Some(json!({"newborn_name": "张小满"}))).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("not_eligible")), "{body}");
+    assert_eq!(body["reasons"][0]["code"], "mother_mismatch", "{body}");
+    assert_eq!(app.state_of(&token, &app_id).await, "documents_uploaded", "nothing frozen");
+
+    // The family enters the mother as the record now has her; the rules pass again.
+    let mut parents = parents(&mother_id(), "resident_id", &father_id());
+    parents["mother"]["name"] = json!("李梅梅");
+    let path = format!("/api/v1/applications/{app_id}/parents");
+    let (status, body) = app.send(reqwest::Method::PUT, &path, &token, Some(parents)).await;
+    assert_eq!((status, body["eligibility"]["eligible"].as_bool()), (200, Some(true)), "{body}");
+}

@@ -146,6 +146,55 @@ fn validate_parent(role: &str, p: &ParentInput, fields: &mut Vec<FieldError>) ->
     }
 }
 
+/// What the eligibility rules look at for these declared parents of this application: the
+/// delivery record as it is now, its institution, other applications and certificates for the
+/// birth, and each parent's face failures for it.
+pub(super) async fn eligibility_facts(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    app: &Application,
+    mother: Option<DeclaredParent>,
+    father: Option<DeclaredParent>,
+) -> Result<EligibilityFacts, ServiceError> {
+    let delivery =
+        deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
+    let recorded_mother_id = open_number(
+        cipher,
+        Field::IdNumber,
+        &delivery.record.mother_id_number.sealed,
+        &format!("delivery record {}", delivery.id),
+    )?;
+    // Face failures count per person and birth, over every application for it.
+    let delivery_id = delivery.id.as_str();
+    let failures_of = |p: &Option<DeclaredParent>| {
+        let bidx = p.as_ref().map(|d| cipher.blind_index(Field::IdNumber, &d.document.number));
+        async move {
+            match bidx {
+                Some(b) => identity::failed_faces(db, delivery_id, &b).await,
+                None => Ok(0),
+            }
+        }
+    };
+    // Independent reads at once: this is the slowest step of the journey.
+    let (institution, certificate_exists, other_live_application, mother_failures, father_failures) = tokio::try_join!(
+        institutions::get(db, &delivery.record.institution_code),
+        certificates::certificate_exists_for_delivery(db, &delivery.id),
+        applications::other_live_application(db, &delivery.id, &app.id),
+        failures_of(&mother),
+        failures_of(&father),
+    )?;
+    Ok(EligibilityFacts {
+        certificate_exists,
+        other_live_application,
+        institution_eligible_online: institution.as_ref().is_some_and(|i| i.births_eligible_online()),
+        mother,
+        father,
+        recorded_mother_name: delivery.record.mother_name.clone(),
+        recorded_mother_id,
+        face_attempts_exhausted: mother_failures.max(father_failures) >= MAX_FACE_FAILURES,
+    })
+}
+
 /// Saves both parents and applies the eligibility rules. Invalid input changes nothing (422);
 /// a failed rule moves the application to `ineligible` with every reason recorded.
 #[tracing::instrument(skip_all, fields(application_id = %application_id))]
@@ -166,48 +215,12 @@ pub async fn enter_parents(
     // Check the transition before looking further, so out-of-order calls get 409.
     lifecycle::check(&app, Command::EnterParents { eligible: true }, "entering parents")?;
 
-    let delivery =
-        deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
-    let recorded_mother_id = open_number(
-        cipher,
-        Field::IdNumber,
-        &delivery.record.mother_id_number.sealed,
-        &format!("delivery record {}", delivery.id),
-    )?;
-    // Face failures count per person and birth, over every application for it.
-    let delivery_id = app.delivery_id.as_str();
-    let failures_of = |p: &Option<(&ParentInput, Option<IdDocument>)>| {
-        let bidx = p.as_ref().and_then(|(_, doc)| doc.as_ref()).map(|d| cipher.blind_index(Field::IdNumber, &d.number));
-        async move {
-            match bidx {
-                Some(b) => identity::failed_faces(db, delivery_id, &b).await,
-                None => Ok(0),
-            }
-        }
-    };
-    // Independent reads at once: this is the slowest step of the journey.
-    let (institution, certificate_exists, other_live_application, mother_failures, father_failures) = tokio::try_join!(
-        institutions::get(db, &delivery.record.institution_code),
-        certificates::certificate_exists_for_delivery(db, &delivery.id),
-        applications::other_live_application(db, &delivery.id, &app.id),
-        failures_of(&mother),
-        failures_of(&father),
-    )?;
     let declared = |p: &Option<(&ParentInput, Option<IdDocument>)>| {
         p.as_ref().and_then(|(input, doc)| {
             doc.clone().map(|document| DeclaredParent { name: input.name.trim().to_string(), document })
         })
     };
-    let facts = EligibilityFacts {
-        certificate_exists,
-        other_live_application,
-        institution_eligible_online: institution.as_ref().is_some_and(|i| i.births_eligible_online()),
-        mother: declared(&mother),
-        father: declared(&father),
-        recorded_mother_name: delivery.record.mother_name.clone(),
-        recorded_mother_id,
-        face_attempts_exhausted: mother_failures.max(father_failures) >= MAX_FACE_FAILURES,
-    };
+    let facts = eligibility_facts(db, cipher, &app, declared(&mother), declared(&father)).await?;
     let reasons = eligibility::check(&facts);
     let eligible = reasons.is_empty();
     let records: Vec<ParentRecord> = [("mother", &mother), ("father", &father)]

@@ -4,11 +4,12 @@
 
 use serde::Serialize;
 
+use super::applications::eligibility_facts;
 use super::own_application;
 use crate::blobs::StoredBlob;
 use crate::crypto::{Field, PersonalDataCipher};
 use crate::domain::application::Command;
-use crate::domain::eligibility::Reason;
+use crate::domain::eligibility::{self, DeclaredParent, IdDocument, IdType, Reason};
 use crate::domain::names::{NameError, NewbornName};
 use crate::domain::registration_form::{age_on, format_birth_time, FormParent, RegistrationForm};
 use crate::domain::ResidentId;
@@ -152,6 +153,21 @@ pub async fn confirm(
             },
         }
     })?;
+    // The hospital's record may have been corrected since the parents were entered (an approved
+    // modification): the rules are checked again before the form is frozen.
+    let mut declared = [None, None];
+    for p in parents::parents(db, &app.id).await? {
+        let number = open_number(cipher, Field::IdNumber, &p.id_number.sealed, &format!("parent id of {}", app.id))?;
+        let document = IdType::parse(&p.id_type).and_then(|t| IdDocument::parse(t, &number).ok());
+        let slot = if p.role == "mother" { 0 } else { 1 };
+        declared[slot] = document.map(|document| DeclaredParent { name: p.name, document });
+    }
+    let [mother, father] = declared;
+    let facts = eligibility_facts(db, cipher, &app, mother, father).await?;
+    let reasons = eligibility::check(&facts);
+    if !reasons.is_empty() {
+        return Err(ServiceError::Ineligible { reasons: reasons.iter().map(|r| (r.code(), r.message())).collect() });
+    }
     form.newborn_name = Some(name.as_str().to_string());
     let digest = form.digest();
     let txn = crate::persistence::begin(db).await?;
