@@ -93,6 +93,28 @@ pub(crate) async fn pay_jsapi(state: State, req: HttpRequest, body: String) -> H
     HttpResponse::Ok().json(json!({"prepay_id": prepay_id}))
 }
 
+/// Closes an unpaid order: it can no longer be paid.
+#[post("/v3/pay/transactions/out-trade-no/{out_trade_no}/close")]
+pub(crate) async fn pay_close(state: State, req: HttpRequest, path: web::Path<String>, body: String) -> HttpResponse {
+    if let Some(f) = injected_fault(&state, "/v3/pay/transactions/close").await {
+        return f;
+    }
+    if !merchant_signed(&req, &body, &state.settings.mch_id) {
+        return HttpResponse::Unauthorized().json(json!({"code": "SIGN_ERROR", "message": "签名错误"}));
+    }
+    let mut inner = state.pay();
+    match inner.orders.get_mut(path.as_str()) {
+        Some(order) if order["paid"] == true => {
+            HttpResponse::BadRequest().json(json!({"code": "ORDERPAID", "message": "订单已支付"}))
+        }
+        Some(order) => {
+            order["closed"] = json!(true);
+            HttpResponse::NoContent().finish()
+        }
+        None => HttpResponse::NotFound().json(json!({"code": "ORDER_NOT_EXIST", "message": "订单不存在"})),
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct PayControl {
     /// "public_key" (default) or "certificate": which serial signs the notification.
@@ -124,8 +146,19 @@ pub(crate) async fn mock_pay(
     use base64::Engine;
     use rsa::signature::{SignatureEncoding, Signer};
     let control = control.map(web::Json::into_inner).unwrap_or_default();
-    let Some(order) = state.pay().orders.get(path.as_str()).cloned() else {
-        return HttpResponse::NotFound().json(json!({"error": "no such order"}));
+    let order = {
+        let mut inner = state.pay();
+        let Some(order) = inner.orders.get_mut(path.as_str()) else {
+            return HttpResponse::NotFound().json(json!({"error": "no such order"}));
+        };
+        if order["closed"] == true {
+            return HttpResponse::Conflict().json(json!({"error": "the order is closed and cannot be paid"}));
+        }
+        // Only a genuine payment of the order counts as paid; the test variants do not.
+        if !control.forge && control.amount.is_none() && control.appid.is_none() && control.mchid.is_none() {
+            order["paid"] = json!(true);
+        }
+        order.clone()
     };
     let s = &state.settings;
     let transaction = json!({
@@ -209,5 +242,5 @@ pub(crate) async fn mock_pay(
 
 /// This system's routes.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(pay_jsapi).service(mock_pay);
+    cfg.service(pay_jsapi).service(pay_close).service(mock_pay);
 }

@@ -1,5 +1,5 @@
-//! WeChat Pay v3 calls: the JSAPI order. Signing and notification checks live in
-//! `wechat::pay`.
+//! WeChat Pay v3 calls: the JSAPI order and closing an order. Signing and notification checks
+//! live in `wechat::pay`.
 
 use std::time::Duration;
 
@@ -54,14 +54,26 @@ impl PayClient {
     /// Places the order; returns the `prepay_id`. Placing the same out_trade_no again returns
     /// the same prepay id (the platform deduplicates by out_trade_no).
     pub async fn jsapi(&self, order: &JsapiOrder<'_>) -> Result<String, PayClientError> {
-        let path = "/v3/pay/transactions/jsapi";
         let body = json!({
             "appid": self.app_id, "mchid": self.mch_id, "description": order.description,
             "out_trade_no": order.out_trade_no, "notify_url": order.notify_url,
             "amount": {"total": order.amount_fen, "currency": "CNY"},
             "payer": {"openid": order.payer_openid},
-        })
-        .to_string();
+        });
+        let answer = self.post("/v3/pay/transactions/jsapi", &body).await?;
+        answer["prepay_id"].as_str().map(str::to_string).ok_or_else(|| PayClientError::Transport("no prepay_id".into()))
+    }
+
+    /// Closes an unpaid order so it can no longer be paid (the platform answers 204; closing
+    /// an order already closed is accepted again).
+    pub async fn close(&self, out_trade_no: &str) -> Result<(), PayClientError> {
+        let path = format!("/v3/pay/transactions/out-trade-no/{out_trade_no}/close");
+        self.post(&path, &json!({ "mchid": self.mch_id })).await.map(|_| ())
+    }
+
+    /// A merchant-signed POST → the JSON answer (null for 204), or the platform's refusal.
+    async fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, PayClientError> {
+        let body = body.to_string();
         let timestamp = chrono::Utc::now().timestamp();
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let auth = self.signer.authorization(&self.mch_id, &self.serial_no, "POST", path, timestamp, &nonce, &body);
@@ -74,15 +86,19 @@ impl PayClient {
             .body(body)
             .send()
             .await
-            .map_err(|e| PayClientError::Transport(e.to_string()))?;
+            .map_err(|e| PayClientError::Transport(e.without_url().to_string()))?;
         let status = res.status();
-        let answer: serde_json::Value = res.json().await.map_err(|e| PayClientError::Transport(e.to_string()))?;
+        if status == reqwest::StatusCode::NO_CONTENT {
+            return Ok(serde_json::Value::Null);
+        }
+        let answer: serde_json::Value =
+            res.json().await.map_err(|e| PayClientError::Transport(e.without_url().to_string()))?;
         if !status.is_success() {
             return Err(PayClientError::Refused {
                 code: answer["code"].as_str().unwrap_or("UNKNOWN").into(),
                 message: answer["message"].as_str().unwrap_or_default().into(),
             });
         }
-        answer["prepay_id"].as_str().map(str::to_string).ok_or_else(|| PayClientError::Transport("no prepay_id".into()))
+        Ok(answer)
     }
 }

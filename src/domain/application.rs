@@ -30,6 +30,9 @@ pub enum Command {
     Sign,
     /// Address given and a payment order created.
     CreateOrder,
+    /// The address changed while the order was open: the order is closed (the fee may differ)
+    /// and a new one is placed on the next payment.
+    ChangeAddress,
     PaymentSucceeded,
     Return,
     Resubmit,
@@ -43,7 +46,7 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 20] = [
+    pub const ALL: [Command; 21] = [
         Command::EnterParents { eligible: true },
         Command::EnterParents { eligible: false },
         Command::ExhaustFaceAttempts,
@@ -55,6 +58,7 @@ impl Command {
         Command::Confirm,
         Command::Sign,
         Command::CreateOrder,
+        Command::ChangeAddress,
         Command::PaymentSucceeded,
         Command::Return,
         Command::Resubmit,
@@ -80,6 +84,7 @@ impl Command {
             Command::Confirm => "confirmation",
             Command::Sign => "signing",
             Command::CreateOrder => "payment",
+            Command::ChangeAddress => "changing the address",
             Command::PaymentSucceeded => "payment",
             Command::Return => "a return",
             Command::Resubmit => "resubmission",
@@ -116,6 +121,8 @@ pub enum Effect {
     RecordEligibility,
     /// Keep the officer's reasons and the documents to redo.
     RecordReturn,
+    /// Mark the open payment order closed (the platform has closed it first).
+    CloseOrder,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +173,9 @@ pub fn transition(from: S, command: Command) -> Result<Transition, WrongState> {
         (S::DocumentsUploaded, C::Confirm) => to(S::Confirmed, &[FreezeForm]),
         (S::Confirmed, C::Sign) => to(S::Signed, &[]),
         (S::Signed, C::CreateOrder) => to(S::AwaitingPayment, &[]),
+        (S::AwaitingPayment, C::ChangeAddress) => to(S::Signed, &[CloseOrder]),
+        // Nothing is kept without service: an open order closes with the case.
+        (S::AwaitingPayment, C::Withdraw) => to(S::Withdrawn, &[CloseOrder]),
         (S::AwaitingPayment, C::PaymentSucceeded) | (S::Returned, C::Resubmit) => {
             to(S::Submitted, &[StartReviewClock, Notify(N::Submitted)])
         }
@@ -212,7 +222,8 @@ mod tests {
             t.push((s, C::EnterParents { eligible: false }, S::Ineligible, vec![RecordEligibility]));
         }
         for s in before_payment {
-            t.push((s, C::Withdraw, S::Withdrawn, vec![]));
+            let effects = if s == S::AwaitingPayment { vec![CloseOrder] } else { vec![] };
+            t.push((s, C::Withdraw, S::Withdrawn, effects));
         }
         let submitted = vec![StartReviewClock, Notify(N::Submitted)];
         let issued = vec![IssueCertificate, Notify(N::Issued)];
@@ -236,6 +247,7 @@ mod tests {
             (S::DocumentsUploaded, C::Confirm, S::Confirmed, vec![FreezeForm]),
             (S::Confirmed, C::Sign, S::Signed, vec![]),
             (S::Signed, C::CreateOrder, S::AwaitingPayment, vec![]),
+            (S::AwaitingPayment, C::ChangeAddress, S::Signed, vec![CloseOrder]),
             (S::AwaitingPayment, C::PaymentSucceeded, S::Submitted, submitted.clone()),
             (S::Submitted, C::Return, S::Returned, vec![RecordReturn, Notify(N::Returned)]),
             (S::Returned, C::Resubmit, S::Submitted, submitted),

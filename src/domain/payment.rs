@@ -1,4 +1,5 @@
-//! A courier-fee order: created with the platform, then paid once by its notification.
+//! A courier-fee order: created with the platform, then paid once by its notification, or
+//! closed unpaid (the address changed, the case ended) so it can never be paid.
 
 use super::text_enum::LifeCycle;
 
@@ -6,6 +7,7 @@ crate::text_enum! {
     pub enum PaymentState {
         Created = "created",
         Paid = "paid",
+        Closed = "closed",
     }
 }
 
@@ -17,7 +19,7 @@ impl LifeCycle for PaymentState {
     fn sources(self) -> &'static [PaymentState] {
         match self {
             PaymentState::Created => &[],
-            PaymentState::Paid => &[PaymentState::Created],
+            PaymentState::Paid | PaymentState::Closed => &[PaymentState::Created],
         }
     }
 }
@@ -30,7 +32,7 @@ mod tests {
     #[test]
     fn an_order_is_paid_once() {
         use PaymentState as P;
-        assert_moves(&[(P::Created, P::Paid)]);
+        assert_moves(&[(P::Created, P::Paid), (P::Created, P::Closed)]);
         assert_eq!(P::parse("paid"), Some(P::Paid));
         assert_eq!(P::parse("SUCCESS"), None);
     }

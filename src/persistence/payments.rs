@@ -8,6 +8,7 @@ use super::corrupt;
 use super::entities::payment;
 use super::{is_unique_violation, new_id, PersistenceError};
 use crate::domain::payment::PaymentState;
+use crate::domain::LifeCycle;
 
 #[derive(Debug, Clone)]
 pub struct Payment {
@@ -87,4 +88,18 @@ pub async fn mark_paid(
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Marks the application's open order closed → its out_trade_no, if there was one.
+pub async fn close_open(db: &impl ConnectionTrait, application_id: &str) -> Result<Option<String>, PersistenceError> {
+    let Some(order) = open_order(db, application_id).await? else {
+        return Ok(None);
+    };
+    payment::Entity::update_many()
+        .col_expr(payment::Column::State, Expr::value(PaymentState::Closed.as_str()))
+        .filter(payment::Column::OutTradeNo.eq(&order.out_trade_no))
+        .filter(payment::Column::State.is_in(PaymentState::Closed.sources().iter().map(|s| s.as_str())))
+        .exec(db)
+        .await?;
+    Ok(Some(order.out_trade_no))
 }

@@ -171,7 +171,7 @@ pub async fn withdraw(
     who: Applicant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = applications_service::withdraw(&state.db, who.id(), &id).await?;
+    let app = applications_service::withdraw(&state.db, &state.pay, who.id(), &id).await?;
     Ok(HttpResponse::Ok().json(views::view(&state.db, app).await?))
 }
 
@@ -417,6 +417,8 @@ pub async fn set_address(
     id: web::Path<String>,
     body: web::Json<form::AddressInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let fee = form::set_address(&state.db, &state.cipher, &state.settings.courier.fees, who.id(), &id, &body).await?;
+    let fee =
+        form::set_address(&state.db, &state.cipher, &state.settings.courier.fees, &state.pay, who.id(), &id, &body)
+            .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"courier_fee_fen": fee})))
 }

@@ -1,7 +1,8 @@
 //! The one door for an application's state: `apply` runs the state machine
 //! (`domain::application::transition`) and writes, in the caller's transaction, every effect the
 //! transition names — the eligibility verdict, the frozen form, the review clock, the return,
-//! the certificate and its registers, the applicant's messages — then the move itself with its
+//! the certificate and its registers, the open order closed, the applicant's messages — then the
+//! move itself with its
 //! timeline entry and audit entry. Nothing else in the crate moves an application
 //! (`tests/api/architecture.rs` checks that `persistence::applications::move_state` has this one
 //! caller).
@@ -17,7 +18,7 @@ use crate::domain::notification::{Notification, NotificationEvent};
 use crate::domain::Calendar;
 use crate::persistence::applications::{self, Application};
 use crate::persistence::audit::Actor;
-use crate::persistence::{institutions, outbox, Db, Txn};
+use crate::persistence::{institutions, outbox, payments, Db, Txn};
 
 /// A command with what its effects need. Each effect names the facts it reads; a fact an effect
 /// needs and the caller did not give is a programming error (500), caught by the API tests.
@@ -127,6 +128,9 @@ pub async fn apply(
             Effect::RecordReturn => {
                 let r = facts.returned.as_ref().ok_or_else(|| missing("the return"))?;
                 applications::set_return(txn, &app.id, &r.reasons, &r.redo_documents).await?;
+            }
+            Effect::CloseOrder => {
+                payments::close_open(txn, &app.id).await?;
             }
             Effect::IssueCertificate => {
                 let request = facts.issue.as_ref().ok_or_else(|| missing("the number to issue"))?;

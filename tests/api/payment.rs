@@ -114,3 +114,41 @@ async fn payment_needs_a_signed_form_and_an_address() {
     assert_eq!(status, 409);
     assert_eq!(body["code"], "wrong_state");
 }
+
+#[tokio::test]
+async fn the_fee_follows_the_address_and_the_old_order_can_no_longer_be_paid() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.ready_to_pay().await;
+    let base = format!("/api/v1/applications/{app_id}");
+    let (status, first) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
+    assert_eq!((status, first["amount_fen"].as_i64()), (201, Some(1800)), "{first}");
+
+    // To Ürümqi: 26 yuan. The 18-yuan order is closed at the platform.
+    let (status, body) = app.send(reqwest::Method::PUT, &format!("{base}/delivery-address"), &token,
+        Some(json!({"recipient": "张伟", "phone": "13987654321", "region_code": "650102", "address": "乌鲁木齐市天山区解放南路1号"}))).await;
+    assert_eq!((status, body["courier_fee_fen"].as_i64()), (200, Some(2600)), "{body}");
+    assert_eq!(app.state_of(&token, &app_id).await, "signed");
+    let old = first["out_trade_no"].as_str().expect("order");
+    let res = app.client.post(format!("{}/_mock/pay/{old}", app.mock.base_url())).json(&json!({})).send().await;
+    assert_eq!(res.expect("mock").status(), 409, "a closed order cannot be paid");
+
+    let (status, second) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
+    assert_eq!((status, second["amount_fen"].as_i64()), (201, Some(2600)), "{second}");
+    assert_ne!(second["out_trade_no"], first["out_trade_no"]);
+    let new = second["out_trade_no"].as_str().expect("order");
+    app.mock_post(&format!("/_mock/pay/{new}"), &json!({})).await;
+    assert_eq!(app.state_of(&token, &app_id).await, "submitted");
+}
+
+#[tokio::test]
+async fn withdrawing_with_an_open_order_closes_it() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.ready_to_pay().await;
+    let base = format!("/api/v1/applications/{app_id}");
+    let (_, order) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
+    let (status, body) = app.send(reqwest::Method::POST, &format!("{base}/withdrawal"), &token, None).await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("withdrawn")), "{body}");
+    let no = order["out_trade_no"].as_str().expect("order");
+    let res = app.client.post(format!("{}/_mock/pay/{no}", app.mock.base_url())).json(&json!({})).send().await;
+    assert_eq!(res.expect("mock").status(), 409, "the family cannot pay for a case that ended");
+}

@@ -280,9 +280,18 @@ pub async fn enter_parents(
 }
 
 #[tracing::instrument(skip_all, fields(application_id = %application_id))]
-pub async fn withdraw(db: &Db, user_id: &str, application_id: &str) -> Result<Application, ServiceError> {
+/// Withdrawal before payment; an open order is closed at the platform so it cannot be paid.
+pub async fn withdraw(
+    db: &Db,
+    pay: &crate::clients::pay::PayClient,
+    user_id: &str,
+    application_id: &str,
+) -> Result<Application, ServiceError> {
     let app = own_application(db, user_id, application_id).await?;
-    lifecycle::check(&app, Command::Withdraw, "withdrawal")?;
+    let t = lifecycle::check(&app, Command::Withdraw, "withdrawal")?;
+    if t.effects.contains(&crate::domain::application::Effect::CloseOrder) {
+        super::payment::close_open_order(db, pay, &app.id).await?;
+    }
     let txn = crate::persistence::begin(db).await?;
     let applied = lifecycle::apply(&txn, &Actor::applicant(user_id), &app, Command::Withdraw, Facts::default()).await?;
     crate::persistence::commit(txn).await?;

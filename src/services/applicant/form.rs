@@ -225,12 +225,15 @@ pub struct AddressInput {
     pub address: String,
 }
 
-/// Where to post the certificate; answers the courier fee. Changeable until payment.
+/// Where to post the certificate; answers the courier fee. Changeable until payment; a change
+/// while an order is open closes that order (the fee may differ) and the application goes back
+/// to `signed` for a new order.
 #[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn set_address(
     db: &Db,
     cipher: &PersonalDataCipher,
     fees: &crate::domain::courier_fee::FeeTable,
+    pay: &crate::clients::pay::PayClient,
     user_id: &str,
     application_id: &str,
     input: &AddressInput,
@@ -259,8 +262,14 @@ pub async fn set_address(
     }
     let fee = fees.fee_for(input.region_code.trim());
     let stored = store_number(cipher, Field::Phone, phone);
+    // The fee follows the address: an order placed for the old one is closed first, and the
+    // next payment places a new one.
+    if app.state == S::AwaitingPayment {
+        super::payment::close_open_order(db, pay, &app.id).await?;
+    }
+    let txn = crate::persistence::begin(db).await?;
     applications::set_address(
-        db,
+        &txn,
         &app.id,
         input.recipient.trim(),
         &stored,
@@ -269,14 +278,13 @@ pub async fn set_address(
         fee,
     )
     .await?;
-    applications::add_event(
-        db,
-        &app.id,
-        "address_given",
-        None,
-        None,
-        Some(serde_json::json!({"courier_fee_fen": fee})),
-    )
-    .await?;
+    let detail = serde_json::json!({"courier_fee_fen": fee});
+    if app.state == S::AwaitingPayment {
+        let facts = Facts { detail: Some(detail), ..Facts::default() };
+        lifecycle::apply(&txn, &Actor::applicant(&app.user_id), &app, Command::ChangeAddress, facts).await?;
+    } else {
+        applications::add_event(&txn, &app.id, "address_given", None, None, Some(detail)).await?;
+    }
+    crate::persistence::commit(txn).await?;
     Ok(fee)
 }

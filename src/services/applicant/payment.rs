@@ -1,7 +1,7 @@
 //! The courier fee through WeChat Pay v3: the JSAPI order and the signed pay parameters for
 //! `wx.requestPayment`, and the platform's notification that submits the application.
 
-use crate::clients::pay::{JsapiOrder, PayClient};
+use crate::clients::pay::{JsapiOrder, PayClient, PayClientError};
 use crate::domain::application::Command;
 use crate::domain::application_state::ApplicationState as S;
 use crate::domain::Calendar;
@@ -79,6 +79,21 @@ pub async fn create_payment(
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let pay_params = pay.signer.pay_params(&pay.app_id, &prepay_id, chrono::Utc::now().timestamp(), &nonce);
     Ok(PaymentView { out_trade_no, amount_fen: amount, pay_params })
+}
+
+/// Closes the application's open order at the platform, before the transaction that records it
+/// (`Effect::CloseOrder`). An order paid meanwhile cannot be closed: the payment stands.
+pub(super) async fn close_open_order(db: &Db, pay: &PayClient, application_id: &str) -> Result<(), ServiceError> {
+    let Some(order) = payments::open_order(db, application_id).await? else {
+        return Ok(());
+    };
+    pay.close(&order.out_trade_no).await.map_err(|e| match e {
+        PayClientError::Refused { code, .. } if code == "ORDERPAID" => ServiceError::Conflict {
+            code: "order_paid",
+            message: "the courier fee was just paid; the application is with the officer now".into(),
+        },
+        other => ServiceError::Upstream { service: "WeChat Pay", source: other.into() },
+    })
 }
 
 /// The notification's headers.
