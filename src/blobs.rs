@@ -41,6 +41,8 @@ pub enum BlobError {
     NotAnImage,
     #[error("file is empty")]
     Empty,
+    #[error("the image is {width} × {height} pixels; at least {min} × {min} are needed")]
+    TooSmall { width: u32, height: u32, min: u32 },
     #[error("blob store: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -68,7 +70,26 @@ impl BlobStore {
 
     /// Writes chunks to a temporary file while hashing, checking type and size as they come;
     /// the file is moved under its hash only when complete and valid.
-    pub async fn store_image<S, E>(&self, mut chunks: S, limit: usize) -> Result<StoredBlob, BlobError>
+    pub async fn store_image<S, E>(&self, chunks: S, limit: usize) -> Result<StoredBlob, BlobError>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.store(chunks, limit, None).await
+    }
+
+    /// Like `store_image`, for a photo a person looks at: the whole file must decode as the
+    /// image its first bytes claim (a body that only starts like one is refused), and be at least
+    /// `min_side` pixels each way.
+    pub async fn store_photo<S, E>(&self, chunks: S, limit: usize, min_side: u32) -> Result<StoredBlob, BlobError>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.store(chunks, limit, Some(min_side)).await
+    }
+
+    async fn store<S, E>(&self, mut chunks: S, limit: usize, min_side: Option<u32>) -> Result<StoredBlob, BlobError>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -105,6 +126,23 @@ impl BlobStore {
                 None => ImageType::sniff(&head).ok_or(BlobError::NotAnImage)?,
             };
             file.flush().await?;
+            if let Some(min) = min_side {
+                let bytes = tokio::fs::read(&tmp).await?;
+                let format = match image_type {
+                    ImageType::Jpeg => image::ImageFormat::Jpeg,
+                    ImageType::Png => image::ImageFormat::Png,
+                };
+                // Decoding is CPU work of tens of milliseconds: off the async workers.
+                let decoded = tokio::task::spawn_blocking(move || {
+                    image::load_from_memory_with_format(&bytes, format).map(|i| (i.width(), i.height()))
+                })
+                .await
+                .map_err(std::io::Error::other)?;
+                let (width, height) = decoded.map_err(|_| BlobError::NotAnImage)?;
+                if width < min || height < min {
+                    return Err(BlobError::TooSmall { width, height, min });
+                }
+            }
             let sha256 = hex::encode(hasher.finalize());
             let dest = self.path_for(&sha256);
             if let Some(parent) = dest.parent() {
@@ -168,5 +206,38 @@ mod tests {
         assert!(matches!(store.store_image(big, 5).await, Err(BlobError::TooLarge)));
         // Nothing half-written is left behind.
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
+    }
+
+    fn png_of(width: u32, height: u32) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::new_rgb8(width, height).write_to(&mut out, image::ImageOutputFormat::Png).expect("png");
+        out.into_inner()
+    }
+
+    #[tokio::test]
+    async fn a_photo_must_decode_whole_and_be_large_enough() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = BlobStore::new(dir.path());
+        let one = |b: Vec<u8>| futures_util::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from(b))]);
+        assert!(store.store_photo(one(png_of(300, 320)), 1 << 20, 300).await.is_ok());
+        assert!(matches!(
+            store.store_photo(one(png_of(299, 400)), 1 << 20, 300).await,
+            Err(BlobError::TooSmall { width: 299, height: 400, min: 300 })
+        ));
+        let mut truncated = png_of(400, 400);
+        truncated.truncate(40);
+        assert!(matches!(store.store_photo(one(truncated), 1 << 20, 300).await, Err(BlobError::NotAnImage)));
+        let only_starts_like_a_jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 4, 5];
+        assert!(matches!(
+            store.store_photo(one(only_starts_like_a_jpeg), 1 << 20, 300).await,
+            Err(BlobError::NotAnImage)
+        ));
+        // Only the accepted photo was kept.
+        let kept: usize = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name() != "tmp")
+            .count();
+        assert_eq!(kept, 1);
     }
 }

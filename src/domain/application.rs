@@ -9,6 +9,9 @@ use super::notification::NotificationEvent;
 /// The four ID images an application needs, front and back of each parent's ID card.
 pub const DOCUMENT_KINDS: [&str; 4] = ["mother_id_front", "mother_id_back", "father_id_front", "father_id_back"];
 
+/// The father's hand-held ID photo, when he verified that way instead of by face.
+pub const HANDHELD_PHOTO: &str = "father_handheld_photo";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     /// Parents saved; `eligible` is the outcome of the eligibility rules.

@@ -1,8 +1,8 @@
 //! Face verifications and hand-held ID photos, per parent of an application.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use super::entities::{identity_verification, parent};
 use super::{new_id, PersistenceError};
@@ -14,7 +14,17 @@ pub struct Verification {
     pub method: String,
     pub verify_id: Option<String>,
     pub outcome: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
+
+/// A hand-held photo counts for the identity step while it waits for the officer, who accepts
+/// it by approving the case or refuses it by returning the case with the photo to redo.
+pub const HANDHELD_AWAITING_REVIEW: &str = "awaiting_review";
+pub const HANDHELD_ACCEPTED: &str = "accepted";
+pub const HANDHELD_REFUSED: &str = "refused";
+/// Outcomes that make a parent verified.
+const VERIFIED: [&str; 3] = ["passed", HANDHELD_AWAITING_REVIEW, HANDHELD_ACCEPTED];
 
 /// Who is being verified: the parent row, its application's delivery, the person.
 #[derive(Debug, Clone)]
@@ -70,7 +80,15 @@ pub async fn pending_face(
 }
 
 fn from(m: identity_verification::Model) -> Verification {
-    Verification { id: m.id, parent_role: m.parent_role, method: m.method, verify_id: m.verify_id, outcome: m.outcome }
+    Verification {
+        id: m.id,
+        parent_role: m.parent_role,
+        method: m.method,
+        verify_id: m.verify_id,
+        outcome: m.outcome,
+        created_at: m.created_at,
+        finished_at: m.finished_at,
+    }
 }
 
 /// Records the outcome; false when the row was no longer pending (a concurrent result won).
@@ -105,7 +123,7 @@ pub async fn record_handheld_photo(
         person_bidx: Set(Some(person.id_number_bidx.to_string())),
         method: Set("handheld_photo".into()),
         verify_id: Set(None),
-        outcome: Set("passed".into()),
+        outcome: Set(HANDHELD_AWAITING_REVIEW.into()),
         verify_ret: Set(None),
         document_sha256: Set(Some(sha256.to_string())),
         created_at: Set(Utc::now()),
@@ -139,7 +157,7 @@ pub async fn passed(db: &impl ConnectionTrait, application_id: &str, role: &str)
     Ok(identity_verification::Entity::find()
         .filter(identity_verification::Column::ApplicationId.eq(application_id))
         .filter(identity_verification::Column::ParentRole.eq(role))
-        .filter(identity_verification::Column::Outcome.eq("passed"))
+        .filter(identity_verification::Column::Outcome.is_in(VERIFIED))
         .filter(
             identity_verification::Column::ParentId.in_subquery(
                 Query::select()
@@ -153,4 +171,65 @@ pub async fn passed(db: &impl ConnectionTrait, application_id: &str, role: &str)
         .count(db)
         .await?
         > 0)
+}
+
+/// How the current parent in this role was verified, if they were: (method, outcome, when).
+pub async fn result_of(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    role: &str,
+) -> Result<Option<Verification>, PersistenceError> {
+    use sea_orm::sea_query::Query;
+    Ok(identity_verification::Entity::find()
+        .filter(identity_verification::Column::ApplicationId.eq(application_id))
+        .filter(identity_verification::Column::ParentRole.eq(role))
+        .filter(identity_verification::Column::Outcome.is_in(VERIFIED.into_iter().chain([HANDHELD_REFUSED])))
+        .filter(
+            identity_verification::Column::ParentId.in_subquery(
+                Query::select()
+                    .column(parent::Column::Id)
+                    .from(parent::Entity)
+                    .and_where(parent::Column::ApplicationId.eq(application_id))
+                    .and_where(parent::Column::Role.eq(role))
+                    .to_owned(),
+            ),
+        )
+        .order_by_desc(identity_verification::Column::CreatedAt)
+        .one(db)
+        .await?
+        .map(from))
+}
+
+/// The officer's verdict on the hand-held photo waiting for review → whether there was one.
+pub async fn review_handheld(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    accepted: bool,
+) -> Result<bool, PersistenceError> {
+    let r = identity_verification::Entity::update_many()
+        .col_expr(
+            identity_verification::Column::Outcome,
+            Expr::value(if accepted { HANDHELD_ACCEPTED } else { HANDHELD_REFUSED }),
+        )
+        .col_expr(identity_verification::Column::FinishedAt, Expr::value(Utc::now()))
+        .filter(identity_verification::Column::ApplicationId.eq(application_id))
+        .filter(identity_verification::Column::Method.eq("handheld_photo"))
+        .filter(identity_verification::Column::Outcome.eq(HANDHELD_AWAITING_REVIEW))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected > 0)
+}
+
+/// The newest hand-held photo of the application: (image SHA-256, when it was uploaded).
+pub async fn handheld_photo(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+) -> Result<Option<(String, DateTime<Utc>)>, PersistenceError> {
+    Ok(identity_verification::Entity::find()
+        .filter(identity_verification::Column::ApplicationId.eq(application_id))
+        .filter(identity_verification::Column::Method.eq("handheld_photo"))
+        .order_by_desc(identity_verification::Column::CreatedAt)
+        .one(db)
+        .await?
+        .and_then(|m| m.document_sha256.map(|sha| (sha, m.created_at))))
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{jpeg, mother_id, png_with, spawn_app, FATHER_NAME};
+use crate::helpers::{jpeg, mother_id, photo, png_with, spawn_app, FATHER_NAME};
 
 #[tokio::test]
 async fn both_parents_pass_face_verification_and_identity_is_complete() {
@@ -29,7 +29,14 @@ async fn the_father_may_use_a_hand_held_photo_once_the_mother_passed() {
     assert_eq!(status, 409);
     assert_eq!(body["code"], "mother_not_verified");
     app.face(&token, &app_id, "mother").await;
-    let (status, _) = app.upload(&token, &path, jpeg(), "me.jpg").await;
+    // It must be a whole image an officer can read: not a body that only starts like a JPEG,
+    // not a thumbnail. Refused uploads change nothing.
+    let (status, body) = app.upload(&token, &path, jpeg(), "me.jpg").await;
+    assert_eq!((status, body["code"].as_str()), (415, Some("unsupported_media_type")), "{body}");
+    let (status, body) = app.upload(&token, &path, photo(299, 600), "me.jpg").await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("image_too_small")), "{body}");
+    assert_eq!(app.state_of(&token, &app_id).await, "parents_entered");
+    let (status, _) = app.upload(&token, &path, photo(480, 640), "me.jpg").await;
     assert_eq!(status, 201);
     assert_eq!(app.state_of(&token, &app_id).await, "identity_verified");
 }

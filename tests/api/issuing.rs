@@ -4,7 +4,7 @@
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-use crate::helpers::{config_dir, father_id, id, mother_id, parents, png, spawn_app};
+use crate::helpers::{config_dir, father_id, id, mother_id, parents, photo, png, spawn_app};
 
 const GET: reqwest::Method = reqwest::Method::GET;
 const POST: reqwest::Method = reqwest::Method::POST;
@@ -844,4 +844,73 @@ async fn a_lost_parcel_that_turns_up_moves_only_its_own_shipment() {
     let sent = app.courier(&reissued, json!({"event": "delivered", "signed_by": "张伟"})).await;
     assert_eq!(sent["status"], 200, "{sent}");
     assert_eq!(app.state_of(&token, &app_id).await, "delivered");
+}
+
+#[tokio::test]
+async fn a_hand_held_photo_waits_for_the_officer_who_sees_it_and_accepts_or_refuses_it() {
+    let app = spawn_app().await;
+    app.stock("R370000400", "R370000401").await;
+    let officer = app.officer_token("PY-RMYY");
+    let (token, app_id) = app.application_with_parents().await;
+    let base = format!("/api/v1/applications/{app_id}");
+    assert_eq!(app.face(&token, &app_id, "mother").await.0, 200);
+    let handheld = format!("{base}/identity/father/handheld-photo");
+    assert_eq!(app.upload(&token, &handheld, photo(400, 500), "me.jpg").await.0, 201);
+    for kind in ["mother_id_front", "mother_id_back", "father_id_front", "father_id_back"] {
+        assert_eq!(app.upload(&token, &format!("{base}/documents/{kind}"), png(), "x.png").await.0, 201);
+    }
+    let (status, body) =
+        app.send(POST, &format!("{base}/confirmation"), &token, Some(json!({"newborn_name": "张小满"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.upload(&token, &format!("{base}/signature"), png(), "s.png").await.0, 200);
+    let (status, _) = app.send(PUT, &format!("{base}/delivery-address"), &token,
+        Some(json!({"recipient": "张伟", "phone": "13987654321", "region_code": "370124", "address": "平阴县榆山街道青龙路1号"}))).await;
+    assert_eq!(status, 200);
+    let (_, order) = app.send(POST, &format!("{base}/payment"), &token, None).await;
+    app.mock_post(&format!("/_mock/pay/{}", order["out_trade_no"].as_str().expect("order")), &json!({})).await;
+    assert_eq!(app.state_of(&token, &app_id).await, "submitted");
+
+    // The officer sees how each parent was verified, and the photo itself.
+    let detail_path = format!("/api/v1/officer/applications/{app_id}");
+    let identity_of = |detail: &Value, role: &str| {
+        detail["parents"].as_array().expect("parents").iter().find(|p| p["role"] == role).expect("parent")["identity"]
+            .clone()
+    };
+    let (_, detail) = app.send(GET, &detail_path, &officer, None).await;
+    assert_eq!(identity_of(&detail, "mother")["method"], "face");
+    assert_eq!(identity_of(&detail, "father")["method"], "handheld_photo");
+    assert_eq!(identity_of(&detail, "father")["status"], "awaiting_review");
+    let res = app
+        .client
+        .get(app.url(&format!("{detail_path}/documents/father_handheld_photo")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+
+    // Refused: the case goes back with the photo to redo; a new one, then resubmission.
+    let (status, body) = app
+        .send(
+            POST,
+            &format!("{detail_path}/return"),
+            &officer,
+            Some(json!({
+            "reasons": [{"code": "handheld_unreadable", "message": "手持身份证照片看不清证件号码"}],
+            "redo_documents": ["father_handheld_photo"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, detail) = app.send(GET, &detail_path, &officer, None).await;
+    assert_eq!(identity_of(&detail, "father")["status"], "refused");
+    let resubmit = format!("{base}/resubmission");
+    assert_eq!(app.send(POST, &resubmit, &token, None).await.1["code"], "documents_to_redo");
+    assert_eq!(app.upload(&token, &handheld, photo(600, 800), "again.jpg").await.0, 201);
+    assert_eq!(app.send(POST, &resubmit, &token, None).await.0, 200);
+
+    // Accepted by approving the case.
+    assert_eq!(app.approve(&app_id, None).await.0, 200);
+    let (_, detail) = app.send(GET, &detail_path, &officer, None).await;
+    assert_eq!(identity_of(&detail, "father")["status"], "accepted");
 }

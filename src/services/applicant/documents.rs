@@ -3,7 +3,7 @@
 
 use super::own_application;
 use crate::blobs::{BlobError, BlobStore, StoredBlob, MAX_IMAGE_BYTES};
-use crate::domain::application::{Command, DOCUMENT_KINDS};
+use crate::domain::application::{Command, DOCUMENT_KINDS, HANDHELD_PHOTO};
 use crate::domain::application_state::ApplicationState as S;
 use crate::domain::Calendar;
 use crate::persistence::applications::{self, Application};
@@ -17,6 +17,9 @@ fn blob_error(e: BlobError) -> ServiceError {
         BlobError::TooLarge => ServiceError::PayloadTooLarge,
         BlobError::NotAnImage => ServiceError::UnsupportedMediaType("upload a JPEG or PNG image".into()),
         BlobError::Empty => ServiceError::bad_request("empty_file", "the file is empty"),
+        e @ BlobError::TooSmall { .. } => {
+            ServiceError::Unprocessable { code: "image_too_small", message: e.to_string() }
+        }
         BlobError::Io(e) => ServiceError::internal(e),
     }
 }
@@ -28,6 +31,37 @@ where
     E: std::fmt::Display,
 {
     blobs.store_image(chunks, MAX_IMAGE_BYTES).await.map_err(blob_error)
+}
+
+/// Whether the father's hand-held photo may be sent now: instead of his face, once the mother
+/// passed hers; or again after a return that named it.
+pub(super) async fn handheld_allowed(db: &Db, app: &Application) -> Result<(), ServiceError> {
+    match app.state {
+        S::ParentsEntered => {
+            if !identity::passed(db, &app.id, "mother").await? {
+                return Err(ServiceError::Conflict {
+                    code: "mother_not_verified",
+                    message: "the mother must pass face verification first".into(),
+                });
+            }
+            Ok(())
+        }
+        S::Returned if applications::redo_documents(db, &app.id).await?.iter().any(|k| k == HANDHELD_PHOTO) => Ok(()),
+        _ => Err(ServiceError::wrong_state(app.state, "a hand-held photo")),
+    }
+}
+
+/// The father's hand-held ID photo is read by an officer: it must show the face and the card.
+pub const HANDHELD_MIN_SIDE: u32 = 300;
+
+/// Stores the father's hand-held photo: a whole JPEG or PNG of at least 300 × 300 pixels.
+#[tracing::instrument(skip_all)]
+pub async fn store_handheld_photo<S, E>(blobs: &BlobStore, chunks: S) -> Result<StoredBlob, ServiceError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    blobs.store_photo(chunks, MAX_IMAGE_BYTES, HANDHELD_MIN_SIDE).await.map_err(blob_error)
 }
 
 /// What an upload is for; checked before the body is read, so a refused upload stores nothing.
@@ -47,17 +81,7 @@ pub async fn check_upload_allowed(
 ) -> Result<(), ServiceError> {
     let app = own_application(db, user_id, application_id).await?;
     match upload {
-        Upload::HandheldPhoto => {
-            if app.state != S::ParentsEntered {
-                return Err(ServiceError::wrong_state(app.state, "a hand-held photo"));
-            }
-            if !identity::passed(db, &app.id, "mother").await? {
-                return Err(ServiceError::Conflict {
-                    code: "mother_not_verified",
-                    message: "the mother must pass face verification first".into(),
-                });
-            }
-        }
+        Upload::HandheldPhoto => handheld_allowed(db, &app).await?,
         Upload::Document => {
             if !matches!(app.state, S::IdentityVerified | S::DocumentsUploaded | S::Returned) {
                 return Err(ServiceError::wrong_state(app.state, "uploading documents"));
@@ -117,7 +141,10 @@ pub async fn resubmit(db: &Db, calendar: &Calendar, user_id: &str, id: &str) -> 
     let app = own_application(db, user_id, id).await?;
     lifecycle::check(&app, Command::Resubmit, "resubmission")?;
     let returned_at = applications::last_entered(db, &app.id, S::Returned).await?.unwrap_or(app.updated_at);
-    let redone = documents::documents_uploaded_since(db, &app.id, returned_at).await?;
+    let mut redone = documents::documents_uploaded_since(db, &app.id, returned_at).await?;
+    if identity::handheld_photo(db, &app.id).await?.is_some_and(|(_, at)| at >= returned_at) {
+        redone.push(HANDHELD_PHOTO.to_string());
+    }
     let missing: Vec<String> =
         applications::redo_documents(db, &app.id).await?.into_iter().filter(|k| !redone.contains(k)).collect();
     if !missing.is_empty() {

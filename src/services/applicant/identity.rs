@@ -200,7 +200,8 @@ async fn complete_identity_if_done(txn: &Txn, app: &Application) -> Result<(), S
 }
 
 /// The father's hand-held ID photo, the alternative to his face verification once the mother
-/// passed hers.
+/// passed hers. It completes the identity step while it waits for the officer, who accepts it by
+/// approving the case or refuses it by returning the case with the photo to redo.
 #[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn handheld_photo(
     db: &Db,
@@ -209,15 +210,7 @@ pub async fn handheld_photo(
     blob: &StoredBlob,
 ) -> Result<(), ServiceError> {
     let app = own_application(db, user_id, application_id).await?;
-    if app.state != ApplicationState::ParentsEntered {
-        return Err(ServiceError::wrong_state(app.state, "a hand-held photo"));
-    }
-    if !identity::passed(db, &app.id, "mother").await? {
-        return Err(ServiceError::Conflict {
-            code: "mother_not_verified",
-            message: "the mother must pass face verification first".into(),
-        });
-    }
+    super::documents::handheld_allowed(db, &app).await?;
     let (all, parent_id) = tokio::try_join!(parents::parents(db, &app.id), parents::parent_id(db, &app.id, "father"))?;
     let (Some(father), Some(parent_id)) = (all.into_iter().find(|p| p.role == "father"), parent_id) else {
         return Err(ServiceError::wrong_state(app.state, "a hand-held photo before the parents are entered"));
@@ -231,7 +224,10 @@ pub async fn handheld_photo(
     };
     let txn = crate::persistence::begin(db).await?;
     identity::record_handheld_photo(&txn, &person, &blob.sha256).await?;
-    complete_identity_if_done(&txn, &app).await?;
+    // After a return the photo is evidence for the resubmission; before, it completes identity.
+    if app.state == ApplicationState::ParentsEntered {
+        complete_identity_if_done(&txn, &app).await?;
+    }
     crate::persistence::commit(txn).await?;
     Ok(())
 }

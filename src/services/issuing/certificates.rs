@@ -14,7 +14,7 @@ use crate::domain::shipment::ShipmentStatus;
 use crate::persistence::applications::{self, Application};
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::certificates::{self, Certificate};
-use crate::persistence::{deliveries, parents, registers, shipments, Db, PersistenceError, Txn};
+use crate::persistence::{deliveries, identity, parents, registers, shipments, Db, PersistenceError, Txn};
 use crate::services::lifecycle::{self, Facts};
 use crate::services::ServiceError;
 
@@ -101,6 +101,8 @@ pub async fn approve(
         None
     };
     let txn = crate::persistence::begin(db).await?;
+    // Approving is the officer's acceptance of a hand-held photo that waited for review.
+    identity::review_handheld(&txn, &app.id, true).await?;
     let applied = lifecycle::apply(
         &txn,
         officer,

@@ -10,7 +10,7 @@ use super::hospital::{input_of, record_of};
 use super::{application_in, validation};
 use crate::blobs::BlobStore;
 use crate::crypto::{Field, PersonalDataCipher};
-use crate::domain::application::{Command, DOCUMENT_KINDS};
+use crate::domain::application::{Command, DOCUMENT_KINDS, HANDHELD_PHOTO};
 use crate::domain::application_state::ApplicationState as S;
 use crate::domain::delivery;
 use crate::domain::modification::ModificationState;
@@ -20,7 +20,7 @@ use crate::domain::LifeCycle;
 use crate::persistence::applications::{self, Application, QueueFilter};
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::certificates::{self, Certificate};
-use crate::persistence::{deliveries, documents, modifications, parents, shipments, signatures, Db};
+use crate::persistence::{deliveries, documents, identity, modifications, parents, shipments, signatures, Db};
 use crate::services::lifecycle::{self, Facts, ModificationDecision, Returned};
 use crate::services::{audit_read, open_number, FieldError, PersonalRead, ServiceError};
 
@@ -117,8 +117,13 @@ pub async fn detail(
             Some(s) => Some(open_number(cipher, Field::Phone, &s.sealed, "parent phone")?),
             None => None,
         };
+        // How this parent proved who they are (and, for a hand-held photo, whether it is reviewed).
+        let identity = identity::result_of(db, &app.id, &p.role).await?.map(|v| {
+            json!({"method": v.method, "status": v.outcome,
+                   "verified_at": to_china(v.finished_at.unwrap_or(v.created_at))})
+        });
         parents.push(json!({
-            "role": p.role, "name": p.name, "id_type": p.id_type,
+            "role": p.role, "name": p.name, "id_type": p.id_type, "identity": identity,
             "id_number": open_number(cipher, Field::IdNumber, &p.id_number.sealed, "parent id")?,
             "nationality": p.nationality, "ethnicity": p.ethnicity, "phone": phone, "address": p.address,
         }));
@@ -208,6 +213,9 @@ pub async fn document(
     let app = application_in(db, institution, id).await?;
     let doc = if kind == "signature" {
         signatures::signature_of(db, &app.id).await?.map(|(sha, _, _)| (sha, "image/png".to_string()))
+    } else if kind == HANDHELD_PHOTO {
+        // Its type is read from the image itself once loaded.
+        identity::handheld_photo(db, &app.id).await?.map(|(sha, _)| (sha, String::new()))
     } else {
         documents::current_documents(db, &app.id)
             .await?
@@ -221,6 +229,11 @@ pub async fn document(
         .read(&sha)
         .await
         .map_err(|e| ServiceError::internal(anyhow::Error::new(e).context(format!("blob {sha}"))))?;
+    let content_type = if content_type.is_empty() {
+        crate::blobs::ImageType::sniff(&bytes).map_or("application/octet-stream", |t| t.mime()).to_string()
+    } else {
+        content_type
+    };
     Ok((bytes, content_type))
 }
 
@@ -254,7 +267,7 @@ pub async fn return_application(
         }
     }
     for (i, k) in redo_documents.iter().enumerate() {
-        if !DOCUMENT_KINDS.contains(&k.as_str()) {
+        if !DOCUMENT_KINDS.contains(&k.as_str()) && k != HANDHELD_PHOTO {
             fields.push(FieldError { field: format!("redo_documents[{i}]"), code: "unknown_kind".into() });
         }
     }
@@ -263,8 +276,15 @@ pub async fn return_application(
     }
     let app = application_in(db, institution, id).await?;
     lifecycle::check(&app, Command::Return, "a return")?;
+    let refuses_handheld = redo_documents.iter().any(|k| k == HANDHELD_PHOTO);
+    if refuses_handheld && identity::handheld_photo(db, &app.id).await?.is_none() {
+        return Err(ServiceError::invalid("redo_documents", "no_handheld_photo"));
+    }
     let reasons_json = serde_json::to_value(reasons).map_err(ServiceError::internal)?;
     let txn = crate::persistence::begin(db).await?;
+    if refuses_handheld {
+        identity::review_handheld(&txn, &app.id, false).await?;
+    }
     let applied = lifecycle::apply(
         &txn,
         officer,

@@ -46,6 +46,16 @@ pub fn png_with(extra: usize) -> Vec<u8> {
     v
 }
 
+/// A real JPEG photo of `width` × `height` pixels (what a phone camera sends).
+pub fn photo(width: u32, height: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 239) as u8])
+    }));
+    img.write_to(&mut out, image::ImageOutputFormat::Jpeg(80)).expect("jpeg");
+    out.into_inner()
+}
+
 pub fn jpeg() -> Vec<u8> {
     let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
     v.extend(std::iter::repeat_n(1u8, 128));

@@ -7,7 +7,7 @@
 mod issuing;
 mod journey;
 
-pub use journey::{father_id, id, jpeg, mother_id, parents, png, png_with, FATHER_NAME, MOTHER};
+pub use journey::{father_id, id, jpeg, mother_id, parents, photo, png, png_with, FATHER_NAME, MOTHER};
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
