@@ -274,6 +274,8 @@ pub struct BlobSettings {
 pub struct CalendarSettings {
     pub holidays_file: PathBuf,
     pub institutions_file: PathBuf,
+    /// GB/T 2260 codes and names: where parcels may go.
+    pub regions_file: PathBuf,
 }
 
 /// The outside systems the service calls (DESIGN §4).
@@ -316,6 +318,7 @@ impl Settings {
         let mut paths = vec![
             &mut self.calendar.holidays_file,
             &mut self.calendar.institutions_file,
+            &mut self.calendar.regions_file,
             &mut self.pay.merchant_private_key_file,
         ];
         if let Some(p) = self.pay.platform_public_key_file.as_mut() {

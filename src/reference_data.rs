@@ -1,9 +1,11 @@
-//! Loads the reference files under `config/`: the institutions and the holiday calendar.
+//! Loads the reference files under `config/`: the institutions, the holiday calendar and the
+//! GB/T 2260 region table.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::domain::region::RegionTable;
 use crate::domain::{Calendar, Institution, OfficeHours};
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,15 @@ pub fn load_institutions(path: &Path) -> Result<Vec<Institution>, ReferenceDataE
 pub fn load_calendar(path: &Path) -> Result<Calendar, ReferenceDataError> {
     Calendar::from_toml(&read(path)?)
         .map_err(|e| ReferenceDataError::Invalid { path: path.display().to_string(), reason: e.to_string() })
+}
+
+pub fn load_regions(path: &Path) -> Result<RegionTable, ReferenceDataError> {
+    let table = RegionTable::parse(&read(path)?)
+        .map_err(|e| ReferenceDataError::Invalid { path: path.display().to_string(), reason: e.to_string() })?;
+    if table.is_empty() {
+        return Err(ReferenceDataError::Invalid { path: path.display().to_string(), reason: "no regions".into() });
+    }
+    Ok(table)
 }
 
 #[cfg(test)]

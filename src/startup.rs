@@ -73,6 +73,7 @@ impl Application {
         let institutions = reference_data::load_institutions(&settings.calendar.institutions_file)?;
         persistence::institutions::upsert_all(&db, &institutions).await?;
         let calendar = reference_data::load_calendar(&settings.calendar.holidays_file)?;
+        let regions = Arc::new(reference_data::load_regions(&settings.calendar.regions_file)?);
         warn_about_calendar_gaps(&calendar);
         if settings.seed.demo_accounts {
             crate::services::staff::seed_demo_accounts(
@@ -162,6 +163,7 @@ impl Application {
             db,
             kv,
             calendar,
+            regions,
             cipher,
             wechat,
             wechat_keys,

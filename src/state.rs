@@ -12,6 +12,7 @@ use crate::clients::pay::PayClient;
 use crate::clients::wechat::WechatClient;
 use crate::config::Settings;
 use crate::crypto::PersonalDataCipher;
+use crate::domain::region::RegionTable;
 use crate::domain::Calendar;
 use crate::kv::KvStore;
 use crate::persistence::Db;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub db: Db,
     pub kv: Arc<dyn KvStore>,
     pub calendar: Arc<Calendar>,
+    /// GB/T 2260: where parcels may go, and the place names on the label.
+    pub regions: Arc<RegionTable>,
     pub jwt: JwtKeys,
     pub cipher: PersonalDataCipher,
     pub wechat: Arc<WechatClient>,

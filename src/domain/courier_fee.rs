@@ -28,11 +28,6 @@ impl FeeTable {
     }
 }
 
-/// A six-digit GB/T 2260 region code.
-pub fn is_region_code(code: &str) -> bool {
-    code.len() == 6 && code.chars().all(|c| c.is_ascii_digit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,8 +47,5 @@ mod tests {
         assert_eq!(table().fee_for("370124"), 1800);
         assert_eq!(table().fee_for("650102"), 2600);
         assert_eq!(table().fee_for("540102"), 2600);
-        assert!(is_region_code("370124"));
-        assert!(!is_region_code("37012"));
-        assert!(!is_region_code("37012a"));
     }
 }

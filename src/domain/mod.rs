@@ -19,6 +19,7 @@ pub mod names;
 pub mod notification;
 pub mod paging;
 pub mod payment;
+pub mod region;
 pub mod registration_form;
 pub mod resident_id;
 pub mod shipment;

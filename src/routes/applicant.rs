@@ -412,7 +412,7 @@ pub async fn sign(
 }
 
 #[utoipa::path(tag = "applicant", request_body = form::AddressInput, security(("bearer" = [])),
-    responses((status = 200, description = "{courier_fee_fen}"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, description = "{courier_fee_fen, region: {code, province, prefecture, county}}"), (status = 400, description = "unknown_region"), (status = 404), (status = 409), (status = 422)))]
 #[put("/api/v1/applications/{id}/delivery-address")]
 pub async fn set_address(
     state: web::Data<AppState>,
@@ -420,8 +420,8 @@ pub async fn set_address(
     id: web::Path<String>,
     body: web::Json<form::AddressInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let fee =
-        form::set_address(&state.db, &state.cipher, &state.settings.courier.fees, &state.pay, who.id(), &id, &body)
-            .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"courier_fee_fen": fee})))
+    let destinations = form::Destinations { fees: &state.settings.courier.fees, regions: &state.regions };
+    let (fee, region) =
+        form::set_address(&state.db, &state.cipher, destinations, &state.pay, who.id(), &id, &body).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"courier_fee_fen": fee, "region": region})))
 }

@@ -127,16 +127,12 @@ pub async fn approve(
     responses((status = 200, body = ShipmentView), (status = 404), (status = 409), (status = 502)))]
 #[post("/api/v1/officer/applications/{id}/shipment")]
 pub async fn ship(state: web::Data<AppState>, who: Officer, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let shipment = shipping::ship(
-        &state.db,
-        &state.cipher,
-        state.courier.as_ref(),
-        &state.settings.courier.sender,
-        &actor(&who),
-        who.institution(),
-        &id,
-    )
-    .await?;
+    let post = shipping::Post {
+        courier: state.courier.as_ref(),
+        sender: &state.settings.courier.sender,
+        regions: &state.regions,
+    };
+    let shipment = shipping::ship(&state.db, &state.cipher, post, &actor(&who), who.institution(), &id).await?;
     Ok(HttpResponse::Ok().json(shipment))
 }
 

@@ -151,9 +151,20 @@ async fn signature_then_address_with_the_regional_fee() {
         )
         .await;
     assert_eq!(status, 422);
-    assert_eq!(body["fields"].as_array().expect("fields").len(), 4);
+    assert_eq!(body["fields"].as_array().expect("fields").len(), 3, "recipient, phone, address: {body}");
+    // Only a county-level code of GB/T 2260 is a destination.
+    for code in ["37", "999999", "370100", "370000", "37012a", "370124 "] {
+        let (status, body) = app.send(reqwest::Method::PUT, &addr, &token, Some(address(code))).await;
+        let expected = if code == "370124 " { 200 } else { 400 };
+        assert_eq!(status, expected, "{code:?}: {body}");
+        if expected == 400 {
+            assert_eq!(body["code"], "unknown_region", "{code:?}");
+        }
+    }
     let (status, body) = app.send(reqwest::Method::PUT, &addr, &token, Some(address("650102"))).await;
     assert_eq!((status, body["courier_fee_fen"].clone()), (200, json!(2600)));
+    assert_eq!(body["region"]["province"], "新疆维吾尔自治区");
+    assert_eq!(body["region"]["county"], "天山区");
     let (_, body) = app.send(reqwest::Method::PUT, &addr, &token, Some(address("370124"))).await;
     assert_eq!(body["courier_fee_fen"], 1800);
     let (_, view) = app.send(reqwest::Method::GET, &format!("/api/v1/applications/{app_id}"), &token, None).await;

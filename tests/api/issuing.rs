@@ -841,6 +841,11 @@ async fn a_lost_parcel_that_turns_up_moves_only_its_own_shipment() {
     assert_eq!(detail["shipment"]["tracking_number"], reissued.as_str());
     assert!(!app.events_of(&app_id).await.contains(&"delivered".to_string()), "the family is not told");
 
+    // The label names the place as GB/T 2260 does.
+    let orders = app.mock_get("/_mock/courier/orders").await;
+    let labels: Vec<&str> =
+        orders.as_array().expect("orders").iter().filter_map(|o| o["recipient"]["address"].as_str()).collect();
+    assert!(labels.iter().all(|a| a.starts_with("山东省济南市平阴县")), "{labels:?}");
     let sent = app.courier(&reissued, json!({"event": "delivered", "signed_by": "张伟"})).await;
     assert_eq!(sent["status"], 200, "{sent}");
     assert_eq!(app.state_of(&token, &app_id).await, "delivered");

@@ -11,6 +11,7 @@ use crate::crypto::{Field, PersonalDataCipher};
 use crate::domain::application::Command;
 use crate::domain::eligibility::{self, DeclaredParent, IdDocument, IdType, Reason};
 use crate::domain::names::{NameError, NewbornName};
+use crate::domain::region::{Region, RegionTable};
 use crate::domain::registration_form::{age_on, format_birth_time, FormParent, RegistrationForm};
 use crate::domain::ResidentId;
 use crate::persistence::applications::{self, Application};
@@ -216,6 +217,13 @@ pub async fn sign(
     Ok((at, digest))
 }
 
+/// Where parcels may go and what each destination costs.
+#[derive(Debug, Clone, Copy)]
+pub struct Destinations<'a> {
+    pub fees: &'a crate::domain::courier_fee::FeeTable,
+    pub regions: &'a RegionTable,
+}
+
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 pub struct AddressInput {
     pub recipient: String,
@@ -232,12 +240,12 @@ pub struct AddressInput {
 pub async fn set_address(
     db: &Db,
     cipher: &PersonalDataCipher,
-    fees: &crate::domain::courier_fee::FeeTable,
+    destinations: Destinations<'_>,
     pay: &crate::clients::pay::PayClient,
     user_id: &str,
     application_id: &str,
     input: &AddressInput,
-) -> Result<i32, ServiceError> {
+) -> Result<(i32, Region), ServiceError> {
     use crate::domain::application_state::ApplicationState as S;
     let mut fields = Vec::new();
     let phone = input.phone.trim();
@@ -247,20 +255,20 @@ pub async fn set_address(
     if !(phone.len() == 11 && phone.starts_with('1') && phone.chars().all(|c| c.is_ascii_digit())) {
         fields.push(FieldError { field: "phone".into(), code: "format".into() });
     }
-    if !crate::domain::courier_fee::is_region_code(input.region_code.trim()) {
-        fields.push(FieldError { field: "region_code".into(), code: "format".into() });
-    }
     if input.address.trim().chars().count() < 5 || input.address.chars().count() > 200 {
         fields.push(FieldError { field: "address".into(), code: "required".into() });
     }
     if !fields.is_empty() {
         return Err(ServiceError::Validation { fields });
     }
+    let region = destinations.regions.county(input.region_code.trim()).ok_or_else(|| {
+        ServiceError::bad_request("unknown_region", "region_code is not a county-level code of GB/T 2260")
+    })?;
     let app = own_application(db, user_id, application_id).await?;
     if !matches!(app.state, S::Signed | S::AwaitingPayment) {
         return Err(ServiceError::wrong_state(app.state, "giving the address"));
     }
-    let fee = fees.fee_for(input.region_code.trim());
+    let fee = destinations.fees.fee_for(&region.code);
     let stored = store_number(cipher, Field::Phone, phone);
     // The fee follows the address: an order placed for the old one is closed first, and the
     // next payment places a new one.
@@ -286,5 +294,5 @@ pub async fn set_address(
         applications::add_event(&txn, &app.id, "address_given", None, None, Some(detail)).await?;
     }
     crate::persistence::commit(txn).await?;
-    Ok(fee)
+    Ok((fee, region))
 }

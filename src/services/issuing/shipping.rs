@@ -10,12 +10,21 @@ use crate::clients::courier::{Booking, Courier, Recipient};
 use crate::crypto::{Field, PersonalDataCipher};
 use crate::domain::application::Command;
 use crate::domain::certificate::CertificateState;
+use crate::domain::region::RegionTable;
 use crate::domain::shipment::CourierEventKind;
 use crate::persistence::applications;
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::{certificates, shipments, Db};
 use crate::services::lifecycle::{self, Facts, Parcel};
 use crate::services::{open_number, ServiceError};
+
+/// What posting a certificate needs: the courier, the sender on the label, the place names.
+#[derive(Clone, Copy)]
+pub struct Post<'a> {
+    pub courier: &'a dyn Courier,
+    pub sender: &'a str,
+    pub regions: &'a RegionTable,
+}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShipmentView {
@@ -30,8 +39,7 @@ pub struct ShipmentView {
 pub async fn ship(
     db: &Db,
     cipher: &PersonalDataCipher,
-    courier: &dyn Courier,
-    sender: &str,
+    post: Post<'_>,
     officer: &Actor,
     institution: &str,
     id: &str,
@@ -45,15 +53,18 @@ pub async fn ship(
         code: "no_address",
         message: "the application has no delivery address".into(),
     })?;
-    let booked = courier
+    // The label names the place as GB/T 2260 does, before the street address the family gave.
+    let place = post.regions.county(&address.region_code).map(|r| r.label()).unwrap_or_default();
+    let booked = post
+        .courier
         .book(&Booking {
             order_ref: certificate.id.clone(),
-            sender: sender.to_string(),
+            sender: post.sender.to_string(),
             recipient: Recipient {
                 name: address.recipient.clone(),
                 phone: open_number(cipher, Field::Phone, &address.phone, "recipient phone")?,
                 region_code: address.region_code.clone(),
-                address: address.address.clone(),
+                address: format!("{place}{}", address.address),
             },
             item: "出生医学证明".into(),
         })
