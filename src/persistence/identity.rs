@@ -149,25 +149,25 @@ pub async fn failed_faces(
         .await?)
 }
 
+/// The application's current parent row in this role: what a verification must name to count.
+fn current_parent(application_id: &str, role: &str) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(parent::Column::Id)
+        .from(parent::Entity)
+        .and_where(parent::Column::ApplicationId.eq(application_id))
+        .and_where(parent::Column::Role.eq(role))
+        .to_owned()
+}
+
 /// Whether the application's current parent in this role has passed (by face, or for the
 /// father by a hand-held ID photo). A pass belongs to the parent row it verified, so a parent
 /// entered anew (other name, ID type or number) is unverified.
 pub async fn passed(db: &impl ConnectionTrait, application_id: &str, role: &str) -> Result<bool, PersistenceError> {
-    use sea_orm::sea_query::Query;
     Ok(identity_verification::Entity::find()
         .filter(identity_verification::Column::ApplicationId.eq(application_id))
         .filter(identity_verification::Column::ParentRole.eq(role))
         .filter(identity_verification::Column::Outcome.is_in(VERIFIED))
-        .filter(
-            identity_verification::Column::ParentId.in_subquery(
-                Query::select()
-                    .column(parent::Column::Id)
-                    .from(parent::Entity)
-                    .and_where(parent::Column::ApplicationId.eq(application_id))
-                    .and_where(parent::Column::Role.eq(role))
-                    .to_owned(),
-            ),
-        )
+        .filter(identity_verification::Column::ParentId.in_subquery(current_parent(application_id, role)))
         .count(db)
         .await?
         > 0)
@@ -179,21 +179,11 @@ pub async fn result_of(
     application_id: &str,
     role: &str,
 ) -> Result<Option<Verification>, PersistenceError> {
-    use sea_orm::sea_query::Query;
     Ok(identity_verification::Entity::find()
         .filter(identity_verification::Column::ApplicationId.eq(application_id))
         .filter(identity_verification::Column::ParentRole.eq(role))
         .filter(identity_verification::Column::Outcome.is_in(VERIFIED.into_iter().chain([HANDHELD_REFUSED])))
-        .filter(
-            identity_verification::Column::ParentId.in_subquery(
-                Query::select()
-                    .column(parent::Column::Id)
-                    .from(parent::Entity)
-                    .and_where(parent::Column::ApplicationId.eq(application_id))
-                    .and_where(parent::Column::Role.eq(role))
-                    .to_owned(),
-            ),
-        )
+        .filter(identity_verification::Column::ParentId.in_subquery(current_parent(application_id, role)))
         .order_by_desc(identity_verification::Column::CreatedAt)
         .one(db)
         .await?
