@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::own_application;
 use crate::clients::health_card::{HealthCardError, HealthCardPlatform};
 use crate::crypto::{Field, PersonalDataCipher};
-use crate::domain::application::{Command, DOCUMENT_KINDS};
+use crate::domain::application::Command;
 use crate::domain::eligibility::{
     self, DeclaredParent, Facts as EligibilityFacts, IdDocument, IdType, Reason, MAX_FACE_FAILURES,
 };
@@ -248,7 +248,7 @@ pub async fn enter_parents(
         changed.iter().flat_map(|role| [format!("{role}_id_front"), format!("{role}_id_back")]).collect();
     documents::supersede(&txn, &app.id, &retired).await?;
     let actor = Actor::applicant(&app.user_id);
-    let mut applied = lifecycle::apply(
+    let applied = lifecycle::apply(
         &txn,
         &actor,
         &app,
@@ -262,21 +262,13 @@ pub async fn enter_parents(
     .await?;
     // Parents who were verified and are unchanged keep their result: the steps they had done
     // are done again at once.
-    if eligible && identity::passed(&txn, &app.id, "mother").await? && identity::passed(&txn, &app.id, "father").await?
-    {
-        applied = lifecycle::apply(&txn, &actor, &applied.app, Command::CompleteIdentity, Facts::default()).await?;
-        let current = documents::current_documents(&txn, &app.id).await?;
-        if DOCUMENT_KINDS.iter().all(|k| current.iter().any(|d| d.kind == *k)) {
-            applied =
-                lifecycle::apply(&txn, &actor, &applied.app, Command::CompleteDocuments, Facts::default()).await?;
-        }
-    }
+    let app = if eligible { super::catch_up(&txn, applied.app).await? } else { applied.app };
     crate::persistence::commit(txn).await?;
     let view = EligibilityView {
         eligible,
         reasons: reasons.iter().map(|r| ReasonView { code: r.code(), message: r.message() }).collect(),
     };
-    Ok((view, applied.app))
+    Ok((view, app))
 }
 
 #[tracing::instrument(skip_all, fields(application_id = %application_id))]

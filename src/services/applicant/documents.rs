@@ -123,13 +123,7 @@ pub async fn put_document(
     .await?;
     applications::add_event(&txn, &app.id, "document_uploaded", None, None, Some(serde_json::json!({"kind": kind})))
         .await?;
-    if app.state == S::IdentityVerified {
-        let current = documents::current_documents(&txn, &app.id).await?;
-        if DOCUMENT_KINDS.iter().all(|k| current.iter().any(|d| d.kind == *k)) {
-            lifecycle::apply(&txn, &Actor::applicant(&app.user_id), &app, Command::CompleteDocuments, Facts::default())
-                .await?;
-        }
-    }
+    super::catch_up(&txn, app).await?;
     crate::persistence::commit(txn).await?;
     Ok(())
 }

@@ -13,7 +13,8 @@ use crate::kv::KvStore;
 use crate::persistence::applications::Application;
 use crate::persistence::audit::Actor;
 use crate::persistence::identity::Person;
-use crate::persistence::{identity, parents, users, Db, Txn};
+use crate::persistence::parents::ParentRecord;
+use crate::persistence::{identity, parents, users, Db};
 use crate::services::lifecycle::{self, Facts};
 use crate::services::{open_number, ServiceError};
 
@@ -54,6 +55,16 @@ impl Declared {
     }
 }
 
+/// The application's current parent in this role and the id of their row, or 409 when the
+/// parents are not entered yet.
+async fn parent_in_role(db: &Db, app: &Application, role: &str) -> Result<(ParentRecord, String), ServiceError> {
+    let (all, parent_id) = tokio::try_join!(parents::parents(db, &app.id), parents::parent_id(db, &app.id, role))?;
+    match (all.into_iter().find(|p| p.role == role), parent_id) {
+        (Some(parent), Some(id)) => Ok((parent, id)),
+        _ => Err(ServiceError::wrong_state(app.state, "identity before the parents are entered")),
+    }
+}
+
 #[tracing::instrument(skip_all)]
 async fn declared(
     db: &Db,
@@ -61,10 +72,7 @@ async fn declared(
     app: &Application,
     role: &str,
 ) -> Result<Declared, ServiceError> {
-    let not_entered = || ServiceError::wrong_state(app.state, "face verification before the parents are entered");
-    let (all, parent_id) = tokio::try_join!(parents::parents(db, &app.id), parents::parent_id(db, &app.id, role))?;
-    let parent = all.into_iter().find(|p| p.role == role).ok_or_else(not_entered)?;
-    let parent_id = parent_id.ok_or_else(not_entered)?;
+    let (parent, parent_id) = parent_in_role(db, app, role).await?;
     let id_number =
         open_number(cipher, Field::IdNumber, &parent.id_number.sealed, &format!("parent id of {}", app.id))?;
     Ok(Declared { name: parent.name, id_number, parent_id, id_number_bidx: parent.id_number.bidx })
@@ -185,20 +193,12 @@ pub async fn face_result(
             ),
         });
     }
-    complete_identity_if_done(&txn, &app).await?;
+    super::catch_up(&txn, app).await?;
     crate::persistence::commit(txn).await?;
     Ok(true)
 }
 
 #[tracing::instrument(skip_all)]
-async fn complete_identity_if_done(txn: &Txn, app: &Application) -> Result<(), ServiceError> {
-    if identity::passed(txn, &app.id, "mother").await? && identity::passed(txn, &app.id, "father").await? {
-        lifecycle::apply(txn, &Actor::applicant(&app.user_id), app, Command::CompleteIdentity, Facts::default())
-            .await?;
-    }
-    Ok(())
-}
-
 /// The father's hand-held ID photo, the alternative to his face verification once the mother
 /// passed hers. It completes the identity step while it waits for the officer, who accepts it by
 /// approving the case or refuses it by returning the case with the photo to redo.
@@ -211,10 +211,7 @@ pub async fn handheld_photo(
 ) -> Result<(), ServiceError> {
     let app = own_application(db, user_id, application_id).await?;
     super::documents::handheld_allowed(db, &app).await?;
-    let (all, parent_id) = tokio::try_join!(parents::parents(db, &app.id), parents::parent_id(db, &app.id, "father"))?;
-    let (Some(father), Some(parent_id)) = (all.into_iter().find(|p| p.role == "father"), parent_id) else {
-        return Err(ServiceError::wrong_state(app.state, "a hand-held photo before the parents are entered"));
-    };
+    let (father, parent_id) = parent_in_role(db, &app, "father").await?;
     let person = Person {
         application_id: &app.id,
         role: "father",
@@ -226,7 +223,7 @@ pub async fn handheld_photo(
     identity::record_handheld_photo(&txn, &person, &blob.sha256).await?;
     // After a return the photo is evidence for the resubmission; before, it completes identity.
     if app.state == ApplicationState::ParentsEntered {
-        complete_identity_if_done(&txn, &app).await?;
+        super::catch_up(&txn, app).await?;
     }
     crate::persistence::commit(txn).await?;
     Ok(())
