@@ -156,15 +156,12 @@ pub async fn confirm(
     })?;
     // The hospital's record may have been corrected since the parents were entered (an approved
     // modification): the rules are checked again before the form is frozen.
-    let mut declared = [None, None];
-    for p in parents::parents(db, &app.id).await? {
-        let number = open_number(cipher, Field::IdNumber, &p.id_number.sealed, &format!("parent id of {}", app.id))?;
-        let document = IdType::parse(&p.id_type).and_then(|t| IdDocument::parse(t, &number).ok());
-        let slot = if p.role == "mother" { 0 } else { 1 };
-        declared[slot] = document.map(|document| DeclaredParent { name: p.name, document });
-    }
-    let [mother, father] = declared;
-    let facts = eligibility_facts(db, cipher, &app, mother, father).await?;
+    // The form already holds both parents with their numbers opened.
+    let declared = |p: &FormParent| {
+        let document = IdType::parse(&p.id_type).and_then(|t| IdDocument::parse(t, &p.id_number).ok())?;
+        Some(DeclaredParent { name: p.name.clone(), document })
+    };
+    let facts = eligibility_facts(db, cipher, &app, declared(&form.mother), declared(&form.father)).await?;
     let reasons = eligibility::check(&facts);
     if !reasons.is_empty() {
         return Err(ServiceError::Ineligible { reasons: reasons.iter().map(|r| (r.code(), r.message())).collect() });
