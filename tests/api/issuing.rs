@@ -894,6 +894,14 @@ async fn a_hand_held_photo_waits_for_the_officer_who_sees_it_and_accepts_or_refu
         .expect("sent");
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "image/jpeg");
+    // Another institution's officer does not see it; another family cannot send one for this case.
+    let elsewhere = app.officer_token("PY-ZYY");
+    let photo_path = format!("{detail_path}/documents/father_handheld_photo");
+    assert_eq!(app.send(GET, &photo_path, &elsewhere, None).await.0, 404);
+    let (stranger, _) = app.new_application().await;
+    assert_eq!(app.upload(&stranger, &handheld, photo(400, 500), "me.jpg").await.0, 404);
+    // While the case is with the officer the family cannot swap it.
+    assert_eq!(app.upload(&token, &handheld, photo(400, 500), "me.jpg").await.0, 409);
 
     // Refused: the case goes back with the photo to redo; a new one, then resubmission.
     let (status, body) = app
@@ -909,6 +917,16 @@ async fn a_hand_held_photo_waits_for_the_officer_who_sees_it_and_accepts_or_refu
     assert_eq!(status, 200, "{body}");
     let (_, detail) = app.send(GET, &detail_path, &officer, None).await;
     assert_eq!(identity_of(&detail, "father")["status"], "refused");
+    let (status, _) = app
+        .send(
+            POST,
+            &format!("{detail_path}/return"),
+            &officer,
+            Some(json!({
+            "reasons": [{"code": "again", "message": "重复退回"}], "redo_documents": []})),
+        )
+        .await;
+    assert_eq!(status, 409, "a returned case cannot be returned again");
     let resubmit = format!("{base}/resubmission");
     assert_eq!(app.send(POST, &resubmit, &token, None).await.1["code"], "documents_to_redo");
     assert_eq!(app.upload(&token, &handheld, photo(600, 800), "again.jpg").await.0, 201);
