@@ -287,10 +287,7 @@ async fn receive_image(
 ) -> Result<crate::blobs::StoredBlob, ApiError> {
     documents::check_upload_allowed(&state.db, user_id, application_id, upload).await?;
     let (_multipart, field) = file_part(req, payload).await?;
-    match upload {
-        documents::Upload::HandheldPhoto => documents::store_handheld_photo(&state.blobs, field).await,
-        documents::Upload::Document | documents::Upload::Signature => documents::store_image(&state.blobs, field).await,
-    }
+    documents::store_upload(&state.blobs, upload, field).await
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

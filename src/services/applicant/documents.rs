@@ -64,6 +64,19 @@ where
     blobs.store_photo(chunks, MAX_IMAGE_BYTES, HANDHELD_MIN_SIDE).await.map_err(blob_error)
 }
 
+/// Stores an upload by what it is for: the hand-held photo must be a whole, large-enough image;
+/// documents and the signature are judged by their first bytes.
+pub async fn store_upload<S, E>(blobs: &BlobStore, upload: Upload, chunks: S) -> Result<StoredBlob, ServiceError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    match upload {
+        Upload::HandheldPhoto => store_handheld_photo(blobs, chunks).await,
+        Upload::Document | Upload::Signature => store_image(blobs, chunks).await,
+    }
+}
+
 /// What an upload is for; checked before the body is read, so a refused upload stores nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upload {
