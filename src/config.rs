@@ -252,6 +252,12 @@ pub struct WorkerSettings {
     pub outbox_max_attempts: i32,
     /// First retry delay; doubles per attempt, at most one hour.
     pub outbox_base_backoff_secs: i64,
+    /// Run the worker that closes and refunds orders at WeChat Pay when a case ends (tests
+    /// turn it off and drain by hand). It polls every `outbox_poll_ms` and backs off like the
+    /// outbox.
+    pub payment_calls: bool,
+    /// Attempts before a close or refund is left for a person (logged as an error).
+    pub payment_calls_max_attempts: i32,
     /// Run the review-deadline watcher.
     pub deadline_watcher: bool,
     pub deadline_watch_secs: u64,

@@ -149,7 +149,7 @@ impl Application {
         let face: Arc<dyn FaceVerifier> = Arc::new(WechatFaceVerifier(wechat.clone()));
         let blobs = BlobStore::new(settings.blobs.dir.clone());
         let state = web::Data::new(AppState {
-            pay,
+            pay: Arc::new(pay),
             pay_keys,
             pay_api_v3_key,
             pay_notify_url,
@@ -173,6 +173,9 @@ impl Application {
         let mut workers = Vec::new();
         if state.settings.workers.outbox {
             workers.push(("outbox", tokio::spawn(state.outbox_worker().run(stop_rx.clone()))));
+        }
+        if state.settings.workers.payment_calls {
+            workers.push(("payment calls", tokio::spawn(state.payment_calls_worker().run(stop_rx.clone()))));
         }
         if state.settings.workers.deadline_watcher {
             let every = std::time::Duration::from_secs(state.settings.workers.deadline_watch_secs.max(1));

@@ -21,6 +21,7 @@ use crate::services::official_account::OfficialAccount;
 use crate::wechat::crypto::KeyRing;
 use crate::wechat::pay::PlatformKeys;
 use crate::workers::outbox::OutboxWorker;
+use crate::workers::payments::PaymentCallsWorker;
 
 /// Everything a handler may need, shared by all workers.
 pub struct AppState {
@@ -41,7 +42,7 @@ pub struct AppState {
     pub print_font: Arc<PrintFont>,
     pub face: Arc<dyn FaceVerifier>,
     pub blobs: BlobStore,
-    pub pay: PayClient,
+    pub pay: Arc<PayClient>,
     pub pay_keys: PlatformKeys,
     pub pay_api_v3_key: [u8; 32],
     /// Where WeChat Pay posts results: `pay.notify_url`, else this server's own address.
@@ -52,5 +53,10 @@ impl AppState {
     /// The notification worker over this state (tests drain with its `run_once`).
     pub fn outbox_worker(&self) -> OutboxWorker {
         OutboxWorker::new(self.db.clone(), self.wechat.clone(), self.settings.clone())
+    }
+
+    /// The worker that makes the platform calls payments owe (closing, refunding).
+    pub fn payment_calls_worker(&self) -> PaymentCallsWorker {
+        PaymentCallsWorker::new(self.db.clone(), self.pay.clone(), self.pay_notify_url.clone(), self.settings.clone())
     }
 }

@@ -1,10 +1,11 @@
-//! WeChat Pay v3: merchant-signed JSAPI orders, and `POST /_mock/pay/{out_trade_no}` that sends the
-//! signed, encrypted notification (and repeats it).
+//! WeChat Pay v3: merchant-signed JSAPI orders, closing and refunding them, and
+//! `POST /_mock/pay/{out_trade_no}` that sends the signed, encrypted payment notification (and
+//! repeats it); a refund's notification follows the refund by itself.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,6 +16,8 @@ use crate::{now_secs, random_id, State};
 #[derive(Default)]
 pub(crate) struct Pay {
     orders: HashMap<String, Value>,
+    /// By out_refund_no.
+    refunds: HashMap<String, Value>,
 }
 
 const PLATFORM_PRIVATE_KEY: &str = include_str!("../keys/platform.pem");
@@ -142,9 +145,6 @@ pub(crate) async fn mock_pay(
     path: web::Path<String>,
     control: Option<web::Json<PayControl>>,
 ) -> HttpResponse {
-    use aes_gcm::aead::{Aead, KeyInit, Payload};
-    use base64::Engine;
-    use rsa::signature::{SignatureEncoding, Signer};
     let control = control.map(web::Json::into_inner).unwrap_or_default();
     let order = {
         let mut inner = state.pay();
@@ -160,7 +160,6 @@ pub(crate) async fn mock_pay(
         }
         order.clone()
     };
-    let s = &state.settings;
     let transaction = json!({
         "appid": control.appid.as_deref().map_or(order["appid"].clone(), |a| json!(a)),
         "mchid": control.mchid.as_deref().map_or(order["mchid"].clone(), |m| json!(m)),
@@ -170,59 +169,106 @@ pub(crate) async fn mock_pay(
         "payer": order["payer"],
         "amount": {"total": control.amount.unwrap_or(order["amount"]["total"].as_i64().unwrap_or(0)), "payer_total": order["amount"]["total"], "currency": "CNY", "payer_currency": "CNY"}
     });
+    if let Some(o) = state.pay().orders.get_mut(path.as_str()) {
+        o["transaction_id"] = transaction["transaction_id"].clone();
+    }
+    let kind = NoticeKind { event_type: "TRANSACTION.SUCCESS", summary: "支付成功", original_type: "transaction" };
+    let notice = match signed_notice(&state, &kind, &transaction, control.forge, control.mode.as_deref()).await {
+        Ok(n) => n,
+        Err(e) => return HttpResponse::InternalServerError().json(json!({"error": e})),
+    };
+    let url = order["notify_url"].as_str().unwrap_or_default();
+    let (deliveries, round_trips_ms) = deliver_twice(&state, url, &notice).await;
+    // How long the service took to answer each delivery, as the platform saw it.
+    HttpResponse::Ok().json(json!({
+        "deliveries": deliveries,
+        "round_trips_ms": round_trips_ms,
+        "transaction_id": transaction["transaction_id"]
+    }))
+}
+
+/// What kind of notification the platform sends.
+struct NoticeKind {
+    event_type: &'static str,
+    summary: &'static str,
+    /// Also the resource's associated data.
+    original_type: &'static str,
+}
+
+/// A notification ready to post: its body and the platform's signature headers.
+struct SignedNotice {
+    body: String,
+    timestamp: String,
+    nonce: String,
+    signature: String,
+    serial: String,
+}
+
+/// Encrypts `resource` with the APIv3 key and signs the body with the platform key (or, when
+/// `forge`, with a key of nobody's), as WeChat Pay does for every notification.
+async fn signed_notice(
+    state: &State,
+    kind: &NoticeKind,
+    resource: &Value,
+    forge: bool,
+    mode: Option<&str>,
+) -> Result<SignedNotice, &'static str> {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use base64::Engine;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let s = &state.settings;
     let nonce: String = random_id("").chars().take(12).collect();
-    let key: [u8; 32] = match s.api_v3_key.as_bytes().try_into() {
-        Ok(k) => k,
-        Err(_) => return HttpResponse::InternalServerError().json(json!({"error": "api_v3_key must be 32 bytes"})),
-    };
+    let key: [u8; 32] = s.api_v3_key.as_bytes().try_into().map_err(|_| "api_v3_key must be 32 bytes")?;
     let cipher = aes_gcm::Aes256Gcm::new((&key).into());
-    let Ok(ct) = cipher.encrypt(
-        aes_gcm::Nonce::from_slice(nonce.as_bytes()),
-        Payload { msg: transaction.to_string().as_bytes(), aad: b"transaction" },
-    ) else {
-        return HttpResponse::InternalServerError().finish();
-    };
+    let ct = cipher
+        .encrypt(
+            aes_gcm::Nonce::from_slice(nonce.as_bytes()),
+            Payload { msg: resource.to_string().as_bytes(), aad: kind.original_type.as_bytes() },
+        )
+        .map_err(|_| "encryption failed")?;
     let body = json!({
         "id": uuid::Uuid::new_v4().to_string(), "create_time": "2026-11-26T10:00:01+08:00",
-        "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
-        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM", "ciphertext": b64().encode(ct), "associated_data": "transaction", "nonce": nonce}
+        "resource_type": "encrypt-resource", "event_type": kind.event_type, "summary": kind.summary,
+        "resource": {"original_type": kind.original_type, "algorithm": "AEAD_AES_256_GCM", "ciphertext": b64().encode(ct), "associated_data": kind.original_type, "nonce": nonce}
     })
     .to_string();
-    let platform = if control.forge {
-        rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).ok()
-    } else {
-        platform_key().cloned()
-    };
-    let Some(platform) = platform else { return HttpResponse::InternalServerError().finish() };
-    let ts = now_secs().to_string();
+    let platform =
+        if forge { rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).ok() } else { platform_key().cloned() };
+    let platform = platform.ok_or("no platform key")?;
+    let timestamp = now_secs().to_string();
     let header_nonce = random_id("").chars().take(16).collect::<String>();
-    let message = format!("{ts}\n{header_nonce}\n{body}\n");
+    let message = format!("{timestamp}\n{header_nonce}\n{body}\n");
     // RSA signing takes milliseconds: off the worker, so other platform calls are not held up.
-    let signed = web::block(move || {
+    let signature = web::block(move || {
         let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(platform);
         b64().encode(signer.sign(message.as_bytes()).to_bytes())
     })
-    .await;
-    let Ok(signature) = signed else { return HttpResponse::InternalServerError().finish() };
-    let serial = if control.mode.as_deref() == Some("certificate") {
-        &s.platform_certificate_serial
+    .await
+    .map_err(|_| "signing failed")?;
+    let serial = if mode == Some("certificate") {
+        s.platform_certificate_serial.clone()
     } else {
-        &s.platform_public_key_id
+        s.platform_public_key_id.clone()
     };
-    let url = order["notify_url"].as_str().unwrap_or_default().to_string();
+    Ok(SignedNotice { body, timestamp, nonce: header_nonce, signature, serial })
+}
+
+/// Posts the notification twice, as WeChat sometimes does → what each delivery got, and how
+/// long the service took to answer it.
+async fn deliver_twice(state: &State, url: &str, notice: &SignedNotice) -> (Vec<Value>, Vec<f64>) {
     let mut deliveries = Vec::new();
     let mut round_trips_ms = Vec::new();
     for _ in 0..2 {
         let sent = Instant::now();
         let res = state
             .http
-            .post(&url)
+            .post(url)
             .header("content-type", "application/json")
-            .header("Wechatpay-Timestamp", &ts)
-            .header("Wechatpay-Nonce", &header_nonce)
-            .header("Wechatpay-Signature", &signature)
-            .header("Wechatpay-Serial", serial.as_str())
-            .body(body.clone())
+            .header("Wechatpay-Timestamp", &notice.timestamp)
+            .header("Wechatpay-Nonce", &notice.nonce)
+            .header("Wechatpay-Signature", &notice.signature)
+            .header("Wechatpay-Serial", notice.serial.as_str())
+            .body(notice.body.clone())
             .timeout(Duration::from_secs(5))
             .send()
             .await;
@@ -232,15 +278,145 @@ pub(crate) async fn mock_pay(
             Err(e) => json!(e.to_string()),
         });
     }
-    // How long the service took to answer each delivery, as the platform saw it.
-    HttpResponse::Ok().json(json!({
-        "deliveries": deliveries,
-        "round_trips_ms": round_trips_ms,
-        "transaction_id": transaction["transaction_id"]
-    }))
+    (deliveries, round_trips_ms)
+}
+
+/// A refund of a paid order (WeChat Pay v3 申请退款). Keyed by `out_refund_no`: asking again
+/// answers the same refund and pays nothing more. The answer says `PROCESSING`; the
+/// `REFUND.SUCCESS` notification follows (twice, as WeChat sometimes does) to the refund's
+/// notify_url, and `GET /_mock/refunds` shows what each delivery got.
+#[post("/v3/refund/domestic/refunds")]
+pub(crate) async fn pay_refund(state: State, req: HttpRequest, body: String) -> HttpResponse {
+    if let Some(f) = injected_fault(&state, "/v3/refund/domestic/refunds").await {
+        return f;
+    }
+    if !merchant_signed(&req, &body, &state.settings.mch_id) {
+        return HttpResponse::Unauthorized().json(json!({"code": "SIGN_ERROR", "message": "签名错误"}));
+    }
+    let Ok(request) = serde_json::from_str::<Value>(&body) else {
+        return HttpResponse::BadRequest().json(json!({"code": "PARAM_ERROR", "message": "body"}));
+    };
+    let param_error = |m: &str| HttpResponse::BadRequest().json(json!({"code": "PARAM_ERROR", "message": m}));
+    let out_trade_no = request["out_trade_no"].as_str().unwrap_or_default().to_string();
+    let out_refund_no = request["out_refund_no"].as_str().unwrap_or_default().to_string();
+    let notify_url = request["notify_url"].as_str().unwrap_or_default().to_string();
+    let (Some(amount), Some(total)) = (request["amount"]["refund"].as_i64(), request["amount"]["total"].as_i64())
+    else {
+        return param_error("amount.refund and amount.total");
+    };
+    if out_refund_no.is_empty() || out_refund_no.len() > 64 {
+        return param_error("out_refund_no");
+    }
+    let refund = {
+        let mut inner = state.pay();
+        if let Some(existing) = inner.refunds.get(&out_refund_no) {
+            return HttpResponse::Ok().json(answer_of(existing));
+        }
+        let Some(order) = inner.orders.get(&out_trade_no) else {
+            return HttpResponse::NotFound().json(json!({"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在"}));
+        };
+        if order["paid"] != true {
+            return HttpResponse::BadRequest().json(json!({"code": "INVALID_REQUEST", "message": "订单未支付"}));
+        }
+        let order_total = order["amount"]["total"].as_i64().unwrap_or(0);
+        let refunded: i64 = inner
+            .refunds
+            .values()
+            .filter(|r| r["out_trade_no"] == out_trade_no.as_str())
+            .map(|r| r["amount"]["refund"].as_i64().unwrap_or(0))
+            .sum();
+        if total != order_total || amount <= 0 || refunded + amount > order_total {
+            return param_error("amount: refund above what was paid, or total differs from the order");
+        }
+        let refund = json!({
+            "refund_id": format!("5030{}", &random_id("")[..25]),
+            "out_refund_no": out_refund_no, "out_trade_no": out_trade_no,
+            "transaction_id": order["transaction_id"], "channel": "ORIGINAL",
+            "user_received_account": "支付用户零钱", "create_time": "2026-12-02T10:00:00+08:00",
+            "status": "PROCESSING", "notify_url": notify_url, "reason": request["reason"],
+            "amount": {"total": total, "refund": amount, "payer_total": total, "payer_refund": amount, "currency": "CNY"},
+            "deliveries": [],
+        });
+        inner.refunds.insert(out_refund_no.clone(), refund.clone());
+        refund
+    };
+    let answer = answer_of(&refund);
+    // The result follows the answer, as on the platform.
+    let notifier = state.clone();
+    tokio::spawn(async move {
+        let deliveries = notify_refund(&notifier, &refund, false).await;
+        if let Some(r) = notifier.pay().refunds.get_mut(&out_refund_no) {
+            r["status"] = json!("SUCCESS");
+            r["deliveries"] = json!(deliveries);
+        }
+    });
+    HttpResponse::Ok().json(answer)
+}
+
+/// Sends a refund's `REFUND.SUCCESS` notification (twice) → what each delivery got.
+async fn notify_refund(state: &State, refund: &Value, forge: bool) -> Vec<Value> {
+    let resource = json!({
+        "mchid": state.settings.mch_id, "out_trade_no": refund["out_trade_no"],
+        "transaction_id": refund["transaction_id"], "out_refund_no": refund["out_refund_no"],
+        "refund_id": refund["refund_id"], "refund_status": "SUCCESS",
+        "success_time": "2026-12-02T10:00:05+08:00", "user_received_account": "支付用户零钱",
+        "amount": refund["amount"],
+    });
+    let kind = NoticeKind { event_type: "REFUND.SUCCESS", summary: "退款成功", original_type: "refund" };
+    let url = refund["notify_url"].as_str().unwrap_or_default();
+    match signed_notice(state, &kind, &resource, forge, None).await {
+        Ok(notice) => deliver_twice(state, url, &notice).await.0,
+        Err(e) => vec![json!(e)],
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct RenotifyControl {
+    /// Sign with a wrong key (forged notification).
+    #[serde(default)]
+    forge: bool,
+}
+
+/// Sends a refund's notification again (twice), as the platform does when it is unsure it
+/// arrived; with `{"forge": true}`, signed by a key that is not the platform's.
+#[post("/_mock/refunds/{out_refund_no}/notify")]
+pub(crate) async fn renotify_refund(
+    state: State,
+    path: web::Path<String>,
+    control: Option<web::Json<RenotifyControl>>,
+) -> HttpResponse {
+    let forge = control.is_some_and(|c| c.forge);
+    let Some(refund) = state.pay().refunds.get(path.as_str()).cloned() else {
+        return HttpResponse::NotFound().json(json!({"error": "no such refund"}));
+    };
+    HttpResponse::Ok().json(json!({ "deliveries": notify_refund(&state, &refund, forge).await }))
+}
+
+/// The platform's answer for a refund (without the mock's own bookkeeping).
+fn answer_of(stored: &Value) -> Value {
+    let mut answer = stored.clone();
+    if let Some(map) = answer.as_object_mut() {
+        map.remove("deliveries");
+        map.remove("notify_url");
+    }
+    answer
+}
+
+/// Every refund asked for, with what its notification deliveries got.
+#[get("/_mock/refunds")]
+pub(crate) async fn refunds(state: State) -> HttpResponse {
+    let inner = state.pay();
+    let mut all: Vec<&Value> = inner.refunds.values().collect();
+    all.sort_by_key(|r| r["out_refund_no"].as_str().unwrap_or_default().to_string());
+    HttpResponse::Ok().json(json!({ "refunds": all }))
 }
 
 /// This system's routes.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(pay_jsapi).service(pay_close).service(mock_pay);
+    cfg.service(pay_jsapi)
+        .service(pay_close)
+        .service(mock_pay)
+        .service(pay_refund)
+        .service(refunds)
+        .service(renotify_refund);
 }

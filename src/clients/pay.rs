@@ -1,4 +1,4 @@
-//! WeChat Pay v3 calls: the JSAPI order and closing an order. Signing and notification checks
+//! WeChat Pay v3 calls: the JSAPI order, closing an order and refunding one. Signing and notification checks
 //! live in `wechat::pay`.
 
 use std::time::Duration;
@@ -13,6 +13,19 @@ pub enum PayClientError {
     Refused { code: String, message: String },
     #[error("WeChat Pay unreachable: {0}")]
     Transport(String),
+}
+
+impl PayClientError {
+    /// Whether asking again later can help: the platform was unreachable or said it was busy.
+    /// A refusal on the merits (wrong state, wrong amount) will be refused again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PayClientError::Transport(_) => true,
+            PayClientError::Refused { code, .. } => {
+                matches!(code.as_str(), "SYSTEM_ERROR" | "FREQUENCY_LIMITED" | "UNKNOWN" | "NOT_ENOUGH")
+            }
+        }
+    }
 }
 
 pub struct PayClient {
@@ -30,6 +43,25 @@ pub struct JsapiOrder<'a> {
     pub amount_fen: i32,
     pub payer_openid: &'a str,
     pub notify_url: &'a str,
+}
+
+pub struct RefundRequest<'a> {
+    pub out_trade_no: &'a str,
+    pub out_refund_no: &'a str,
+    /// Shown to the payer with the refund (80 characters at most).
+    pub reason: &'a str,
+    pub notify_url: &'a str,
+    pub refund_fen: i32,
+    pub total_fen: i32,
+}
+
+/// The platform's answer to a refund request.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct RefundAnswer {
+    pub refund_id: String,
+    pub out_refund_no: String,
+    /// `SUCCESS`, `PROCESSING`, `CLOSED` or `ABNORMAL`.
+    pub status: String,
 }
 
 impl PayClient {
@@ -69,6 +101,19 @@ impl PayClient {
     pub async fn close(&self, out_trade_no: &str) -> Result<(), PayClientError> {
         let path = format!("/v3/pay/transactions/out-trade-no/{out_trade_no}/close");
         self.post(&path, &json!({ "mchid": self.mch_id })).await.map(|_| ())
+    }
+
+    /// Asks for a full or partial refund of a paid order. The platform keys a refund by
+    /// `out_refund_no`: asking again with the same number answers the same refund, so a retry
+    /// after a lost answer cannot refund twice. The result follows as a `REFUND.*` notification.
+    pub async fn refund(&self, refund: &RefundRequest<'_>) -> Result<RefundAnswer, PayClientError> {
+        let body = json!({
+            "out_trade_no": refund.out_trade_no, "out_refund_no": refund.out_refund_no,
+            "reason": refund.reason, "notify_url": refund.notify_url,
+            "amount": {"refund": refund.refund_fen, "total": refund.total_fen, "currency": "CNY"},
+        });
+        let answer = self.post("/v3/refund/domestic/refunds", &body).await?;
+        serde_json::from_value(answer).map_err(|e| PayClientError::Transport(format!("refund answer: {e}")))
     }
 
     /// A merchant-signed POST → the JSON answer (null for 204), or the platform's refusal.

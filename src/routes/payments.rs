@@ -40,9 +40,9 @@ pub async fn create_payment(
     }))
 }
 
-/// WeChat Pay v3 result notification: signature (public-key or certificate mode), timestamp
-/// within 5 minutes, AES-256-GCM resource, amount/appid/mchid checked. 204 when applied or
-/// already applied; 401 with nothing changed when it does not verify.
+/// WeChat Pay v3 notifications, payments and refunds alike: signature (public-key or certificate
+/// mode), timestamp within 5 minutes, AES-256-GCM resource, amount/appid/mchid checked. 204 when
+/// applied or already applied; 401 with nothing changed when it does not verify.
 #[utoipa::path(tag = "platform", request_body(content = String, content_type = "application/json"),
     responses((status = 204), (status = 401, body = crate::routes::error::ErrorBody)))]
 #[post("/api/v1/payments/notify")]
@@ -56,7 +56,7 @@ pub async fn notify(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     };
     let body = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("invalid_body", "body is not UTF-8"))?;
     let settings = &state.settings;
-    match payment::settle_payment(
+    match payment::settle_notification(
         &state.db,
         &state.pay_keys,
         &state.pay_api_v3_key,

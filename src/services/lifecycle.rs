@@ -42,6 +42,16 @@ pub struct Facts {
     pub parcel: Option<Parcel>,
     /// The "reissuing" message: why a new certificate is coming.
     pub reissue_reason: Option<String>,
+    /// `CloseOrder`: whether the platform has closed the order already.
+    pub order_at_platform: Option<OrderAtPlatform>,
+}
+
+/// Where an order stands at WeChat Pay when the case lets go of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAtPlatform {
+    Closed,
+    /// The platform could not be reached: the payment-calls worker closes it later.
+    CloseOwed,
 }
 
 #[derive(Debug)]
@@ -130,7 +140,8 @@ pub async fn apply(
                 applications::set_return(txn, &app.id, &r.reasons, &r.redo_documents).await?;
             }
             Effect::CloseOrder => {
-                payments::close_open(txn, &app.id).await?;
+                let at_platform = facts.order_at_platform.ok_or_else(|| missing("where the order stands"))?;
+                payments::close_open(txn, &app.id, at_platform == OrderAtPlatform::CloseOwed).await?;
             }
             Effect::IssueCertificate => {
                 let request = facts.issue.as_ref().ok_or_else(|| missing("the number to issue"))?;

@@ -153,7 +153,7 @@ pub fn decrypt_resource(
     String::from_utf8(plain).map_err(|_| PayError::Decrypt)
 }
 
-/// A payment notification's envelope (`POST` body, signed).
+/// A notification's envelope (`POST` body, signed): payments and refunds alike.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Notice {
     pub id: String,
@@ -189,15 +189,53 @@ pub struct Amount {
     pub total: i64,
 }
 
+/// The refund a `REFUND.*` notification carries, decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Refund {
+    pub mchid: String,
+    pub out_trade_no: String,
+    pub out_refund_no: String,
+    pub refund_id: String,
+    /// `SUCCESS`, `CLOSED` or `ABNORMAL`.
+    pub refund_status: String,
+    pub amount: RefundAmount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct RefundAmount {
+    /// The order's total, fen.
+    pub total: i64,
+    /// What was refunded, fen.
+    pub refund: i64,
+}
+
 impl Notice {
     pub const TRANSACTION_SUCCESS: &'static str = "TRANSACTION.SUCCESS";
+    /// The refund reached the payer.
+    pub const REFUND_SUCCESS: &'static str = "REFUND.SUCCESS";
+    /// The refund could not be paid back the original way (a closed or frozen card).
+    pub const REFUND_ABNORMAL: &'static str = "REFUND.ABNORMAL";
+    pub const REFUND_CLOSED: &'static str = "REFUND.CLOSED";
 
     pub fn parse(body: &str) -> Result<Notice, PayError> {
         serde_json::from_str(body).map_err(|_| PayError::Malformed("body"))
     }
 
-    /// Decrypts the resource as a transaction (only for `TRANSACTION.*` events).
+    pub fn is_refund(&self) -> bool {
+        self.event_type.starts_with("REFUND.")
+    }
+
+    /// Decrypts the resource as a transaction (for `TRANSACTION.*` events).
     pub fn transaction(&self, api_v3_key: &[u8; 32]) -> Result<Transaction, PayError> {
+        self.decrypt(api_v3_key)
+    }
+
+    /// Decrypts the resource as a refund (for `REFUND.*` events).
+    pub fn refund(&self, api_v3_key: &[u8; 32]) -> Result<Refund, PayError> {
+        self.decrypt(api_v3_key)
+    }
+
+    fn decrypt<T: serde::de::DeserializeOwned>(&self, api_v3_key: &[u8; 32]) -> Result<T, PayError> {
         let r = &self.resource;
         let plain = decrypt_resource(api_v3_key, &r.nonce, &r.associated_data, &r.ciphertext)?;
         serde_json::from_str(&plain).map_err(|_| PayError::Malformed("resource"))
@@ -271,5 +309,38 @@ mod tests {
         assert_eq!((t.out_trade_no.as_str(), t.amount.total, t.trade_state.as_str()), ("BC1", 1800, "SUCCESS"));
         assert_eq!(notice.transaction(&[8u8; 32]), Err(PayError::Decrypt));
         assert_eq!(Notice::parse("{\"id\":1}"), Err(PayError::Malformed("body")));
+    }
+
+    /// The plaintext of the refund notification as the WeChat Pay v3 documentation shows it
+    /// (退款结果通知, the decrypted resource).
+    #[test]
+    fn refund_notifications_parse_into_their_refund() {
+        let key = [9u8; 32];
+        let refund = r#"{"mchid":"1900000100","transaction_id":"1008450740201411110005820873",
+            "out_trade_no":"20150806125346","refund_id":"50200207182018070300011301001",
+            "out_refund_no":"7752501201407033233368018","refund_status":"SUCCESS",
+            "success_time":"2018-06-08T10:34:56+08:00","user_received_account":"招商银行信用卡0403",
+            "amount":{"total":999,"refund":999,"payer_total":999,"payer_refund":999}}"#;
+        let ct = Aes256Gcm::new((&key).into())
+            .encrypt(Nonce::from_slice(b"mnopqrstuvwx"), Payload { msg: refund.as_bytes(), aad: b"refund" })
+            .expect("enc");
+        let body = serde_json::json!({
+            "id": "EV-2018022511223320873", "create_time": "2018-06-08T10:34:56+08:00",
+            "resource_type": "encrypt-resource", "event_type": "REFUND.SUCCESS", "summary": "退款成功",
+            "resource": {"original_type": "refund", "algorithm": "AEAD_AES_256_GCM",
+                         "ciphertext": base64::engine::general_purpose::STANDARD.encode(ct),
+                         "associated_data": "refund", "nonce": "mnopqrstuvwx"}
+        })
+        .to_string();
+        let notice = Notice::parse(&body).expect("notice");
+        assert!(notice.is_refund());
+        assert_eq!(notice.event_type, Notice::REFUND_SUCCESS);
+        let r = notice.refund(&key).expect("refund");
+        assert_eq!(
+            (r.out_refund_no.as_str(), r.refund_id.as_str(), r.refund_status.as_str(), r.amount.refund),
+            ("7752501201407033233368018", "50200207182018070300011301001", "SUCCESS", 999)
+        );
+        // A payment's resource is not a refund.
+        assert!(matches!(notice.transaction(&key), Err(PayError::Malformed("resource"))));
     }
 }

@@ -50,26 +50,9 @@ impl OutboxWorker {
     }
 
     /// Runs until `stop` flips to true.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run(self, stop: tokio::sync::watch::Receiver<bool>) {
         let idle = std::time::Duration::from_millis(self.settings.workers.outbox_poll_ms);
-        loop {
-            let handled = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox pass failed");
-                    0
-                }
-            };
-            if handled == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(idle) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-            if *stop.borrow() {
-                break;
-            }
-        }
+        super::poll("outbox", idle, stop, || self.run_once()).await;
     }
 
     async fn deliver(&self, row: &OutboxRow) -> Result<(), PersistenceError> {
@@ -148,9 +131,7 @@ impl OutboxWorker {
     }
 
     fn backoff(&self, attempts: i32) -> Duration {
-        let base = self.settings.workers.outbox_base_backoff_secs.max(1);
-        let factor = 1i64 << attempts.clamp(0, 16);
-        Duration::seconds((base.saturating_mul(factor)).min(3600))
+        super::backoff(self.settings.workers.outbox_base_backoff_secs, attempts)
     }
 
     fn page(&self, row: &OutboxRow) -> String {

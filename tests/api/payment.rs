@@ -152,3 +152,174 @@ async fn withdrawing_with_an_open_order_closes_it() {
     let res = app.client.post(format!("{}/_mock/pay/{no}", app.mock.base_url())).json(&json!({})).send().await;
     assert_eq!(res.expect("mock").status(), 409, "the family cannot pay for a case that ended");
 }
+
+/// The refunds the mock platform holds for one order.
+async fn refunds_of(app: &crate::helpers::TestApp, out_trade_no: &str) -> Vec<serde_json::Value> {
+    let all = app.mock_get("/_mock/refunds").await;
+    all["refunds"].as_array().expect("refunds").iter().filter(|r| r["out_trade_no"] == out_trade_no).cloned().collect()
+}
+
+#[tokio::test]
+async fn a_payment_that_arrives_after_withdrawal_is_refunded_once_even_when_notified_twice() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.ready_to_pay().await;
+    let base = format!("/api/v1/applications/{app_id}");
+    let (_, order) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
+    let no = order["out_trade_no"].as_str().expect("order").to_string();
+
+    // WeChat Pay cannot be reached when the family withdraws: the withdrawal does not wait for
+    // it, the close is owed, and meanwhile the payer still pays at the cashier.
+    app.mock_post("/_mock/faults", &json!({"path": "/v3/pay/transactions/close", "mode": "http_500", "times": 1}))
+        .await;
+    let (status, body) = app.send(reqwest::Method::POST, &format!("{base}/withdrawal"), &token, None).await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("withdrawn")), "{body}");
+    assert_eq!(app.view(&token, &app_id).await["payment"]["status"], "closed");
+    let paid = app.mock_post(&format!("/_mock/pay/{no}"), &json!({})).await;
+    assert_eq!(paid["deliveries"], json!([204, 204]), "both deliveries are acknowledged");
+
+    // Recorded and owed back; the case stays withdrawn.
+    let view = app.view(&token, &app_id).await;
+    assert_eq!(
+        (view["state"].as_str(), view["payment"]["status"].as_str()),
+        (Some("withdrawn"), Some("refund_pending"))
+    );
+    assert_eq!(view["payment"]["amount_fen"], 1800);
+    assert!(refunds_of(&app, &no).await.is_empty(), "nothing is refunded before the worker runs");
+
+    // The worker asks for the refund once; the platform's REFUND.SUCCESS comes twice.
+    assert_eq!(app.drain_payment_calls().await, 1);
+    crate::helpers::eventually("both refund notifications answered", || async {
+        refunds_of(&app, &no).await.first().is_some_and(|r| r["deliveries"] == json!([204, 204]))
+    })
+    .await;
+    let refunds = refunds_of(&app, &no).await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(
+        (refunds[0]["amount"]["refund"].as_i64(), refunds[0]["amount"]["total"].as_i64()),
+        (Some(1800), Some(1800))
+    );
+
+    let view = app.view(&token, &app_id).await;
+    assert_eq!(view["payment"]["status"], "refunded", "{view}");
+    assert_eq!(view["payment"]["refund_id"], refunds[0]["refund_id"]);
+    let kinds: Vec<&str> =
+        view["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "payment_refund_started").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "payment_refunded").count(), 1, "{kinds:?}");
+
+    // The officer sees the same; nothing more is owed, and a late repeat of the refund's
+    // notification changes nothing.
+    let (status, detail) = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/officer/applications/{app_id}"),
+            &app.officer_token("PY-RMYY"),
+            None,
+        )
+        .await;
+    assert_eq!((status, detail["payment"]["status"].as_str()), (200, Some("refunded")), "{detail}");
+    assert_eq!(app.drain_payment_calls().await, 0);
+    let out_refund_no = refunds[0]["out_refund_no"].as_str().expect("out_refund_no");
+    let again = app.mock_post(&format!("/_mock/refunds/{out_refund_no}/notify"), &json!({})).await;
+    assert_eq!(again["deliveries"], json!([204, 204]));
+    assert_eq!(refunds_of(&app, &no).await.len(), 1);
+    let after = app.view(&token, &app_id).await;
+    assert_eq!(after["timeline"], view["timeline"], "a repeated refund notification adds nothing");
+    assert_eq!(after["payment"], view["payment"]);
+}
+
+#[tokio::test]
+async fn a_refund_the_platform_could_not_take_is_asked_again_and_a_forged_result_changes_nothing() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::TestOptions {
+        // The first retry comes after two seconds.
+        configure: Some(Box::new(|s| s.workers.outbox_base_backoff_secs = 1)),
+        ..Default::default()
+    })
+    .await;
+    let (token, app_id) = app.ready_to_pay().await;
+    let base = format!("/api/v1/applications/{app_id}");
+    let (_, order) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
+    let no = order["out_trade_no"].as_str().expect("order").to_string();
+    app.mock_post("/_mock/faults", &json!({"path": "/v3/pay/transactions/close", "mode": "http_500", "times": 1}))
+        .await;
+    app.send(reqwest::Method::POST, &format!("{base}/withdrawal"), &token, None).await;
+    app.mock_post(&format!("/_mock/pay/{no}"), &json!({})).await;
+
+    app.mock_post("/_mock/faults", &json!({"path": "/v3/refund/domestic/refunds", "mode": "http_500", "times": 1}))
+        .await;
+    assert_eq!(app.drain_payment_calls().await, 1, "the first attempt fails at the platform");
+    assert!(refunds_of(&app, &no).await.is_empty());
+    assert_eq!(app.view(&token, &app_id).await["payment"]["status"], "refund_pending", "still owed");
+    assert_eq!(app.drain_payment_calls().await, 0, "the retry waits for its back-off");
+    crate::helpers::eventually("the refund asked again", || async { app.drain_payment_calls().await == 1 }).await;
+    crate::helpers::eventually("the refund notified", || async {
+        refunds_of(&app, &no).await.first().is_some_and(|r| r["deliveries"] == json!([204, 204]))
+    })
+    .await;
+    let refunds = refunds_of(&app, &no).await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    let before = app.view(&token, &app_id).await;
+    assert_eq!(before["payment"]["status"], "refunded");
+
+    let out_refund_no = refunds[0]["out_refund_no"].as_str().expect("out_refund_no");
+    let forged = app.mock_post(&format!("/_mock/refunds/{out_refund_no}/notify"), &json!({"forge": true})).await;
+    assert_eq!(forged["deliveries"], json!([401, 401]), "a notification the platform did not sign is refused");
+    let after = app.view(&token, &app_id).await;
+    assert_eq!(
+        (after["timeline"].clone(), after["payment"].clone()),
+        (before["timeline"].clone(), before["payment"].clone())
+    );
+}
+
+#[tokio::test]
+async fn an_order_the_platform_could_not_close_is_closed_later_and_cannot_be_paid() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.ready_to_pay().await;
+    let base = format!("/api/v1/applications/{app_id}");
+    let (_, order) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
+    let no = order["out_trade_no"].as_str().expect("order").to_string();
+    app.mock_post("/_mock/faults", &json!({"path": "/v3/pay/transactions/close", "mode": "http_500", "times": 1}))
+        .await;
+    let (status, _) = app.send(reqwest::Method::POST, &format!("{base}/withdrawal"), &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.drain_payment_calls().await, 1, "the owed close is made");
+    assert_eq!(app.drain_payment_calls().await, 0, "and only once");
+    let res = app.client.post(format!("{}/_mock/pay/{no}", app.mock.base_url())).json(&json!({})).send().await;
+    assert_eq!(res.expect("mock").status(), 409, "closed at the platform now");
+    assert_eq!(app.view(&token, &app_id).await["payment"]["status"], "closed");
+    assert!(refunds_of(&app, &no).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_old_order_paid_after_the_address_changed_is_refunded_and_the_new_one_submits() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.ready_to_pay().await;
+    let base = format!("/api/v1/applications/{app_id}");
+    let (_, first) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
+    let old = first["out_trade_no"].as_str().expect("order").to_string();
+    app.mock_post("/_mock/faults", &json!({"path": "/v3/pay/transactions/close", "mode": "http_500", "times": 1}))
+        .await;
+    let (status, body) = app.send(reqwest::Method::PUT, &format!("{base}/delivery-address"), &token,
+        Some(json!({"recipient": "张伟", "phone": "13987654321", "region_code": "650102", "address": "乌鲁木齐市天山区解放南路1号"}))).await;
+    assert_eq!((status, body["courier_fee_fen"].as_i64()), (200, Some(2600)), "{body}");
+    // The 18-yuan cashier was still open on the phone: paid before the owed close was made.
+    app.mock_post(&format!("/_mock/pay/{old}"), &json!({})).await;
+    assert_eq!(app.state_of(&token, &app_id).await, "signed", "an old order does not submit the case");
+
+    let (status, second) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
+    assert_eq!((status, second["amount_fen"].as_i64()), (201, Some(2600)), "{second}");
+    let new = second["out_trade_no"].as_str().expect("order");
+    app.mock_post(&format!("/_mock/pay/{new}"), &json!({})).await;
+    assert_eq!(app.state_of(&token, &app_id).await, "submitted");
+    assert_eq!(app.view(&token, &app_id).await["payment"]["out_trade_no"], new, "the payment that counts is shown");
+
+    assert_eq!(app.drain_payment_calls().await, 1, "one refund, of the old order");
+    crate::helpers::eventually("the old order refunded", || async {
+        refunds_of(&app, &old).await.first().is_some_and(|r| r["deliveries"] == json!([204, 204]))
+    })
+    .await;
+    assert_eq!(refunds_of(&app, &old).await[0]["amount"]["refund"], 1800);
+    assert!(refunds_of(&app, new).await.is_empty(), "the payment that counts is kept");
+    let view = app.view(&token, &app_id).await;
+    assert_eq!((view["state"].as_str(), view["payment"]["status"].as_str()), (Some("submitted"), Some("paid")));
+}

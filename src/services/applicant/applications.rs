@@ -272,7 +272,8 @@ pub async fn enter_parents(
 }
 
 #[tracing::instrument(skip_all, fields(application_id = %application_id))]
-/// Withdrawal before payment; an open order is closed at the platform so it cannot be paid.
+/// Withdrawal before payment; an open order is closed at the platform so it cannot be paid
+/// (or, if the platform cannot be reached, the close is owed and made by the payment-calls worker).
 pub async fn withdraw(
     db: &Db,
     pay: &crate::clients::pay::PayClient,
@@ -281,11 +282,14 @@ pub async fn withdraw(
 ) -> Result<Application, ServiceError> {
     let app = own_application(db, user_id, application_id).await?;
     let t = lifecycle::check(&app, Command::Withdraw, "withdrawal")?;
-    if t.effects.contains(&crate::domain::application::Effect::CloseOrder) {
-        super::payment::close_open_order(db, pay, &app.id).await?;
-    }
+    let order_at_platform = if t.effects.contains(&crate::domain::application::Effect::CloseOrder) {
+        Some(super::payment::close_open_order(db, pay, &app.id).await?)
+    } else {
+        None
+    };
     let txn = crate::persistence::begin(db).await?;
-    let applied = lifecycle::apply(&txn, &Actor::applicant(user_id), &app, Command::Withdraw, Facts::default()).await?;
+    let facts = Facts { order_at_platform, ..Facts::default() };
+    let applied = lifecycle::apply(&txn, &Actor::applicant(user_id), &app, Command::Withdraw, facts).await?;
     crate::persistence::commit(txn).await?;
     Ok(applied.app)
 }

@@ -269,9 +269,11 @@ pub async fn set_address(
     let stored = store_number(cipher, Field::Phone, phone);
     // The fee follows the address: an order placed for the old one is closed first, and the
     // next payment places a new one.
-    if app.state == S::AwaitingPayment {
-        super::payment::close_open_order(db, pay, &app.id).await?;
-    }
+    let order_at_platform = if app.state == S::AwaitingPayment {
+        Some(super::payment::close_open_order(db, pay, &app.id).await?)
+    } else {
+        None
+    };
     let txn = crate::persistence::begin(db).await?;
     applications::set_address(
         &txn,
@@ -285,7 +287,7 @@ pub async fn set_address(
     .await?;
     let detail = serde_json::json!({"courier_fee_fen": fee});
     if app.state == S::AwaitingPayment {
-        let facts = Facts { detail: Some(detail), ..Facts::default() };
+        let facts = Facts { detail: Some(detail), order_at_platform, ..Facts::default() };
         lifecycle::apply(&txn, &Actor::applicant(&app.user_id), &app, Command::ChangeAddress, facts).await?;
     } else {
         applications::add_event(&txn, &app.id, "address_given", None, None, Some(detail)).await?;

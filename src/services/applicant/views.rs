@@ -9,7 +9,7 @@ use super::own_application;
 use crate::domain::application_state::ApplicationState as S;
 use crate::domain::working_days::to_china;
 use crate::persistence::applications::{self, Application};
-use crate::persistence::{certificates, deliveries, health_cards, institutions, shipments, Db};
+use crate::persistence::{certificates, deliveries, health_cards, institutions, payments, shipments, Db};
 use crate::services::ServiceError;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -70,15 +70,18 @@ pub struct ApplicationView {
     pub return_reasons: Vec<serde_json::Value>,
     pub certificate_number: Option<String>,
     pub shipment: Option<serde_json::Value>,
+    /// The courier fee: paid, closed unpaid, or on its way back (`refund_pending`, `refunded`).
+    pub payment: Option<super::payment::PaymentSummary>,
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn view(db: &Db, app: Application) -> Result<ApplicationView, ServiceError> {
-    // Three independent reads at once: every answer about an application carries this view.
-    let (events, mut certificates, shipment) = tokio::try_join!(
+    // Independent reads at once: every answer about an application carries this view.
+    let (events, mut certificates, shipment, orders) = tokio::try_join!(
         applications::timeline(db, &app.id),
         certificates::certificates_of(db, &app.id),
         shipments::latest_shipment(db, &app.id),
+        payments::of_application(db, &app.id),
     )?;
     let timeline = events
         .into_iter()
@@ -99,6 +102,7 @@ pub async fn view(db: &Db, app: Application) -> Result<ApplicationView, ServiceE
         return_reasons: app.return_reasons,
         certificate_number: certificate.map(|c| c.number),
         shipment,
+        payment: super::payment::summary(orders),
         timeline,
         id: app.id,
     })

@@ -20,7 +20,9 @@ use crate::domain::LifeCycle;
 use crate::persistence::applications::{self, Application, QueueFilter};
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::certificates::{self, Certificate};
-use crate::persistence::{deliveries, documents, identity, modifications, parents, shipments, signatures, Db};
+use crate::persistence::{
+    deliveries, documents, identity, modifications, parents, payments, shipments, signatures, Db,
+};
 use crate::services::lifecycle::{self, Facts, ModificationDecision, Returned};
 use crate::services::{audit_read, open_number, FieldError, PersonalRead, ServiceError};
 
@@ -188,6 +190,7 @@ pub async fn detail(
         "delivery_address": address,
         "certificates": certificates,
         "shipment": shipment,
+        "payment": crate::services::applicant::payment::summary(payments::of_application(db, &app.id).await?),
         "timeline": timeline,
     }))
 }

@@ -161,6 +161,19 @@ impl TestApp {
         }
     }
 
+    /// Runs the payment-calls worker (closing and refunding at WeChat Pay) until nothing is due.
+    pub async fn drain_payment_calls(&self) -> usize {
+        let worker = self.state.payment_calls_worker();
+        let mut total = 0;
+        loop {
+            let n = worker.run_once().await.expect("payment calls pass");
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    }
+
     /// Sends a callback the way WeChat would, through the mock.
     pub async fn wechat_callback(&self, xml: &str, encrypt: bool) -> serde_json::Value {
         self.mock_post("/_mock/callbacks", &serde_json::json!({"xml": xml, "encrypt": encrypt})).await
