@@ -154,32 +154,35 @@ pub async fn applications_of(db: &impl ConnectionTrait, user_id: &str) -> Result
 }
 
 /// Moves the application to `to` only if nobody moved it since `app` was read (same state,
-/// same version); false when a concurrent request won. The move is audited and put on the
-/// timeline in the same transaction. Called only by `services::lifecycle::apply`.
+/// same version) → the application as it now is (one statement: the row comes back with the
+/// update); None when a concurrent request won. The move is audited and put on the timeline in
+/// the same transaction. Called only by `services::lifecycle::apply`.
 pub async fn move_state(
     txn: &sea_orm::DatabaseTransaction,
     actor: &super::audit::Actor,
     app: &Application,
     to: ApplicationState,
     detail: Option<serde_json::Value>,
-) -> Result<bool, PersistenceError> {
+) -> Result<Option<Application>, PersistenceError> {
     let from = app.state;
-    let result = application::Entity::update_many()
+    let moved = application::Entity::update_many()
         .col_expr(application::Column::State, Expr::value(to.as_str()))
         .col_expr(application::Column::Version, Expr::col(application::Column::Version).add(1))
         .col_expr(application::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(application::Column::Id.eq(&app.id))
         .filter(application::Column::State.eq(from.as_str()))
         .filter(application::Column::Version.eq(app.version))
-        .exec(txn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Ok(false);
-    }
+        .exec_with_returning(txn)
+        .await?
+        .into_iter()
+        .next();
+    let Some(moved) = moved else {
+        return Ok(None);
+    };
     let audit_detail = serde_json::json!({"from": from.as_str(), "to": to.as_str(), "detail": detail});
     add_event(txn, &app.id, "state_changed", Some(from), Some(to), detail).await?;
     super::audit::append(txn, actor, "state_changed", "application", &app.id, audit_detail).await?;
-    Ok(true)
+    application_from(moved).map(Some)
 }
 
 /// Submission (first or again after a return): the review clock starts with a new deadline

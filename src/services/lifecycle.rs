@@ -188,13 +188,13 @@ pub async fn apply(
     if let (Some(number), Some(Value::Object(map))) = (&certificate_number, detail.as_mut()) {
         map.insert("certificate_number".into(), Value::String(number.clone()));
     }
-    if t.to == app.state {
+    let app = if t.to == app.state {
         applications::add_event(txn, &app.id, command.in_place_event(), Some(app.state), Some(t.to), detail).await?;
-    } else if !applications::move_state(txn, actor, app, t.to, detail).await? {
+        applications::application(txn, &app.id).await?.ok_or(ServiceError::NotFound("application"))?
+    } else {
         // Last before commit: the audited move holds the audit chain's head until then.
-        return Err(ServiceError::changed_meanwhile());
-    }
-    let app = applications::application(txn, &app.id).await?.ok_or(ServiceError::NotFound("application"))?;
+        applications::move_state(txn, actor, app, t.to, detail).await?.ok_or_else(ServiceError::changed_meanwhile)?
+    };
     Ok(Applied { app, certificate_number })
 }
 

@@ -156,16 +156,8 @@ pub(super) async fn eligibility_facts(
     mother: Option<DeclaredParent>,
     father: Option<DeclaredParent>,
 ) -> Result<EligibilityFacts, ServiceError> {
-    let delivery =
-        deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
-    let recorded_mother_id = open_number(
-        cipher,
-        Field::IdNumber,
-        &delivery.record.mother_id_number.sealed,
-        &format!("delivery record {}", delivery.id),
-    )?;
     // Face failures count per person and birth, over every application for it.
-    let delivery_id = delivery.id.as_str();
+    let delivery_id = app.delivery_id.as_str();
     let failures_of = |p: &Option<DeclaredParent>| {
         let bidx = p.as_ref().map(|d| cipher.blind_index(Field::IdNumber, &d.document.number));
         async move {
@@ -175,13 +167,22 @@ pub(super) async fn eligibility_facts(
             }
         }
     };
-    // Independent reads at once: this is the slowest step of the journey.
-    let (institution, certificate_exists, other_live_application, mother_failures, father_failures) = tokio::try_join!(
-        institutions::get(db, &delivery.record.institution_code),
-        certificates::certificate_exists_for_delivery(db, &delivery.id),
-        applications::other_live_application(db, &delivery.id, &app.id),
+    // Independent reads at once, all keyed by the application's own ids (its institution is the
+    // delivery record's): this is the slowest step of the journey.
+    let (delivery, institution, certificate_exists, other_live_application, mother_failures, father_failures) = tokio::try_join!(
+        deliveries::delivery(db, delivery_id),
+        institutions::get(db, &app.institution_code),
+        certificates::certificate_exists_for_delivery(db, delivery_id),
+        applications::other_live_application(db, delivery_id, &app.id),
         failures_of(&mother),
         failures_of(&father),
+    )?;
+    let delivery = delivery.ok_or(ServiceError::NotFound("delivery record"))?;
+    let recorded_mother_id = open_number(
+        cipher,
+        Field::IdNumber,
+        &delivery.record.mother_id_number.sealed,
+        &format!("delivery record {}", delivery.id),
     )?;
     Ok(EligibilityFacts {
         certificate_exists,

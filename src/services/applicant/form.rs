@@ -45,11 +45,19 @@ pub async fn registration_form(
         return serde_json::from_str(&snapshot)
             .map_err(|e| ServiceError::internal(anyhow::Error::new(e).context(format!("frozen form of {}", app.id))));
     }
-    let delivery =
-        deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
-    let institution =
-        institutions::get(db, &delivery.record.institution_code).await?.ok_or(ServiceError::NotFound("institution"))?;
-    let parents = parents::parents(db, &app.id).await?;
+    live_form(db, cipher, app).await
+}
+
+/// The form from the records as they are now (before confirmation freezes it).
+async fn live_form(db: &Db, cipher: &PersonalDataCipher, app: &Application) -> Result<RegistrationForm, ServiceError> {
+    // Three independent reads at once; the application's institution is its delivery record's.
+    let (delivery, institution, parents) = tokio::try_join!(
+        deliveries::delivery(db, &app.delivery_id),
+        institutions::get(db, &app.institution_code),
+        parents::parents(db, &app.id),
+    )?;
+    let delivery = delivery.ok_or(ServiceError::NotFound("delivery record"))?;
+    let institution = institution.ok_or(ServiceError::NotFound("institution"))?;
     let birth_date = crate::domain::working_days::to_china(delivery.record.birth_at).date_naive();
     let form_parent = |role: &str| -> Result<FormParent, ServiceError> {
         let p = parents.iter().find(|p| p.role == role).ok_or_else(|| {
@@ -144,7 +152,8 @@ pub async fn confirm(
 ) -> Result<String, ServiceError> {
     let app = own_application(db, user_id, application_id).await?;
     lifecycle::check(&app, Command::Confirm, "confirmation")?;
-    let mut form = registration_form(db, cipher, &app).await?;
+    // Not frozen yet: only confirmation freezes it.
+    let mut form = live_form(db, cipher, &app).await?;
     let name = NewbornName::parse(newborn_name, &form.father.name, &form.mother.name).map_err(|e| {
         ServiceError::Unprocessable {
             code: e.code(),
