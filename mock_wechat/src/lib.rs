@@ -235,6 +235,11 @@ impl MockServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Stops serving (the platform becomes unreachable), waiting until it has.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+
     /// Where callbacks go; set once the service's port is known.
     pub fn set_service_url(&self, url: &str) {
         *lock(&self.state.service_url) = Some(url.to_string());

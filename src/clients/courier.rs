@@ -90,12 +90,12 @@ impl Courier for HttpCourier {
             .timeout(Duration::from_secs(5))
             .send()
             .await
-            .map_err(|e| CourierError::Transport(e.to_string()))?;
+            .map_err(|e| CourierError::Transport(super::describe(e)))?;
         let status = res.status();
         if status.is_server_error() {
             return Err(CourierError::Transport(format!("HTTP {status}")));
         }
-        let text = res.text().await.map_err(|e| CourierError::Transport(e.to_string()))?;
+        let text = res.text().await.map_err(|e| CourierError::Transport(super::describe(e)))?;
         if !status.is_success() {
             return Err(CourierError::Refused(format!("HTTP {status}: {text}")));
         }

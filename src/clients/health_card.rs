@@ -80,11 +80,11 @@ impl HttpHealthCardPlatform {
             .json(body)
             .send()
             .await
-            .map_err(|e| HealthCardError::Upstream(e.to_string()))?;
+            .map_err(|e| HealthCardError::Upstream(super::describe(e)))?;
         if !res.status().is_success() {
             return Err(HealthCardError::Upstream(format!("HTTP {}", res.status())));
         }
-        res.json().await.map_err(|e| HealthCardError::Upstream(e.to_string()))
+        res.json().await.map_err(|e| HealthCardError::Upstream(super::describe(e)))
     }
 
     fn token_key(&self) -> String {

@@ -24,3 +24,19 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
         .pool_idle_timeout(IDLE_CONNECTION)
         .build()
 }
+
+/// An outbound error as text fit for a log line or a stored row, with its causes ("error sending
+/// request: client error (Connect): tcp connect error: Connection refused"). reqwest's own
+/// message names the URL, and WeChat's API carries `secret=` and `access_token=` in the query:
+/// the URL is left out.
+pub fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

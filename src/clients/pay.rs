@@ -131,13 +131,12 @@ impl PayClient {
             .body(body)
             .send()
             .await
-            .map_err(|e| PayClientError::Transport(e.without_url().to_string()))?;
+            .map_err(|e| PayClientError::Transport(super::describe(e)))?;
         let status = res.status();
         if status == reqwest::StatusCode::NO_CONTENT {
             return Ok(serde_json::Value::Null);
         }
-        let answer: serde_json::Value =
-            res.json().await.map_err(|e| PayClientError::Transport(e.without_url().to_string()))?;
+        let answer: serde_json::Value = res.json().await.map_err(|e| PayClientError::Transport(super::describe(e)))?;
         if !status.is_success() {
             return Err(PayClientError::Refused {
                 code: answer["code"].as_str().unwrap_or("UNKNOWN").into(),

@@ -109,7 +109,7 @@ impl From<reqwest::Error> for WechatError {
         if e.is_timeout() {
             WechatError::Timeout
         } else {
-            WechatError::Transport(e.to_string())
+            WechatError::Transport(super::describe(e))
         }
     }
 }
@@ -231,7 +231,7 @@ impl TokenCache {
         if !response.status().is_success() {
             return Err(WechatError::Status(response.status().as_u16()));
         }
-        let answer: TokenAnswer = response.json().await.map_err(|e| WechatError::Decode(e.to_string()))?;
+        let answer: TokenAnswer = response.json().await.map_err(|e| WechatError::Decode(super::describe(e)))?;
         match (answer.access_token, answer.errcode.unwrap_or(0)) {
             (Some(token), 0) => Ok((token, answer.expires_in.unwrap_or(7200))),
             (_, code) => Err(api_error(code, answer.errmsg.unwrap_or_default())),
@@ -339,7 +339,7 @@ pub struct WechatClient {
 impl WechatClient {
     pub fn new(settings: &Settings, kv: Arc<dyn KvStore>) -> Result<WechatClient, WechatError> {
         let http = super::http_client(Duration::from_secs(settings.wechat.request_timeout_secs))
-            .map_err(|e| WechatError::Transport(e.to_string()))?;
+            .map_err(|e| WechatError::Transport(super::describe(e)))?;
         let base_url = settings.base_url(crate::config::OutsideSystem::Wechat);
         let official =
             AppCredentials { app_id: settings.wechat.app_id.clone(), secret: settings.wechat.app_secret.clone() };
@@ -383,7 +383,7 @@ impl WechatClient {
             if !response.status().is_success() {
                 return Err(WechatError::Status(response.status().as_u16()));
             }
-            let value: Value = response.json().await.map_err(|e| WechatError::Decode(e.to_string()))?;
+            let value: Value = response.json().await.map_err(|e| WechatError::Decode(super::describe(e)))?;
             let errcode = value.get("errcode").and_then(Value::as_i64).unwrap_or(0);
             if errcode == 0 {
                 return serde_json::from_value(value).map_err(|e| WechatError::Decode(e.to_string()));
@@ -421,7 +421,7 @@ impl WechatClient {
         if !response.status().is_success() {
             return Err(WechatError::Status(response.status().as_u16()));
         }
-        let value: Value = response.json().await.map_err(|e| WechatError::Decode(e.to_string()))?;
+        let value: Value = response.json().await.map_err(|e| WechatError::Decode(super::describe(e)))?;
         let errcode = value.get("errcode").and_then(Value::as_i64).unwrap_or(0);
         if errcode != 0 {
             return Err(api_error(

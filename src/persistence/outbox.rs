@@ -199,6 +199,7 @@ pub struct OutboxStatus {
     pub channel: Option<String>,
     pub attempts: i32,
     pub last_errcode: Option<i32>,
+    pub last_error: Option<String>,
     pub msgid: Option<String>,
     pub application_id: Option<String>,
 }
@@ -216,6 +217,7 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<OutboxStatus>, Persis
             channel: m.channel,
             attempts: m.attempts,
             last_errcode: m.last_errcode,
+            last_error: m.last_error,
             msgid: m.msgid,
             application_id: m.application_id,
         })

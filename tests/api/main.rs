@@ -17,6 +17,7 @@ mod outbox;
 mod payment;
 mod query_limits;
 mod schema;
+mod secrets;
 mod sessions;
 mod wechat_callback;
 mod wechat_client;

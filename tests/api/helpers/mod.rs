@@ -18,11 +18,41 @@ use birthcert::startup::{AppState, Application};
 use sea_orm::{ConnectionTrait, Database};
 use secrecy::SecretString;
 
-static TRACING: LazyLock<()> = LazyLock::new(|| {
-    if std::env::var("TEST_LOG").is_ok() {
-        birthcert::telemetry::init(birthcert::config::LogFormat::Pretty, "debug,sqlx=warn,sea_orm=warn");
+/// Every line the service logs during the run, at the production level (info) or, with
+/// `TEST_LOG`, at debug and also on stderr: tests look in it for what must never be logged.
+pub static LOG: LazyLock<std::sync::Mutex<String>> = LazyLock::new(Default::default);
+
+/// Writes log lines into [`LOG`] (and to stderr with `TEST_LOG`).
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOG.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push_str(&String::from_utf8_lossy(buf));
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
     }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = if std::env::var_os("TEST_LOG").is_some() { "debug,sqlx=warn,sea_orm=warn" } else { "info" };
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(filter))
+        .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(|| Capture))
+        .try_init();
 });
+
+/// The log so far.
+pub fn logged() -> String {
+    LOG.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
 
 pub fn config_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
