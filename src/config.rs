@@ -131,6 +131,12 @@ pub struct WechatSettings {
     /// Where the template message takes the family (mini-program page).
     pub mini_program_page: String,
     pub templates: TemplateIds,
+    /// A callback stamped further than this from now is refused (403 `stale_timestamp`): a
+    /// recorded, correctly signed callback cannot be replayed later. 0 switches the check off.
+    pub callback_max_age_secs: u64,
+    /// Refuse plaintext callbacks (403 `safe_mode_required`): for an account set to safe mode,
+    /// where a plaintext post can only be forged or replayed.
+    pub safe_mode_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

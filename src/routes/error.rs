@@ -54,7 +54,7 @@ impl ResponseError for ServiceError {
             ServiceError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ServiceError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::Forbidden(_) | ServiceError::Denied { .. } => StatusCode::FORBIDDEN,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict { .. } | ServiceError::WrongState { .. } => StatusCode::CONFLICT,
             ServiceError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -2,8 +2,10 @@
 //!
 //! Every request carries `signature`; safe mode (`encrypt_type=aes`) must also carry a valid
 //! `msg_signature` over the Encrypt field — checking only `signature` there is the classic
-//! encrypted-mode bug. Duplicates (WeChat retries after 5 s) are recognised through the shared
-//! store and answered with the first reply, without repeating the effect.
+//! encrypted-mode bug. A post stamped more than `wechat.callback_max_age_secs` from now is a
+//! replay and refused (URL verification is not: it only echoes). Duplicates (WeChat retries
+//! after 5 s) are recognised through the shared store and answered with the first reply,
+//! without repeating the effect.
 
 use std::time::Duration;
 
@@ -97,9 +99,21 @@ pub async fn push(
         return Ok(forbidden());
     }
     let (timestamp, nonce) = (q.timestamp.unwrap_or_default(), q.nonce.unwrap_or_default());
-    let body = read_body(payload).await?;
-    let safe_mode = q.encrypt_type.as_deref() == Some("aes");
     let wechat = &state.settings.wechat;
+    if !signature::is_fresh(&timestamp, chrono::Utc::now().timestamp(), wechat.callback_max_age_secs) {
+        return Err(ApiError::Denied {
+            code: "stale_timestamp",
+            message: format!("the callback's timestamp is more than {} s from now", wechat.callback_max_age_secs),
+        });
+    }
+    let safe_mode = q.encrypt_type.as_deref() == Some("aes");
+    if wechat.safe_mode_only && !safe_mode {
+        return Err(ApiError::Denied {
+            code: "safe_mode_required",
+            message: "this account takes encrypted callbacks only".into(),
+        });
+    }
+    let body = read_body(payload).await?;
     let token = wechat.token.expose_secret();
 
     let (plain, key) = if safe_mode {

@@ -30,6 +30,9 @@ pub enum ServiceError {
     Unauthorized { code: &'static str, message: String },
     #[error("{0}")]
     Forbidden(String),
+    /// 403 with a code the caller can act on.
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
     /// Another caller's id, or nothing there: the same answer, so ids cannot be probed.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -83,6 +86,7 @@ impl ServiceError {
             ServiceError::Validation { .. } => "validation_failed",
             ServiceError::Unauthorized { code, .. } => code,
             ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::Denied { code, .. } => code,
             ServiceError::NotFound(_) => "not_found",
             ServiceError::Conflict { code, .. } => code,
             ServiceError::WrongState { .. } => "wrong_state",

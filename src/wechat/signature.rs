@@ -22,9 +22,33 @@ pub fn verify(expected_parts: &[&str], offered: &str) -> bool {
     expected.len() == offered.len() && bool::from(expected.as_bytes().ct_eq(offered.as_bytes()))
 }
 
+/// Whether a callback stamped `timestamp` (Unix seconds, as WeChat sends it) is within
+/// `max_age_secs` of `now`, either way: a signed callback recorded and posted again later is a
+/// replay. `max_age_secs == 0` switches the check off (the official test vectors carry fixed,
+/// old timestamps); a timestamp that is not a number is never fresh.
+pub fn is_fresh(timestamp: &str, now: i64, max_age_secs: u64) -> bool {
+    if max_age_secs == 0 {
+        return true;
+    }
+    timestamp.trim().parse::<i64>().is_ok_and(|ts| now.abs_diff(ts) <= max_age_secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_recent_callbacks_are_fresh() {
+        let now = 1_764_633_600;
+        assert!(is_fresh("1764633600", now, 300));
+        assert!(is_fresh("1764633300", now, 300) && is_fresh("1764633900", now, 300));
+        assert!(!is_fresh("1764633299", now, 300), "five minutes and a second ago");
+        assert!(!is_fresh("1764460800", now, 300), "two days ago");
+        assert!(!is_fresh("1764633600000", now, 300), "milliseconds are not seconds");
+        assert!(!is_fresh("", now, 300) && !is_fresh("yesterday", now, 300));
+        assert!(!is_fresh("-9223372036854775808", now, 300));
+        assert!(is_fresh("1714036504", now, 0), "switched off for the official vectors");
+    }
 
     #[test]
     fn official_get_example() {

@@ -307,3 +307,47 @@ async fn subscribe_message_consent_events_are_recorded() {
     app.wechat_callback(&event_xml(&official, "subscribe_msg_change_event", change, now() + 1), false).await;
     assert_eq!(status("TPL_SUBMITTED").await.as_deref(), Some("reject"));
 }
+
+#[tokio::test]
+async fn a_signed_callback_stamped_two_days_ago_is_a_replay_and_refused() {
+    let app = spawn_app().await;
+    let two_days_ago = (now() - 2 * 24 * 3600).to_string();
+    let xml = text_xml("oNobody", "进度", 7101, now());
+    let res = post_raw(&app, &signed_query(&two_days_ago, "r1"), xml.clone()).await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["code"], "stale_timestamp", "{body}");
+    // Six minutes ahead is as stale as six minutes ago; the same message stamped now is answered.
+    let ahead = (now() + 360).to_string();
+    assert_eq!(post_raw(&app, &signed_query(&ahead, "r2"), xml.clone()).await.status(), 403);
+    let res = post_raw(&app, &signed_query(&now().to_string(), "r3"), xml).await;
+    assert_eq!(res.status(), 200);
+    assert!(reply_content(&res.text().await.expect("text")).contains("小程序"));
+}
+
+#[tokio::test]
+async fn with_the_age_check_off_old_timestamps_pass_and_safe_mode_only_refuses_plaintext() {
+    let app = spawn_app_with(TestOptions {
+        configure: Some(Box::new(|s| {
+            s.wechat.callback_max_age_secs = 0;
+            s.wechat.safe_mode_only = true;
+        })),
+        ..TestOptions::default()
+    })
+    .await;
+    // The official vectors' kind of timestamp (2024), correctly signed and encrypted: accepted.
+    let settings = app.mock.settings().clone();
+    let aes = birthcert::wechat::crypto::AesKey::from_encoding_aes_key(&settings.encoding_aes_key).expect("key");
+    let encrypted = aes.encrypt(&text_xml("oUserS", "咨询", 7102, now()), &settings.app_id);
+    let body =
+        format!("<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>");
+    let (ts, nonce) = ("1714036504", "1514711492");
+    let mut q = signed_query(ts, nonce);
+    q.push(("encrypt_type".into(), "aes".into()));
+    q.push(("msg_signature".into(), mock_sign(&[TOKEN, ts, nonce, &encrypted])));
+    assert_eq!(post_raw(&app, &q, body).await.status(), 200);
+    // A plaintext post, correctly signed: refused in safe-mode-only.
+    let res = post_raw(&app, &signed_query(ts, nonce), text_xml("oUserS", "咨询", 7103, now())).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(res.json::<Value>().await.expect("json")["code"], "safe_mode_required");
+}
