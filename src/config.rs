@@ -102,6 +102,9 @@ pub struct DatabaseSettings {
     #[serde(default)]
     pub min_connections: u32,
     pub connect_timeout_secs: u64,
+    /// SQLite: how often the service folds the write-ahead log back into the database, in the
+    /// background (commits never do it themselves; see `persistence::checkpoint`).
+    pub sqlite_checkpoint_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

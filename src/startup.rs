@@ -177,6 +177,13 @@ impl Application {
         if state.settings.workers.payment_calls {
             workers.push(("payment calls", tokio::spawn(state.payment_calls_worker().run(stop_rx.clone()))));
         }
+        if state.settings.database_kind().ok() == Some(crate::config::DatabaseKind::Sqlite) {
+            let every = std::time::Duration::from_millis(state.settings.database.sqlite_checkpoint_ms.max(10));
+            workers.push((
+                "sqlite checkpoint",
+                tokio::spawn(crate::workers::checkpoint(state.db.clone(), every, stop_rx.clone())),
+            ));
+        }
         if state.settings.workers.deadline_watcher {
             let every = std::time::Duration::from_secs(state.settings.workers.deadline_watch_secs.max(1));
             workers.push((

@@ -39,6 +39,21 @@ pub async fn poll<F, Fut>(
     }
 }
 
+/// SQLite's checkpointer: folds the write-ahead log into the database every `every`, so no
+/// commit has to (see `persistence::connect`). A failed pass is logged and tried again.
+pub async fn checkpoint(
+    db: crate::persistence::Db,
+    every: std::time::Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    poll("sqlite checkpoint", every, stop, || async {
+        crate::persistence::checkpoint(&db).await?;
+        // Always "nothing more to do now": the next pass comes after `every`.
+        Ok(0)
+    })
+    .await;
+}
+
 /// The delay before retry number `attempts`: `base_secs` doubling per attempt, at most an hour.
 pub fn backoff(base_secs: i64, attempts: i32) -> chrono::Duration {
     let factor = 1i64 << attempts.clamp(0, 16);

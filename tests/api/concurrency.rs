@@ -142,3 +142,35 @@ async fn the_same_upload_or_form_sent_many_times_at_once_is_a_success_or_a_409_n
     let current = birthcert::persistence::documents::current_documents(&app.state.db, &app_id).await.expect("docs");
     assert_eq!(current.iter().filter(|d| d.kind == "mother_id_front").count(), 1, "one current image");
 }
+
+/// On SQLite no commit folds the write-ahead log into the database (that stalled every writer
+/// queued behind it): a background task does. What a request wrote reaches the database file
+/// itself, read here with the log ignored (`immutable=1`).
+#[tokio::test]
+async fn on_sqlite_writes_reach_the_database_file_through_the_background_checkpoint() {
+    let app = spawn_app().await;
+    if app.database.url.starts_with("postgres") {
+        return;
+    }
+    let path = app.database.url.trim_start_matches("sqlite://").split('?').next().expect("path").to_string();
+    let user = app.wechat_user(false).await;
+    let (_, user_id) = app.login(user["code"].as_str().expect("code")).await;
+    let in_file = || async {
+        let file = sea_orm::Database::connect(format!("sqlite://{path}?mode=ro&immutable=1")).await.expect("read-only");
+        let found = sea_orm::ConnectionTrait::query_one(
+            &file,
+            sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT COUNT(*) AS n FROM users WHERE id = ?",
+                [user_id.clone().into()],
+            ),
+        )
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| row.try_get::<i64>("", "n").ok());
+        file.close().await.ok();
+        found == Some(1)
+    };
+    crate::helpers::eventually("the new user in the database file", in_file).await;
+}
