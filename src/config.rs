@@ -92,6 +92,29 @@ pub enum LogFormat {
     Json,
 }
 
+/// The development values `config/default.toml` ships (public, so never secrets): refused in
+/// production, each by its key. A test keeps this list equal to the file.
+const DEVELOPMENT_SECRETS: [(&str, &str); 11] = [
+    ("jwt.secret", "dev-jwt-secret-change-me-in-production-0123456789"),
+    ("crypto.data_key", "ZGV2LWRhdGEta2V5LTMyLWJ5dGVzLWxvbmctLS0tLS0="),
+    ("crypto.index_key", "ZGV2LWluZGV4LWtleS0zMi1ieXRlcy1sb25nLS0tLS0="),
+    ("wechat.app_secret", "dev-official-account-secret"),
+    ("wechat.token", "birthcert-dev-token"),
+    ("wechat.encoding_aes_key", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"),
+    ("wechat.mini_program_app_secret", "dev-mini-program-secret"),
+    ("health_card.app_secret", "dev-health-card-secret"),
+    ("pay.api_v3_key", "dev-apiv3-key-0123456789abcdefgh"),
+    ("courier.secret", "dev-courier-secret"),
+    ("seed.demo_password", "birthcert-demo-password"),
+];
+
+/// The WeChat Pay keys of `config/dev-keys/`, by content (a copy elsewhere is still refused).
+const DEVELOPMENT_KEY_FILES: [&str; 3] = [
+    include_str!("../config/dev-keys/merchant.pem"),
+    include_str!("../config/dev-keys/platform.pub"),
+    include_str!("../config/dev-keys/platform.crt"),
+];
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     /// `sqlite://...` or `postgres://...`; may carry a password, so it is a secret.
@@ -351,6 +374,56 @@ impl Settings {
     }
 
     /// Refuses settings the service cannot run with; the error names the key in one line.
+    /// The secrets that have a development value in `config/default.toml`, by key.
+    fn shippable_secrets(&self) -> [(&'static str, &SecretString); 11] {
+        [
+            ("jwt.secret", &self.jwt.secret),
+            ("crypto.data_key", &self.crypto.data_key),
+            ("crypto.index_key", &self.crypto.index_key),
+            ("wechat.app_secret", &self.wechat.app_secret),
+            ("wechat.token", &self.wechat.token),
+            ("wechat.encoding_aes_key", &self.wechat.encoding_aes_key),
+            ("wechat.mini_program_app_secret", &self.wechat.mini_program_app_secret),
+            ("health_card.app_secret", &self.health_card.app_secret),
+            ("pay.api_v3_key", &self.pay.api_v3_key),
+            ("courier.secret", &self.courier.secret),
+            ("seed.demo_password", &self.seed.demo_password),
+        ]
+    }
+
+    /// Production must not run on anything shipped with the source: the development secrets of
+    /// `config/default.toml` and the keys of `config/dev-keys/` (the WeChat Pay platform key's
+    /// private half ships in the mock, so a notification signed with it would be believed).
+    fn refuse_development_values(&self) -> Result<(), ConfigError> {
+        let shipped = |key: &'static str| ConfigError::Invalid {
+            key,
+            reason: "is the development value shipped with the source; set your own".into(),
+        };
+        let values = self.shippable_secrets();
+        for (key, value) in values {
+            let value = value.expose_secret().trim();
+            if DEVELOPMENT_SECRETS.iter().any(|(k, dev)| *k == key && *dev == value) {
+                return Err(shipped(key));
+            }
+        }
+        let mut files: Vec<(&'static str, &std::path::Path)> =
+            vec![("pay.merchant_private_key_file", &self.pay.merchant_private_key_file)];
+        if let Some(path) = &self.pay.platform_public_key_file {
+            files.push(("pay.platform_public_key_file", path));
+        }
+        for path in &self.pay.platform_certificate_files {
+            files.push(("pay.platform_certificate_files", path));
+        }
+        for (key, path) in files {
+            // An unreadable file is named by the start-up step that reads it.
+            let Ok(content) = std::fs::read_to_string(path) else { continue };
+            if DEVELOPMENT_KEY_FILES.iter().any(|dev| dev.trim() == content.trim()) {
+                return Err(shipped(key));
+            }
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let required: [(&'static str, &SecretString); 10] = [
             ("database.url", &self.database.url),
@@ -368,6 +441,9 @@ impl Settings {
             if value.expose_secret().trim().is_empty() {
                 return Err(missing(key));
             }
+        }
+        if self.environment == Environment::Production {
+            self.refuse_development_values()?;
         }
         if self.pay.api_v3_key.expose_secret().len() != 32 {
             return Err(ConfigError::Invalid { key: "pay.api_v3_key", reason: "must be 32 bytes".into() });
@@ -500,6 +576,18 @@ mod tests {
         assert!(line.contains("database.url"), "{line}");
         assert!(line.contains("BIRTHCERT__DATABASE__URL"), "{line}");
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn the_refused_development_values_are_the_shipped_ones() {
+        let s = Settings::load_from(&config_dir(), Environment::Default).expect("defaults load");
+        for (key, value) in s.shippable_secrets() {
+            let listed = DEVELOPMENT_SECRETS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+            assert_eq!(listed, Some(value.expose_secret()), "{key}");
+        }
+        let shipped = std::fs::read_to_string(config_dir().join("dev-keys/merchant.pem")).expect("dev key");
+        assert!(DEVELOPMENT_KEY_FILES.contains(&shipped.as_str()));
+        assert!(s.pay.merchant_private_key_file.ends_with("config/dev-keys/merchant.pem"));
     }
 
     #[test]

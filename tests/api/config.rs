@@ -134,3 +134,58 @@ fn demo_walks_one_application_to_delivery() {
         assert!(stdout.contains(status), "{status} missing from\n{stdout}");
     }
 }
+
+/// Every secret set to a value of its own, as an operator would.
+fn production_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("BIRTHCERT_ENV", "production"),
+        ("BIRTHCERT__DATABASE__URL", "postgres://127.0.0.1:1/x"),
+        ("BIRTHCERT__JWT__SECRET", "a-real-jwt-secret-of-at-least-32-characters"),
+        ("BIRTHCERT__CRYPTO__DATA_KEY", "cmVhbC1kYXRhLWtleS0zMi1ieXRlcy1sb25nLS0tLS0="),
+        ("BIRTHCERT__CRYPTO__INDEX_KEY", "cmVhbC1pbmRleC1rZXktMzItYnl0ZXMtbG9uZy0tLS0="),
+        ("BIRTHCERT__WECHAT__APP_SECRET", "real-official-account-secret"),
+        ("BIRTHCERT__WECHAT__TOKEN", "real-token"),
+        ("BIRTHCERT__WECHAT__ENCODING_AES_KEY", "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210abcdefg"),
+        ("BIRTHCERT__WECHAT__MINI_PROGRAM_APP_SECRET", "real-mini-program-secret"),
+        ("BIRTHCERT__HEALTH_CARD__APP_SECRET", "real-health-card-secret"),
+        ("BIRTHCERT__PAY__API_V3_KEY", "real-apiv3-key-0123456789abcdefg"),
+        ("BIRTHCERT__COURIER__SECRET", "real-courier-secret"),
+        ("BIRTHCERT__SEED__DEMO_PASSWORD", "not-used-in-production"),
+    ]
+}
+
+#[test]
+fn production_refuses_development_secrets_and_keys_naming_each() {
+    // Every secret real, but WeChat Pay still verifying with the platform key of
+    // config/dev-keys/ (whose private half ships in the mock).
+    let (code, stderr) = run_with(&production_env());
+    assert_ne!(code, 0);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("pay.platform_public_key_file") && stderr.contains("development"), "{stderr}");
+
+    // The development merchant key copied somewhere else is still the development key.
+    let dir = tempfile::tempdir().expect("dir");
+    let copy = dir.path().join("apiclient_key.pem");
+    std::fs::copy(config_dir().join("dev-keys/merchant.pem"), &copy).expect("copy");
+    let mut env = production_env();
+    let copy = copy.to_string_lossy().to_string();
+    env.push(("BIRTHCERT__PAY__MERCHANT_PRIVATE_KEY_FILE", &copy));
+    let (code, stderr) = run_with(&env);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("pay.merchant_private_key_file") && stderr.contains("development"), "{stderr}");
+
+    // One secret put back to its development value is named, whatever else is right.
+    for (key, dev, named) in [
+        ("BIRTHCERT__JWT__SECRET", "dev-jwt-secret-change-me-in-production-0123456789", "jwt.secret"),
+        ("BIRTHCERT__WECHAT__TOKEN", "birthcert-dev-token", "wechat.token"),
+        ("BIRTHCERT__PAY__API_V3_KEY", "dev-apiv3-key-0123456789abcdefgh", "pay.api_v3_key"),
+    ] {
+        let mut env = production_env();
+        env.retain(|(k, _)| *k != key);
+        env.push((key, dev));
+        let (code, stderr) = run_with(&env);
+        assert_ne!(code, 0);
+        assert!(stderr.contains(named) && stderr.contains("development"), "{key}: {stderr}");
+        assert!(!stderr.contains(dev), "the refused value itself is not printed: {stderr}");
+    }
+}
