@@ -61,6 +61,7 @@ pub struct Settings {
     pub calendar: CalendarSettings,
     pub seed: SeedSettings,
     pub workers: WorkerSettings,
+    pub security: SecuritySettings,
     pub health_card: HealthCardSettings,
     pub courier: CourierSettings,
     pub pay: PaySettings,
@@ -272,6 +273,15 @@ pub struct PaySettings {
     /// Where WeChat Pay posts results; absent = this service's own address.
     pub notify_url: Option<String>,
     pub description: String,
+}
+
+/// Limits against guessing.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecuritySettings {
+    /// Officer sign-in: failures allowed per username, and per client address, in the window;
+    /// beyond that, 429 `too_many_attempts` until the window ends.
+    pub login_max_failures: i64,
+    pub login_window_secs: u64,
 }
 
 /// Background workers inside the service process.

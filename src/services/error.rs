@@ -53,6 +53,9 @@ pub enum ServiceError {
     Ineligible { reasons: Vec<(&'static str, &'static str)> },
     #[error("too many requests")]
     RateLimited,
+    /// Too many failed sign-ins: 429 `too_many_attempts` with `Retry-After`.
+    #[error("too many failed sign-ins; try again later")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("{service} unavailable")]
     Upstream { service: &'static str, source: anyhow::Error },
     #[error("service unavailable")]
@@ -95,6 +98,7 @@ impl ServiceError {
             ServiceError::Unprocessable { code, .. } => code,
             ServiceError::Ineligible { .. } => "not_eligible",
             ServiceError::RateLimited => "rate_limited",
+            ServiceError::TooManyAttempts { .. } => "too_many_attempts",
             ServiceError::Upstream { .. } => "upstream_unavailable",
             ServiceError::Unavailable { code, .. } => code,
             ServiceError::Internal(_) => "internal_error",

@@ -10,7 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 use super::ServiceError;
 use crate::auth::{self, JwtKeys, Role};
 use crate::clients::wechat::{ErrKind, WechatClient, WechatError};
+use crate::config::SecuritySettings;
 use crate::kv::KvStore;
+use crate::persistence::audit::{self, Actor};
 use crate::persistence::{staff, users, Db};
 
 /// A signed token and how long it lives.
@@ -67,29 +69,81 @@ pub async fn applicant(
     session(jwt, &user_id, Role::Applicant, None)
 }
 
+/// Who is signing in, and from where.
+pub struct OfficerAttempt<'a> {
+    pub username: &'a str,
+    pub password: SecretString,
+    /// The client's address as the reverse proxy in front of the service reports it
+    /// (`Forwarded`/`X-Forwarded-For`, else the peer).
+    pub client: &'a str,
+}
+
+/// Password checks at once, at most: each argon2 check holds 19 MiB and tens of milliseconds
+/// of a core, so a flood of bogus sign-ins queues here instead of exhausting memory.
+fn password_checks() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+}
+
 /// An officer's sign-in. An unknown or disabled officer costs the same argon2 work as a wrong
-/// password, so usernames cannot be told apart by time.
+/// password, so usernames cannot be told apart by time. Guessing is limited
+/// (`security.login_*`): each username may try `login_max_failures` times in the window
+/// (counted before the check, so a burst at once cannot slip past; a success clears it), and
+/// each client address may fail that many times (counted after the check, so colleagues behind
+/// one office address are not locked out by each other's successes). Beyond either, 429
+/// `too_many_attempts` with `Retry-After`, and the password is not even checked. Every
+/// sign-in that is checked is audited, success or failure.
 #[tracing::instrument(skip_all)]
-pub async fn officer(db: &Db, jwt: &JwtKeys, username: &str, password: SecretString) -> Result<Session, ServiceError> {
-    let officer = staff::find_officer_by_username(db, username.trim()).await?;
+pub async fn officer(
+    db: &Db,
+    kv: &dyn KvStore,
+    jwt: &JwtKeys,
+    limits: &SecuritySettings,
+    attempt: OfficerAttempt<'_>,
+) -> Result<Session, ServiceError> {
+    let username = attempt.username.trim();
+    let window = Duration::from_secs(limits.login_window_secs.max(1));
+    let refused = || ServiceError::TooManyAttempts { retry_after_secs: window.as_secs() };
+    let name_key = format!("login_attempts:username:{}", username.to_lowercase());
+    let address_key = format!("login_failures:address:{}", attempt.client);
+    let failures_here = kv.get(&address_key).await?.and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
+    if failures_here >= limits.login_max_failures {
+        tracing::warn!(client = attempt.client, "officer sign-in refused: too many failures from this address");
+        return Err(refused());
+    }
+    if kv.increment(&name_key, window).await? > limits.login_max_failures {
+        tracing::warn!("officer sign-in refused: too many attempts for this username");
+        return Err(refused());
+    }
+    let officer = staff::find_officer_by_username(db, username).await?;
     let phc = officer
         .as_ref()
         .filter(|o| o.active)
         .map(|o| o.password_hash.clone())
         .unwrap_or_else(|| auth::dummy_password_hash().to_string());
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(password.expose_secret(), &phc))
-        .await
-        .map_err(ServiceError::internal)?;
+    let ok = {
+        let _slot = password_checks().acquire().await.map_err(ServiceError::internal)?;
+        // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+        let password = attempt.password;
+        tokio::task::spawn_blocking(move || auth::verify_password(password.expose_secret(), &phc))
+            .await
+            .map_err(ServiceError::internal)?
+    };
+    let detail = serde_json::json!({"username": username, "client": attempt.client});
     let officer = match officer {
         Some(o) if ok && o.active => o,
         _ => {
+            kv.increment(&address_key, window).await?;
+            let actor = Actor { kind: "sign_in", id: attempt.client.to_string() };
+            audit::append_alone(db, &actor, "officer.sign_in_failed", "username", username, detail).await?;
             return Err(ServiceError::Unauthorized {
                 code: "invalid_credentials",
                 message: "username or password is wrong".into(),
-            })
+            });
         }
     };
+    kv.delete(&name_key).await?;
+    audit::append_alone(db, &Actor::officer(&officer.id), "officer.signed_in", "officer", &officer.id, detail).await?;
     let role = if officer.is_admin { Role::Admin } else { Role::Officer };
     tracing::info!(officer.id = %officer.id, "officer signed in");
     session(jwt, &officer.id, role, Some(&officer.institution_code))
