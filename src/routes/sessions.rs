@@ -31,12 +31,8 @@ pub async fn officer_session(
     body: web::Json<OfficerLogin>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let info = req.connection_info();
-    let attempt = sign_in::OfficerAttempt {
-        username: &body.username,
-        password: body.password.into(),
-        client: &client_address(&info),
-    };
+    let client = client_address(&req.connection_info());
+    let attempt = sign_in::OfficerAttempt { username: &body.username, password: body.password.into(), client: &client };
     let s = sign_in::officer(&state.db, state.kv.as_ref(), &state.jwt, &state.settings.security, attempt).await?;
     Ok(HttpResponse::Ok().json(SessionToken { token: s.token, expires_in: s.expires_in }))
 }
