@@ -40,6 +40,7 @@ pub async fn queue(
     let q = q.into_inner();
     let page = review::queue(
         &state.db,
+        &actor(&who),
         who.institution(),
         &QueueQuery { state: q.state, overdue: q.overdue, page: q.page, per_page: q.per_page },
     )
@@ -160,14 +161,15 @@ pub struct ModificationParams {
     pub state: Option<String>,
 }
 
-#[utoipa::path(tag = "officer", params(ModificationParams), security(("bearer" = [])), responses((status = 200, description = "[{id, application_id, items, state, ...}]")))]
+#[utoipa::path(tag = "officer", params(ModificationParams), security(("bearer" = [])), responses((status = 200, description = "[{id, application_id, items, state, ...}]; the read is audited")))]
 #[get("/api/v1/officer/modification-requests")]
 pub async fn modification_requests(
     state: web::Data<AppState>,
     who: Officer,
     q: web::Query<ModificationParams>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(review::modification_requests(&state.db, who.institution(), q.state.as_deref()).await?))
+    Ok(HttpResponse::Ok()
+        .json(review::modification_requests(&state.db, &actor(&who), who.institution(), q.state.as_deref()).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -40,6 +40,10 @@ pub enum PersonalRead<'a> {
     PrintedForm { application_id: &'a str, form_digest: &'a str },
     /// A register export for a date range.
     Register { name: &'a str, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>, format: &'a str },
+    /// A page of the officer's queue (mothers' names, births, newborns' names).
+    Queue { institution: &'a str, states: &'a [&'a str], overdue: Option<bool>, page: u64, per_page: u64 },
+    /// The modification requests (the corrections families asked for, with their data).
+    ModificationRequests { institution: &'a str, state: Option<&'a str> },
 }
 
 /// Every read of personal data goes through here, and is in the audit log before anything is
@@ -60,6 +64,15 @@ pub async fn audit_read(
         }
         PersonalRead::Register { name, from, to, format } => {
             ("read_register", "register", name, json!({"from": from, "to": to, "format": format}))
+        }
+        PersonalRead::Queue { institution, states, overdue, page, per_page } => (
+            "read_queue",
+            "institution",
+            institution,
+            json!({"states": states, "overdue": overdue, "page": page, "per_page": per_page}),
+        ),
+        PersonalRead::ModificationRequests { institution, state } => {
+            ("read_modification_requests", "institution", institution, json!({"state": state}))
         }
     };
     crate::persistence::audit::append_alone(db, reader, action, kind, subject, detail).await?;

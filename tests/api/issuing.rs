@@ -937,3 +937,40 @@ async fn a_hand_held_photo_waits_for_the_officer_who_sees_it_and_accepts_or_refu
     let (_, detail) = app.send(GET, &detail_path, &officer, None).await;
     assert_eq!(identity_of(&detail, "father")["status"], "accepted");
 }
+
+#[tokio::test]
+async fn reading_the_queue_and_the_modification_requests_is_audited_and_a_refused_query_is_not() {
+    let app = spawn_app().await;
+    let officer = app.officer_token("PY-RMYY");
+    let reads = || async {
+        birthcert::persistence::audit::entries_about(&app.state.db, "institution", "PY-RMYY")
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|e| (e.action, e.actor_id))
+            .collect::<Vec<_>>()
+    };
+    let (status, _) =
+        app.send(reqwest::Method::GET, "/api/v1/officer/applications?state=nonsense", &officer, None).await;
+    assert_eq!(status, 400);
+    let (status, _) =
+        app.send(reqwest::Method::GET, "/api/v1/officer/modification-requests?state=nonsense", &officer, None).await;
+    assert_eq!(status, 400);
+    assert!(reads().await.is_empty(), "nothing was read");
+
+    let (status, _) = app.send(reqwest::Method::GET, "/api/v1/officer/applications?page=2", &officer, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = app.send(reqwest::Method::GET, "/api/v1/officer/modification-requests", &officer, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        reads().await,
+        vec![
+            ("read_queue".to_string(), "officer-1".to_string()),
+            ("read_modification_requests".to_string(), "officer-1".to_string())
+        ]
+    );
+    // The institution's other officers see the same trail of who looked.
+    let entries =
+        birthcert::persistence::audit::entries_about(&app.state.db, "institution", "PY-RMYY").await.expect("audit");
+    assert!(entries[0].detail.contains("\"page\":2"), "{}", entries[0].detail);
+}

@@ -54,7 +54,8 @@ pub struct QueueQuery {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn queue(db: &Db, institution: &str, q: &QueueQuery) -> Result<QueuePage, ServiceError> {
+/// A page of the queue; the read is audited before anything is read.
+pub async fn queue(db: &Db, reader: &Actor, institution: &str, q: &QueueQuery) -> Result<QueuePage, ServiceError> {
     let states: Vec<&'static str> = match q.state.as_deref() {
         None => vec![S::Submitted.as_str()],
         Some(s) => {
@@ -65,6 +66,8 @@ pub async fn queue(db: &Db, institution: &str, q: &QueueQuery) -> Result<QueuePa
     };
     let Page { page, per_page } =
         Page::parse(q.page, q.per_page, 20).map_err(|e| ServiceError::bad_request("invalid_page", e.to_string()))?;
+    let read = PersonalRead::Queue { institution, states: &states, overdue: q.overdue, page, per_page };
+    audit_read(db, reader, read).await?;
     let now = Utc::now();
     let (apps, total) = applications::queue(
         db,
@@ -311,6 +314,7 @@ pub async fn return_application(
 #[tracing::instrument(skip_all)]
 pub async fn modification_requests(
     db: &Db,
+    reader: &Actor,
     institution: &str,
     state: Option<&str>,
 ) -> Result<Vec<Value>, ServiceError> {
@@ -320,6 +324,8 @@ pub async fn modification_requests(
                 .ok_or_else(|| ServiceError::bad_request("unknown_state", "state is pending, approved or rejected"))
         })
         .transpose()?;
+    let read = PersonalRead::ModificationRequests { institution, state: state.map(|s| s.as_str()) };
+    audit_read(db, reader, read).await?;
     Ok(modifications::modification_requests(db, institution, state)
         .await?
         .into_iter()
