@@ -7,6 +7,32 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// Decoding limits: a phone photo is at most 8,000 pixels on a side (48 MP); 256 MiB holds
+/// 8,192 × 8,192 RGB.
+pub const MAX_SIDE: u32 = 8192;
+pub const MAX_DECODED_BYTES: u64 = 256 << 20;
+
+/// Decodes at once, at most: each decode may hold up to `MAX_DECODED_BYTES`, so a burst of
+/// uploads queues here instead of taking the machine's memory.
+fn decode_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+}
+
+/// Decodes the whole image under the limits → its size in pixels.
+fn decode_bounded(bytes: &[u8], format: image::ImageFormat) -> Result<(u32, u32), BlobError> {
+    let mut reader = image::io::Reader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::io::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    reader.limits(limits);
+    match reader.decode() {
+        Ok(image) => Ok((image.width(), image.height())),
+        Err(image::ImageError::Limits(_)) => Err(BlobError::TooManyPixels),
+        Err(_) => Err(BlobError::NotAnImage),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageType {
@@ -43,6 +69,10 @@ pub enum BlobError {
     Empty,
     #[error("the image is {width} × {height} pixels; at least {min} × {min} are needed")]
     TooSmall { width: u32, height: u32, min: u32 },
+    /// Larger than any photo needs: refused before it is unpacked (a decompression bomb is a
+    /// few kilobytes that unpack into gigabytes).
+    #[error("the image is larger than {MAX_SIDE} pixels on a side or {} MiB unpacked", MAX_DECODED_BYTES >> 20)]
+    TooManyPixels,
     #[error("blob store: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -132,13 +162,11 @@ impl BlobStore {
                     ImageType::Jpeg => image::ImageFormat::Jpeg,
                     ImageType::Png => image::ImageFormat::Png,
                 };
+                let _slot = decode_slots().acquire().await.map_err(std::io::Error::other)?;
                 // Decoding is CPU work of tens of milliseconds: off the async workers.
-                let decoded = tokio::task::spawn_blocking(move || {
-                    image::load_from_memory_with_format(&bytes, format).map(|i| (i.width(), i.height()))
-                })
-                .await
-                .map_err(std::io::Error::other)?;
-                let (width, height) = decoded.map_err(|_| BlobError::NotAnImage)?;
+                let (width, height) = tokio::task::spawn_blocking(move || decode_bounded(&bytes, format))
+                    .await
+                    .map_err(std::io::Error::other)??;
                 if width < min || height < min {
                     return Err(BlobError::TooSmall { width, height, min });
                 }
@@ -231,6 +259,11 @@ mod tests {
         assert!(matches!(
             store.store_photo(one(only_starts_like_a_jpeg), 1 << 20, 300).await,
             Err(BlobError::NotAnImage)
+        ));
+        // Wider than any photo: refused from its header, before anything is unpacked.
+        assert!(matches!(
+            store.store_photo(one(png_of(MAX_SIDE + 1, 1)), 1 << 20, 1).await,
+            Err(BlobError::TooManyPixels)
         ));
         // Only the accepted photo was kept.
         let kept: usize = std::fs::read_dir(dir.path())

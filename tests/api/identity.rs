@@ -35,6 +35,14 @@ async fn the_father_may_use_a_hand_held_photo_once_the_mother_passed() {
     assert_eq!((status, body["code"].as_str()), (415, Some("unsupported_media_type")), "{body}");
     let (status, body) = app.upload(&token, &path, photo(299, 600), "me.jpg").await;
     assert_eq!((status, body["code"].as_str()), (422, Some("image_too_small")), "{body}");
+    // A few bytes that claim more pixels on a side than any photo has (a decompression bomb's
+    // shape) are refused from the header, before anything is unpacked.
+    let mut wide = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::new_luma8(birthcert::blobs::MAX_SIDE + 1, 1)
+        .write_to(&mut wide, image::ImageOutputFormat::Png)
+        .expect("png");
+    let (status, body) = app.upload(&token, &path, wide.into_inner(), "me.png").await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("image_too_large")), "{body}");
     assert_eq!(app.state_of(&token, &app_id).await, "parents_entered");
     let (status, _) = app.upload(&token, &path, photo(480, 640), "me.jpg").await;
     assert_eq!(status, 201);

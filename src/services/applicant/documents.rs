@@ -20,6 +20,7 @@ fn blob_error(e: BlobError) -> ServiceError {
         e @ BlobError::TooSmall { .. } => {
             ServiceError::Unprocessable { code: "image_too_small", message: e.to_string() }
         }
+        e @ BlobError::TooManyPixels => ServiceError::Unprocessable { code: "image_too_large", message: e.to_string() },
         BlobError::Io(e) => ServiceError::internal(e),
     }
 }
