@@ -79,6 +79,19 @@ pub async fn audit_read(
     Ok(())
 }
 
+/// A checked sign-in (success or failure), in the audit log in a transaction of its own. Like
+/// the audited reads, it is written here and nowhere else.
+pub async fn audit_sign_in(
+    db: &crate::persistence::Db,
+    actor: &Actor,
+    action: &'static str,
+    subject: (&str, &str),
+    detail: serde_json::Value,
+) -> Result<(), ServiceError> {
+    crate::persistence::audit::append_alone(db, actor, action, subject.0, subject.1, detail).await?;
+    Ok(())
+}
+
 /// Opens a sealed number; a seal that does not open is our fault (500), named by `what`.
 pub fn open_number(
     cipher: &PersonalDataCipher,

@@ -12,7 +12,7 @@ use crate::auth::{self, JwtKeys, Role};
 use crate::clients::wechat::{ErrKind, WechatClient, WechatError};
 use crate::config::SecuritySettings;
 use crate::kv::KvStore;
-use crate::persistence::audit::{self, Actor};
+use crate::persistence::audit::Actor;
 use crate::persistence::{staff, users, Db};
 
 /// A signed token and how long it lives.
@@ -135,7 +135,7 @@ pub async fn officer(
         _ => {
             kv.increment(&address_key, window).await?;
             let actor = Actor { kind: "sign_in", id: attempt.client.to_string() };
-            audit::append_alone(db, &actor, "officer.sign_in_failed", "username", username, detail).await?;
+            super::audit_sign_in(db, &actor, "officer.sign_in_failed", ("username", username), detail).await?;
             return Err(ServiceError::Unauthorized {
                 code: "invalid_credentials",
                 message: "username or password is wrong".into(),
@@ -143,7 +143,8 @@ pub async fn officer(
         }
     };
     kv.delete(&name_key).await?;
-    audit::append_alone(db, &Actor::officer(&officer.id), "officer.signed_in", "officer", &officer.id, detail).await?;
+    super::audit_sign_in(db, &Actor::officer(&officer.id), "officer.signed_in", ("officer", &officer.id), detail)
+        .await?;
     let role = if officer.is_admin { Role::Admin } else { Role::Officer };
     tracing::info!(officer.id = %officer.id, "officer signed in");
     session(jwt, &officer.id, role, Some(&officer.institution_code))
