@@ -78,18 +78,41 @@ pub async fn save_parents(
     Ok(changed)
 }
 
-/// The id of the application's current parent row in this role.
-pub async fn parent_id(
+/// The application's current parent in this role, with the id of its row (what a verification
+/// names), in one read.
+pub async fn in_role(
     db: &impl ConnectionTrait,
     application_id: &str,
     role: &str,
-) -> Result<Option<String>, PersistenceError> {
+) -> Result<Option<(String, ParentRecord)>, PersistenceError> {
     Ok(parent::Entity::find()
         .filter(parent::Column::ApplicationId.eq(application_id))
         .filter(parent::Column::Role.eq(role))
         .one(db)
         .await?
-        .map(|m| m.id))
+        .map(|m| (m.id.clone(), record(m))))
+}
+
+fn record(m: parent::Model) -> ParentRecord {
+    ParentRecord {
+        phone: match (m.phone_enc, m.phone_key_id, m.phone_bidx, m.phone_masked) {
+            (Some(c), Some(k), Some(b), Some(ma)) => {
+                Some(StoredNumber { sealed: Sealed { key_id: k, ciphertext: c }, bidx: b, masked: ma })
+            }
+            _ => None,
+        },
+        role: m.role,
+        name: m.name,
+        id_type: m.id_type,
+        id_number: StoredNumber {
+            sealed: Sealed { key_id: m.id_number_key_id, ciphertext: m.id_number_enc },
+            bidx: m.id_number_bidx,
+            masked: m.id_number_masked,
+        },
+        nationality: m.nationality,
+        ethnicity: m.ethnicity,
+        address: m.address,
+    }
 }
 
 pub async fn parents(db: &impl ConnectionTrait, application_id: &str) -> Result<Vec<ParentRecord>, PersistenceError> {
@@ -99,24 +122,6 @@ pub async fn parents(db: &impl ConnectionTrait, application_id: &str) -> Result<
         .all(db)
         .await?
         .into_iter()
-        .map(|m| ParentRecord {
-            phone: match (m.phone_enc, m.phone_key_id, m.phone_bidx, m.phone_masked) {
-                (Some(c), Some(k), Some(b), Some(ma)) => {
-                    Some(StoredNumber { sealed: Sealed { key_id: k, ciphertext: c }, bidx: b, masked: ma })
-                }
-                _ => None,
-            },
-            role: m.role,
-            name: m.name,
-            id_type: m.id_type,
-            id_number: StoredNumber {
-                sealed: Sealed { key_id: m.id_number_key_id, ciphertext: m.id_number_enc },
-                bidx: m.id_number_bidx,
-                masked: m.id_number_masked,
-            },
-            nationality: m.nationality,
-            ethnicity: m.ethnicity,
-            address: m.address,
-        })
+        .map(record)
         .collect())
 }

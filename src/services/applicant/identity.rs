@@ -58,11 +58,10 @@ impl Declared {
 /// The application's current parent in this role and the id of their row, or 409 when the
 /// parents are not entered yet.
 async fn parent_in_role(db: &Db, app: &Application, role: &str) -> Result<(ParentRecord, String), ServiceError> {
-    let (all, parent_id) = tokio::try_join!(parents::parents(db, &app.id), parents::parent_id(db, &app.id, role))?;
-    match (all.into_iter().find(|p| p.role == role), parent_id) {
-        (Some(parent), Some(id)) => Ok((parent, id)),
-        _ => Err(ServiceError::wrong_state(app.state, "identity before the parents are entered")),
-    }
+    let (id, parent) = parents::in_role(db, &app.id, role)
+        .await?
+        .ok_or_else(|| ServiceError::wrong_state(app.state, "identity before the parents are entered"))?;
+    Ok((parent, id))
 }
 
 #[tracing::instrument(skip_all)]
