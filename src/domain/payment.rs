@@ -41,6 +41,12 @@ impl PaymentState {
     }
 }
 
+/// The merchant's refund number for an order: one per order, so asking the platform again (a
+/// retry after a lost answer) refunds once. At most 64 characters, like the order's own number.
+pub fn refund_number(out_trade_no: &str) -> String {
+    format!("RF{}", out_trade_no.trim_start_matches("BC"))
+}
+
 /// What a genuine payment notification does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {
@@ -96,5 +102,6 @@ mod tests {
             assert_eq!(settle(repeated, false), Settlement::AlreadySettled);
         }
         assert!(P::Refunded.holds_money() && !P::Closed.holds_money());
+        assert_eq!(refund_number("BC0123456789abcdef0123456789abcd"), "RF0123456789abcdef0123456789abcd");
     }
 }

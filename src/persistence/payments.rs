@@ -12,7 +12,7 @@ use sea_orm::{
 use super::corrupt;
 use super::entities::payment;
 use super::{is_unique_violation, new_id, PersistenceError};
-use crate::domain::payment::PaymentState;
+use crate::domain::payment::{refund_number, PaymentState};
 use crate::domain::LifeCycle;
 
 #[derive(Debug, Clone)]
@@ -22,7 +22,6 @@ pub struct Payment {
     pub amount_fen: i32,
     pub state: PaymentState,
     pub prepay_id: Option<String>,
-    pub out_refund_no: Option<String>,
     pub refund_id: Option<String>,
     pub platform_attempts: i32,
     pub created_at: DateTime<Utc>,
@@ -35,7 +34,6 @@ fn from(m: payment::Model) -> Result<Payment, PersistenceError> {
         out_trade_no: m.out_trade_no,
         amount_fen: m.amount_fen,
         prepay_id: m.prepay_id,
-        out_refund_no: m.out_refund_no,
         refund_id: m.refund_id,
         platform_attempts: m.platform_attempts,
         created_at: m.created_at,
@@ -135,18 +133,12 @@ pub async fn mark_paid(
     }
 }
 
-/// The merchant's refund number for an order: one per order, so asking the platform again
-/// (a retry after a lost answer) refunds once.
-pub fn out_refund_no(out_trade_no: &str) -> String {
-    format!("RF{}", out_trade_no.trim_start_matches("BC"))
-}
-
 /// `paid → refund_pending`, with the refund owed to the platform now. False when the order was
 /// not paid (nothing to give back, or already on its way back).
 pub async fn begin_refund(db: &impl ConnectionTrait, out_trade_no: &str) -> Result<bool, PersistenceError> {
     let result = payment::Entity::update_many()
         .col_expr(payment::Column::State, Expr::value(PaymentState::RefundPending.as_str()))
-        .col_expr(payment::Column::OutRefundNo, Expr::value(out_refund_no(out_trade_no)))
+        .col_expr(payment::Column::OutRefundNo, Expr::value(refund_number(out_trade_no)))
         .col_expr(payment::Column::PlatformDueAt, Expr::value(Utc::now()))
         .col_expr(payment::Column::PlatformAttempts, Expr::value(0))
         .filter(payment::Column::OutTradeNo.eq(out_trade_no))

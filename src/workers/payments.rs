@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::clients::pay::{PayClient, PayClientError, RefundRequest};
 use crate::config::Settings;
-use crate::domain::payment::PaymentState;
+use crate::domain::payment::{refund_number, PaymentState};
 use crate::persistence::payments::{self, CallOutcome, Payment};
 use crate::persistence::{Db, PersistenceError};
 
@@ -67,8 +67,7 @@ impl PaymentCallsWorker {
                 Err(e) => Err(e),
             },
             PaymentState::RefundPending => {
-                let out_refund_no =
-                    order.out_refund_no.clone().unwrap_or_else(|| payments::out_refund_no(&order.out_trade_no));
+                let out_refund_no = refund_number(&order.out_trade_no);
                 let request = RefundRequest {
                     out_trade_no: &order.out_trade_no,
                     out_refund_no: &out_refund_no,
