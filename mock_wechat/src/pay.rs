@@ -61,13 +61,22 @@ fn merchant_signed(req: &HttpRequest, body: &str, mch_id: &str) -> bool {
         && rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(key).verify(message.as_bytes(), &sig).is_ok()
 }
 
+/// What every merchant API call meets first: a fault injected for `fault_path`, then the
+/// merchant's signature (401 `SIGN_ERROR` when it does not verify).
+async fn refused(state: &State, req: &HttpRequest, body: &str, fault_path: &str) -> Option<HttpResponse> {
+    if let Some(fault) = injected_fault(state, fault_path).await {
+        return Some(fault);
+    }
+    if !merchant_signed(req, body, &state.settings.mch_id) {
+        return Some(HttpResponse::Unauthorized().json(json!({"code": "SIGN_ERROR", "message": "签名错误"})));
+    }
+    None
+}
+
 #[post("/v3/pay/transactions/jsapi")]
 pub(crate) async fn pay_jsapi(state: State, req: HttpRequest, body: String) -> HttpResponse {
-    if let Some(f) = injected_fault(&state, "/v3/pay/transactions/jsapi").await {
-        return f;
-    }
-    if !merchant_signed(&req, &body, &state.settings.mch_id) {
-        return HttpResponse::Unauthorized().json(json!({"code": "SIGN_ERROR", "message": "签名错误"}));
+    if let Some(refusal) = refused(&state, &req, &body, "/v3/pay/transactions/jsapi").await {
+        return refusal;
     }
     let Ok(order) = serde_json::from_str::<Value>(&body) else {
         return HttpResponse::BadRequest().json(json!({"code": "PARAM_ERROR", "message": "body"}));
@@ -99,11 +108,8 @@ pub(crate) async fn pay_jsapi(state: State, req: HttpRequest, body: String) -> H
 /// Closes an unpaid order: it can no longer be paid.
 #[post("/v3/pay/transactions/out-trade-no/{out_trade_no}/close")]
 pub(crate) async fn pay_close(state: State, req: HttpRequest, path: web::Path<String>, body: String) -> HttpResponse {
-    if let Some(f) = injected_fault(&state, "/v3/pay/transactions/close").await {
-        return f;
-    }
-    if !merchant_signed(&req, &body, &state.settings.mch_id) {
-        return HttpResponse::Unauthorized().json(json!({"code": "SIGN_ERROR", "message": "签名错误"}));
+    if let Some(refusal) = refused(&state, &req, &body, "/v3/pay/transactions/close").await {
+        return refusal;
     }
     let mut inner = state.pay();
     match inner.orders.get_mut(path.as_str()) {
@@ -287,11 +293,8 @@ async fn deliver_twice(state: &State, url: &str, notice: &SignedNotice) -> (Vec<
 /// notify_url, and `GET /_mock/refunds` shows what each delivery got.
 #[post("/v3/refund/domestic/refunds")]
 pub(crate) async fn pay_refund(state: State, req: HttpRequest, body: String) -> HttpResponse {
-    if let Some(f) = injected_fault(&state, "/v3/refund/domestic/refunds").await {
-        return f;
-    }
-    if !merchant_signed(&req, &body, &state.settings.mch_id) {
-        return HttpResponse::Unauthorized().json(json!({"code": "SIGN_ERROR", "message": "签名错误"}));
+    if let Some(refusal) = refused(&state, &req, &body, "/v3/refund/domestic/refunds").await {
+        return refusal;
     }
     let Ok(request) = serde_json::from_str::<Value>(&body) else {
         return HttpResponse::BadRequest().json(json!({"code": "PARAM_ERROR", "message": "body"}));
