@@ -6,20 +6,6 @@ use serde_json::json;
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, TestApp, TestOptions};
 
-async fn follower(app: &TestApp, blocks: bool) -> (String, serde_json::Value) {
-    let user =
-        app.mock_post("/_mock/users", &json!({"follows_official_account": true, "blocks_templates": blocks})).await;
-    let (_, user_id) = app.login(user["code"].as_str().expect("code")).await;
-    users::link_official_account(
-        &app.state.db,
-        user["unionid"].as_str().expect("u"),
-        user["official_openid"].as_str().expect("o"),
-    )
-    .await
-    .expect("link");
-    (user_id, user)
-}
-
 fn submitted() -> Notification {
     Notification::Submitted {
         reference: "APP123".into(),
@@ -34,7 +20,7 @@ async fn states(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 async fn a_follower_gets_a_template_message_within_wechats_field_rules_and_delivery_is_recorded() {
     let app = spawn_app().await;
-    let (user_id, user) = follower(&app, false).await;
+    let (user_id, user) = app.follower(false).await;
     outbox::enqueue(&app.state.db, &user_id, None, &submitted(), "n1").await.expect("enqueue");
     // Enqueuing the same effect twice keeps one row.
     outbox::enqueue(&app.state.db, &user_id, None, &submitted(), "n1").await.expect("enqueue");
@@ -63,7 +49,7 @@ async fn a_follower_gets_a_template_message_within_wechats_field_rules_and_deliv
 #[tokio::test]
 async fn a_user_who_blocked_the_account_is_recorded_as_user_blocked() {
     let app = spawn_app().await;
-    let (user_id, _) = follower(&app, true).await;
+    let (user_id, _) = app.follower(true).await;
     outbox::enqueue(&app.state.db, &user_id, None, &submitted(), "n1").await.expect("enqueue");
     app.drain_outbox().await;
     let db = app.state.db.clone();
@@ -102,7 +88,7 @@ async fn a_non_follower_with_consent_gets_a_subscribe_message_and_without_it_is_
 #[tokio::test]
 async fn final_errcodes_are_not_retried() {
     let app = spawn_app().await;
-    let (user_id, _) = follower(&app, false).await;
+    let (user_id, _) = app.follower(false).await;
     app.mock_post(
         "/_mock/faults",
         &json!({"path": "/cgi-bin/message/template/send", "mode": "errcode", "errcode": 43004, "times": 1}),
@@ -121,7 +107,7 @@ async fn final_errcodes_are_not_retried() {
 #[tokio::test]
 async fn with_the_platform_down_for_a_while_every_message_arrives_exactly_once_after_it_recovers() {
     let app = spawn_app().await;
-    let (user_id, _) = follower(&app, false).await;
+    let (user_id, _) = app.follower(false).await;
     for i in 0..5 {
         let n = Notification::Issued { reference: format!("APP{i}"), certificate_number: format!("R37000000{i}") };
         outbox::enqueue(&app.state.db, &user_id, None, &n, &format!("issued-{i}")).await.expect("enqueue");
@@ -154,7 +140,7 @@ async fn retries_stop_at_the_bound() {
         ..TestOptions::default()
     })
     .await;
-    let (user_id, _) = follower(&app, false).await;
+    let (user_id, _) = app.follower(false).await;
     app.mock_post(
         "/_mock/faults",
         &json!({"path": "/cgi-bin/message/template/send", "mode": "http_500", "times": 100}),
@@ -173,7 +159,7 @@ async fn retries_stop_at_the_bound() {
 #[tokio::test]
 async fn two_workers_draining_at_once_send_each_message_once() {
     let app = spawn_app().await;
-    let (user_id, _) = follower(&app, false).await;
+    let (user_id, _) = app.follower(false).await;
     for i in 0..12 {
         let n = Notification::Delivered { reference: format!("APP{i}") };
         outbox::enqueue(&app.state.db, &user_id, None, &n, &format!("d-{i}")).await.expect("enqueue");

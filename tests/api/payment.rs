@@ -4,7 +4,7 @@
 use birthcert::persistence::outbox;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, TestApp};
 
 #[tokio::test]
 async fn the_whole_journey_from_sign_in_to_submitted() {
@@ -154,25 +154,51 @@ async fn withdrawing_with_an_open_order_closes_it() {
 }
 
 /// The refunds the mock platform holds for one order.
-async fn refunds_of(app: &crate::helpers::TestApp, out_trade_no: &str) -> Vec<serde_json::Value> {
+async fn refunds_of(app: &TestApp, out_trade_no: &str) -> Vec<serde_json::Value> {
     let all = app.mock_get("/_mock/refunds").await;
     all["refunds"].as_array().expect("refunds").iter().filter(|r| r["out_trade_no"] == out_trade_no).cloned().collect()
+}
+
+/// Every step up to an open courier-fee order: (token, application id, out_trade_no).
+async fn with_order(app: &TestApp) -> (String, String, String) {
+    let (token, app_id) = app.ready_to_pay().await;
+    let (status, order) =
+        app.send(reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/payment"), &token, None).await;
+    assert_eq!(status, 201, "{order}");
+    let no = order["out_trade_no"].as_str().expect("order").to_string();
+    (token, app_id, no)
+}
+
+/// WeChat Pay cannot be reached for the next close of an order.
+async fn close_fails_once(app: &TestApp) {
+    app.mock_post("/_mock/faults", &json!({"path": "/v3/pay/transactions/close", "mode": "http_500", "times": 1}))
+        .await;
+}
+
+/// Withdrawn while WeChat Pay could not be told: the withdrawal does not wait for it, the close
+/// is owed, and the order can still be paid at the cashier. (token, application id, order.)
+async fn withdrawn_with_payable_order(app: &TestApp) -> (String, String, String) {
+    let (token, app_id, no) = with_order(app).await;
+    close_fails_once(app).await;
+    let (status, body) =
+        app.send(reqwest::Method::POST, &format!("/api/v1/applications/{app_id}/withdrawal"), &token, None).await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("withdrawn")), "{body}");
+    (token, app_id, no)
+}
+
+/// Waits for the refund of this order and both deliveries of its notification.
+async fn refund_notified(app: &TestApp, out_trade_no: &str) {
+    crate::helpers::eventually("both refund notifications answered", || async {
+        refunds_of(app, out_trade_no).await.first().is_some_and(|r| r["deliveries"] == json!([204, 204]))
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_payment_that_arrives_after_withdrawal_is_refunded_once_even_when_notified_twice() {
     let app = spawn_app().await;
-    let (token, app_id) = app.ready_to_pay().await;
-    let base = format!("/api/v1/applications/{app_id}");
-    let (_, order) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
-    let no = order["out_trade_no"].as_str().expect("order").to_string();
-
-    // WeChat Pay cannot be reached when the family withdraws: the withdrawal does not wait for
-    // it, the close is owed, and meanwhile the payer still pays at the cashier.
-    app.mock_post("/_mock/faults", &json!({"path": "/v3/pay/transactions/close", "mode": "http_500", "times": 1}))
-        .await;
-    let (status, body) = app.send(reqwest::Method::POST, &format!("{base}/withdrawal"), &token, None).await;
-    assert_eq!((status, body["state"].as_str()), (200, Some("withdrawn")), "{body}");
+    // WeChat Pay cannot be reached when the family withdraws; meanwhile the payer still pays.
+    let (token, app_id, no) = withdrawn_with_payable_order(&app).await;
     assert_eq!(app.view(&token, &app_id).await["payment"]["status"], "closed");
     let paid = app.mock_post(&format!("/_mock/pay/{no}"), &json!({})).await;
     assert_eq!(paid["deliveries"], json!([204, 204]), "both deliveries are acknowledged");
@@ -188,10 +214,7 @@ async fn a_payment_that_arrives_after_withdrawal_is_refunded_once_even_when_noti
 
     // The worker asks for the refund once; the platform's REFUND.SUCCESS comes twice.
     assert_eq!(app.drain_payment_calls().await, 1);
-    crate::helpers::eventually("both refund notifications answered", || async {
-        refunds_of(&app, &no).await.first().is_some_and(|r| r["deliveries"] == json!([204, 204]))
-    })
-    .await;
+    refund_notified(&app, &no).await;
     let refunds = refunds_of(&app, &no).await;
     assert_eq!(refunds.len(), 1, "{refunds:?}");
     assert_eq!(
@@ -236,13 +259,7 @@ async fn a_refund_the_platform_could_not_take_is_asked_again_and_a_forged_result
         ..Default::default()
     })
     .await;
-    let (token, app_id) = app.ready_to_pay().await;
-    let base = format!("/api/v1/applications/{app_id}");
-    let (_, order) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
-    let no = order["out_trade_no"].as_str().expect("order").to_string();
-    app.mock_post("/_mock/faults", &json!({"path": "/v3/pay/transactions/close", "mode": "http_500", "times": 1}))
-        .await;
-    app.send(reqwest::Method::POST, &format!("{base}/withdrawal"), &token, None).await;
+    let (token, app_id, no) = withdrawn_with_payable_order(&app).await;
     app.mock_post(&format!("/_mock/pay/{no}"), &json!({})).await;
 
     app.mock_post("/_mock/faults", &json!({"path": "/v3/refund/domestic/refunds", "mode": "http_500", "times": 1}))
@@ -252,10 +269,7 @@ async fn a_refund_the_platform_could_not_take_is_asked_again_and_a_forged_result
     assert_eq!(app.view(&token, &app_id).await["payment"]["status"], "refund_pending", "still owed");
     assert_eq!(app.drain_payment_calls().await, 0, "the retry waits for its back-off");
     crate::helpers::eventually("the refund asked again", || async { app.drain_payment_calls().await == 1 }).await;
-    crate::helpers::eventually("the refund notified", || async {
-        refunds_of(&app, &no).await.first().is_some_and(|r| r["deliveries"] == json!([204, 204]))
-    })
-    .await;
+    refund_notified(&app, &no).await;
     let refunds = refunds_of(&app, &no).await;
     assert_eq!(refunds.len(), 1, "{refunds:?}");
     let before = app.view(&token, &app_id).await;
@@ -274,14 +288,7 @@ async fn a_refund_the_platform_could_not_take_is_asked_again_and_a_forged_result
 #[tokio::test]
 async fn an_order_the_platform_could_not_close_is_closed_later_and_cannot_be_paid() {
     let app = spawn_app().await;
-    let (token, app_id) = app.ready_to_pay().await;
-    let base = format!("/api/v1/applications/{app_id}");
-    let (_, order) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
-    let no = order["out_trade_no"].as_str().expect("order").to_string();
-    app.mock_post("/_mock/faults", &json!({"path": "/v3/pay/transactions/close", "mode": "http_500", "times": 1}))
-        .await;
-    let (status, _) = app.send(reqwest::Method::POST, &format!("{base}/withdrawal"), &token, None).await;
-    assert_eq!(status, 200);
+    let (token, app_id, no) = withdrawn_with_payable_order(&app).await;
     assert_eq!(app.drain_payment_calls().await, 1, "the owed close is made");
     assert_eq!(app.drain_payment_calls().await, 0, "and only once");
     let res = app.client.post(format!("{}/_mock/pay/{no}", app.mock.base_url())).json(&json!({})).send().await;
@@ -293,12 +300,9 @@ async fn an_order_the_platform_could_not_close_is_closed_later_and_cannot_be_pai
 #[tokio::test]
 async fn an_old_order_paid_after_the_address_changed_is_refunded_and_the_new_one_submits() {
     let app = spawn_app().await;
-    let (token, app_id) = app.ready_to_pay().await;
+    let (token, app_id, old) = with_order(&app).await;
     let base = format!("/api/v1/applications/{app_id}");
-    let (_, first) = app.send(reqwest::Method::POST, &format!("{base}/payment"), &token, None).await;
-    let old = first["out_trade_no"].as_str().expect("order").to_string();
-    app.mock_post("/_mock/faults", &json!({"path": "/v3/pay/transactions/close", "mode": "http_500", "times": 1}))
-        .await;
+    close_fails_once(&app).await;
     let (status, body) = app.send(reqwest::Method::PUT, &format!("{base}/delivery-address"), &token,
         Some(json!({"recipient": "张伟", "phone": "13987654321", "region_code": "650102", "address": "乌鲁木齐市天山区解放南路1号"}))).await;
     assert_eq!((status, body["courier_fee_fen"].as_i64()), (200, Some(2600)), "{body}");
@@ -314,10 +318,7 @@ async fn an_old_order_paid_after_the_address_changed_is_refunded_and_the_new_one
     assert_eq!(app.view(&token, &app_id).await["payment"]["out_trade_no"], new, "the payment that counts is shown");
 
     assert_eq!(app.drain_payment_calls().await, 1, "one refund, of the old order");
-    crate::helpers::eventually("the old order refunded", || async {
-        refunds_of(&app, &old).await.first().is_some_and(|r| r["deliveries"] == json!([204, 204]))
-    })
-    .await;
+    refund_notified(&app, &old).await;
     assert_eq!(refunds_of(&app, &old).await[0]["amount"]["refund"], 1800);
     assert!(refunds_of(&app, new).await.is_empty(), "the payment that counts is kept");
     let view = app.view(&token, &app_id).await;

@@ -2,7 +2,7 @@
 //! database, even when the platform cannot be reached.
 
 use birthcert::domain::notification::Notification;
-use birthcert::persistence::{outbox, users};
+use birthcert::persistence::outbox;
 use serde_json::json;
 
 use crate::helpers::{logged, spawn_app};
@@ -25,15 +25,7 @@ fn secrets(app: &crate::helpers::TestApp) -> Vec<String> {
 async fn an_unreachable_platform_leaves_no_secret_in_the_log_or_the_outbox() {
     let app = spawn_app().await;
     // A follower, and one message delivered: the service now holds an access token.
-    let user = app.mock_post("/_mock/users", &json!({"follows_official_account": true})).await;
-    let (_, user_id) = app.login(user["code"].as_str().expect("code")).await;
-    users::link_official_account(
-        &app.state.db,
-        user["unionid"].as_str().expect("u"),
-        user["official_openid"].as_str().expect("o"),
-    )
-    .await
-    .expect("link");
+    let (user_id, _) = app.follower(false).await;
     let message = Notification::Delivered { reference: "APP123".into() };
     outbox::enqueue(&app.state.db, &user_id, None, &message, "first").await.expect("enqueue");
     assert_eq!(app.drain_outbox().await, 1);

@@ -181,32 +181,53 @@ impl TestApp {
     /// Runs the outbox worker until nothing is due.
     pub async fn drain_outbox(&self) -> usize {
         let worker = self.state.outbox_worker();
-        let mut total = 0;
-        loop {
-            let n = worker.run_once().await.expect("outbox pass");
-            if n == 0 {
-                return total;
-            }
-            total += n;
-        }
+        until_idle(|| worker.run_once()).await
     }
 
     /// Runs the payment-calls worker (closing and refunding at WeChat Pay) until nothing is due.
     pub async fn drain_payment_calls(&self) -> usize {
         let worker = self.state.payment_calls_worker();
-        let mut total = 0;
-        loop {
-            let n = worker.run_once().await.expect("payment calls pass");
-            if n == 0 {
-                return total;
-            }
-            total += n;
-        }
+        until_idle(|| worker.run_once()).await
+    }
+
+    /// A signed-in user who follows the official account, linked through the unionid as the
+    /// subscribe event would: (user id, the mock's user).
+    pub async fn follower(&self, blocks_templates: bool) -> (String, serde_json::Value) {
+        let user = self
+            .mock_post(
+                "/_mock/users",
+                &serde_json::json!({"follows_official_account": true, "blocks_templates": blocks_templates}),
+            )
+            .await;
+        let (_, user_id) = self.login(user["code"].as_str().expect("code")).await;
+        birthcert::persistence::users::link_official_account(
+            &self.state.db,
+            user["unionid"].as_str().expect("u"),
+            user["official_openid"].as_str().expect("o"),
+        )
+        .await
+        .expect("link");
+        (user_id, user)
     }
 
     /// Sends a callback the way WeChat would, through the mock.
     pub async fn wechat_callback(&self, xml: &str, encrypt: bool) -> serde_json::Value {
         self.mock_post("/_mock/callbacks", &serde_json::json!({"xml": xml, "encrypt": encrypt})).await
+    }
+}
+
+/// Runs a worker's pass until it finds nothing to do → how many items it handled.
+async fn until_idle<F, Fut>(mut pass: F) -> usize
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, birthcert::persistence::PersistenceError>>,
+{
+    let mut total = 0;
+    loop {
+        match pass().await.expect("worker pass") {
+            0 => return total,
+            n => total += n,
+        }
     }
 }
 
