@@ -40,9 +40,12 @@ fn from(m: payment::Model) -> Result<Payment, PersistenceError> {
     })
 }
 
-/// The states an order may move to `to` from, as text for a conditional UPDATE.
-fn sources(to: PaymentState) -> impl Iterator<Item = &'static str> {
-    to.sources().iter().map(|s| s.as_str())
+/// An UPDATE that moves orders to `to`, only from the states its life allows (so a repeated
+/// or late notification matches no row); callers add what else changes and which order.
+fn moving(to: PaymentState) -> sea_orm::UpdateMany<payment::Entity> {
+    payment::Entity::update_many()
+        .col_expr(payment::Column::State, Expr::value(to.as_str()))
+        .filter(payment::Column::State.is_in(to.sources().iter().map(|s| s.as_str())))
 }
 
 pub async fn open_order(db: &impl ConnectionTrait, application_id: &str) -> Result<Option<Payment>, PersistenceError> {
@@ -116,14 +119,12 @@ pub async fn mark_paid(
     out_trade_no: &str,
     transaction_id: &str,
 ) -> Result<bool, PersistenceError> {
-    let result = payment::Entity::update_many()
-        .col_expr(payment::Column::State, Expr::value(PaymentState::Paid.as_str()))
+    let result = moving(PaymentState::Paid)
         .col_expr(payment::Column::TransactionId, Expr::value(transaction_id))
         .col_expr(payment::Column::PaidAt, Expr::value(Utc::now()))
         // A paid order owes the platform no close any more.
         .col_expr(payment::Column::PlatformDueAt, Expr::value(Option::<DateTime<Utc>>::None))
         .filter(payment::Column::OutTradeNo.eq(out_trade_no))
-        .filter(payment::Column::State.is_in(sources(PaymentState::Paid)))
         .exec(db)
         .await;
     match result {
@@ -136,13 +137,11 @@ pub async fn mark_paid(
 /// `paid → refund_pending`, with the refund owed to the platform now. False when the order was
 /// not paid (nothing to give back, or already on its way back).
 pub async fn begin_refund(db: &impl ConnectionTrait, out_trade_no: &str) -> Result<bool, PersistenceError> {
-    let result = payment::Entity::update_many()
-        .col_expr(payment::Column::State, Expr::value(PaymentState::RefundPending.as_str()))
+    let result = moving(PaymentState::RefundPending)
         .col_expr(payment::Column::OutRefundNo, Expr::value(refund_number(out_trade_no)))
         .col_expr(payment::Column::PlatformDueAt, Expr::value(Utc::now()))
         .col_expr(payment::Column::PlatformAttempts, Expr::value(0))
         .filter(payment::Column::OutTradeNo.eq(out_trade_no))
-        .filter(payment::Column::State.is_in(sources(PaymentState::RefundPending)))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -154,37 +153,29 @@ pub async fn mark_refunded(
     out_refund_no: &str,
     refund_id: &str,
 ) -> Result<bool, PersistenceError> {
-    let result = payment::Entity::update_many()
-        .col_expr(payment::Column::State, Expr::value(PaymentState::Refunded.as_str()))
+    let result = moving(PaymentState::Refunded)
         .col_expr(payment::Column::RefundId, Expr::value(refund_id))
         .col_expr(payment::Column::RefundedAt, Expr::value(Utc::now()))
         .col_expr(payment::Column::PlatformDueAt, Expr::value(Option::<DateTime<Utc>>::None))
         .filter(payment::Column::OutRefundNo.eq(out_refund_no))
-        .filter(payment::Column::State.is_in(sources(PaymentState::Refunded)))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
 }
 
-/// Marks the application's open order closed → its out_trade_no, if there was one. When the
+/// Marks the application's open order closed, if it has one, in one statement. When the
 /// platform could not be told yet (`close_owed`), the close is queued for the worker.
 pub async fn close_open(
     db: &impl ConnectionTrait,
     application_id: &str,
     close_owed: bool,
-) -> Result<Option<String>, PersistenceError> {
-    let Some(order) = open_order(db, application_id).await? else {
-        return Ok(None);
-    };
-    let due = close_owed.then(Utc::now);
-    payment::Entity::update_many()
-        .col_expr(payment::Column::State, Expr::value(PaymentState::Closed.as_str()))
-        .col_expr(payment::Column::PlatformDueAt, Expr::value(due))
-        .filter(payment::Column::OutTradeNo.eq(&order.out_trade_no))
-        .filter(payment::Column::State.is_in(sources(PaymentState::Closed)))
+) -> Result<(), PersistenceError> {
+    moving(PaymentState::Closed)
+        .col_expr(payment::Column::PlatformDueAt, Expr::value(close_owed.then(Utc::now)))
+        .filter(payment::Column::ApplicationId.eq(application_id))
         .exec(db)
         .await?;
-    Ok(Some(order.out_trade_no))
+    Ok(())
 }
 
 #[derive(FromQueryResult)]
