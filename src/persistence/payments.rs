@@ -24,7 +24,6 @@ pub struct Payment {
     pub prepay_id: Option<String>,
     pub refund_id: Option<String>,
     pub platform_attempts: i32,
-    pub created_at: DateTime<Utc>,
 }
 
 fn from(m: payment::Model) -> Result<Payment, PersistenceError> {
@@ -36,7 +35,6 @@ fn from(m: payment::Model) -> Result<Payment, PersistenceError> {
         prepay_id: m.prepay_id,
         refund_id: m.refund_id,
         platform_attempts: m.platform_attempts,
-        created_at: m.created_at,
     })
 }
 
