@@ -18,6 +18,9 @@ pub(crate) struct Pay {
     orders: HashMap<String, Value>,
     /// By out_refund_no.
     refunds: HashMap<String, Value>,
+    /// Refund results are held back (not sent) until `/_mock/refunds/{no}/notify`, so a test can
+    /// act while a refund is still on its way.
+    hold_refund_results: bool,
 }
 
 const PLATFORM_PRIVATE_KEY: &str = include_str!("../keys/platform.pem");
@@ -344,10 +347,13 @@ pub(crate) async fn pay_refund(state: State, req: HttpRequest, body: String) -> 
         refund
     };
     let answer = answer_of(&refund);
+    if state.pay().hold_refund_results {
+        return HttpResponse::Ok().json(answer);
+    }
     // The result follows the answer, as on the platform.
     let notifier = state.clone();
     tokio::spawn(async move {
-        let deliveries = notify_refund(&notifier, &refund, false).await;
+        let deliveries = notify_refund(&notifier, &refund, &PayControl::default()).await;
         if let Some(r) = notifier.pay().refunds.get_mut(&out_refund_no) {
             r["status"] = json!("SUCCESS");
             r["deliveries"] = json!(deliveries);
@@ -357,42 +363,40 @@ pub(crate) async fn pay_refund(state: State, req: HttpRequest, body: String) -> 
 }
 
 /// Sends a refund's `REFUND.SUCCESS` notification (twice) → what each delivery got.
-async fn notify_refund(state: &State, refund: &Value, forge: bool) -> Vec<Value> {
+async fn notify_refund(state: &State, refund: &Value, control: &PayControl) -> Vec<Value> {
+    let mut amount = refund["amount"].clone();
+    if let Some(refunded) = control.amount {
+        amount["refund"] = json!(refunded);
+    }
     let resource = json!({
-        "mchid": state.settings.mch_id, "out_trade_no": refund["out_trade_no"],
+        "mchid": control.mchid.as_deref().unwrap_or(&state.settings.mch_id), "out_trade_no": refund["out_trade_no"],
         "transaction_id": refund["transaction_id"], "out_refund_no": refund["out_refund_no"],
         "refund_id": refund["refund_id"], "refund_status": "SUCCESS",
         "success_time": "2026-12-02T10:00:05+08:00", "user_received_account": "支付用户零钱",
-        "amount": refund["amount"],
+        "amount": amount,
     });
     let kind = NoticeKind { event_type: "REFUND.SUCCESS", summary: "退款成功", original_type: "refund" };
     let url = refund["notify_url"].as_str().unwrap_or_default();
-    match signed_notice(state, &kind, &resource, forge, None).await {
+    match signed_notice(state, &kind, &resource, control.forge, control.mode.as_deref()).await {
         Ok(notice) => deliver_twice(state, url, &notice).await.0,
         Err(e) => vec![json!(e)],
     }
 }
 
-#[derive(Deserialize, Default)]
-struct RenotifyControl {
-    /// Sign with a wrong key (forged notification).
-    #[serde(default)]
-    forge: bool,
-}
-
 /// Sends a refund's notification again (twice), as the platform does when it is unsure it
-/// arrived; with `{"forge": true}`, signed by a key that is not the platform's.
+/// arrived. The same controls as a payment: `forge` (signed by a key that is not the
+/// platform's), `amount` (another refunded amount), `mchid` (another merchant's), `mode`.
 #[post("/_mock/refunds/{out_refund_no}/notify")]
 pub(crate) async fn renotify_refund(
     state: State,
     path: web::Path<String>,
-    control: Option<web::Json<RenotifyControl>>,
+    control: Option<web::Json<PayControl>>,
 ) -> HttpResponse {
-    let forge = control.is_some_and(|c| c.forge);
+    let control = control.map(web::Json::into_inner).unwrap_or_default();
     let Some(refund) = state.pay().refunds.get(path.as_str()).cloned() else {
         return HttpResponse::NotFound().json(json!({"error": "no such refund"}));
     };
-    HttpResponse::Ok().json(json!({ "deliveries": notify_refund(&state, &refund, forge).await }))
+    HttpResponse::Ok().json(json!({ "deliveries": notify_refund(&state, &refund, &control).await }))
 }
 
 /// The platform's answer for a refund (without the mock's own bookkeeping).
@@ -403,6 +407,18 @@ fn answer_of(stored: &Value) -> Value {
         map.remove("notify_url");
     }
     answer
+}
+
+#[derive(Deserialize)]
+struct HoldControl {
+    hold: bool,
+}
+
+/// `{"hold": true}`: refund results are not sent by themselves any more (see `Pay`).
+#[post("/_mock/refunds/hold")]
+pub(crate) async fn hold_refund_results(state: State, control: web::Json<HoldControl>) -> HttpResponse {
+    state.pay().hold_refund_results = control.hold;
+    HttpResponse::NoContent().finish()
 }
 
 /// Every refund asked for, with what its notification deliveries got.
@@ -421,5 +437,6 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(mock_pay)
         .service(pay_refund)
         .service(refunds)
+        .service(hold_refund_results)
         .service(renotify_refund);
 }

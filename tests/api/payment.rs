@@ -324,3 +324,34 @@ async fn an_old_order_paid_after_the_address_changed_is_refunded_and_the_new_one
     let view = app.view(&token, &app_id).await;
     assert_eq!((view["state"].as_str(), view["payment"]["status"].as_str()), (Some("submitted"), Some("paid")));
 }
+
+#[tokio::test]
+async fn a_signed_refund_result_for_another_merchant_or_amount_is_refused_and_the_true_one_still_counts() {
+    let app = spawn_app().await;
+    let (token, app_id, no) = withdrawn_with_payable_order(&app).await;
+    app.mock_post(&format!("/_mock/pay/{no}"), &json!({})).await;
+    // The platform takes the refund, but its result has not arrived yet.
+    app.client
+        .post(format!("{}/_mock/refunds/hold", app.mock.base_url()))
+        .json(&json!({"hold": true}))
+        .send()
+        .await
+        .expect("hold");
+    assert_eq!(app.drain_payment_calls().await, 1);
+    let out_refund_no = refunds_of(&app, &no).await[0]["out_refund_no"].as_str().expect("no").to_string();
+    let renotify = format!("/_mock/refunds/{out_refund_no}/notify");
+    let before = app.view(&token, &app_id).await;
+    assert_eq!(before["payment"]["status"], "refund_pending");
+    for (why, control) in
+        [("another merchant's", json!({"mchid": "1900009999"})), ("a different amount", json!({"amount": 1}))]
+    {
+        let answer = app.mock_post(&renotify, &control).await;
+        assert_eq!(answer["deliveries"], json!([401, 401]), "{why}");
+        let after = app.view(&token, &app_id).await;
+        assert_eq!((&after["payment"], &after["timeline"]), (&before["payment"], &before["timeline"]), "{why}");
+    }
+    // The genuine result, here in certificate mode, still counts.
+    let answer = app.mock_post(&renotify, &json!({"mode": "certificate"})).await;
+    assert_eq!(answer["deliveries"], json!([204, 204]));
+    assert_eq!(app.view(&token, &app_id).await["payment"]["status"], "refunded");
+}
