@@ -104,8 +104,10 @@ pub async fn officer(
     let username = attempt.username.trim();
     let window = Duration::from_secs(limits.login_window_secs.max(1));
     let refused = || ServiceError::TooManyAttempts { retry_after_secs: window.as_secs() };
-    let name_key = format!("login_attempts:username:{}", username.to_lowercase());
-    let address_key = format!("login_failures:address:{}", attempt.client);
+    // Keys of a fixed size, whatever a client sends as a username or a forwarded address.
+    let digest = |text: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    let name_key = format!("login_attempts:username:{}", digest(&username.to_lowercase()));
+    let address_key = format!("login_failures:address:{}", digest(attempt.client));
     let failures_here = kv.get(&address_key).await?.and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
     if failures_here >= limits.login_max_failures {
         tracing::warn!(client = attempt.client, "officer sign-in refused: too many failures from this address");
