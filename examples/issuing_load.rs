@@ -103,7 +103,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     generate(&state.db, n).await?;
     println!("generated {n} applications and {n} register rows in {:.1} s", started.elapsed().as_secs_f64());
 
-    let token = state.jwt.issue("officer-1", Role::Officer, Some("PY-RMYY"))?;
+    // A real officer row: officer tokens are checked against it on every request.
+    let officer =
+        birthcert::persistence::staff::create_officer(&state.db, "PY-RMYY", "load.officer", "!", false).await?;
+    let token = state.jwt.issue(&officer.id, Role::Officer, Some("PY-RMYY"))?;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)

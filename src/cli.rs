@@ -1,5 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `officer add`, `hospital-key add`,
-//! `audit verify`, `demo`.
+//! The command line: `serve` (default), `migrate`, `officer add|disable|enable|reset-password`,
+//! `hospital-key add|list|revoke`, `crypto rotate`, `audit verify`, `demo`.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -50,7 +50,8 @@ pub enum AuditAction {
 
 #[derive(Subcommand)]
 pub enum OfficerAction {
-    /// Create an officer; the password comes from BIRTHCERT_PASSWORD or standard input.
+    /// Create an officer; the password comes from BIRTHCERT_PASSWORD, else it is asked for at
+    /// the terminal without echo (or read from standard input).
     Add {
         #[arg(long)]
         institution: String,
@@ -58,6 +59,21 @@ pub enum OfficerAction {
         username: String,
         #[arg(long)]
         admin: bool,
+    },
+    /// Disable an officer: sign-in is refused and every token they hold stops working at once.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled officer again.
+    Enable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Set a new password (read like `add` reads it).
+    ResetPassword {
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -67,6 +83,16 @@ pub enum HospitalKeyAction {
     Add {
         #[arg(long)]
         institution: String,
+    },
+    /// The institution's keys (id, created, revoked), never the keys themselves.
+    List {
+        #[arg(long)]
+        institution: String,
+    },
+    /// Revoke a key: it cannot sign in and its tokens are refused at once.
+    Revoke {
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -111,18 +137,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Officer { action: OfficerAction::Add { institution, username, admin } } => {
-            let db = prepared_db(&settings).await?;
-            let password = read_password()?;
-            if password.chars().count() < 12 {
-                return Err(CliError::Usage("password must be at least 12 characters".into()));
-            }
-            let officer = crate::services::staff::add_officer(&db, &institution, &username, &password, admin)
-                .await
-                .map_err(|e| CliError::Usage(e.to_string()))?;
-            eprintln!("officer {} created for {} (admin: {admin})", officer.username, officer.institution_code);
-            Ok(())
-        }
+        Command::Officer { action } => officer(&settings, action).await,
         Command::Demo => crate::demo::run(settings).await.map_err(|e| CliError::Usage(e.to_string())),
         Command::Audit { action: AuditAction::Verify } => {
             let db = persistence::connect(&settings).await?;
@@ -142,19 +157,63 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("audit chain intact: {} entries", report.entries);
             Ok(())
         }
-        Command::HospitalKey { action: HospitalKeyAction::Add { institution } } => {
-            let db = prepared_db(&settings).await?;
-            let key = crate::services::staff::add_hospital_key(&db, &institution)
-                .await
-                .map_err(|e| CliError::Usage(e.to_string()))?;
-            // The key is shown this once; only its hash is kept.
-            #[allow(clippy::print_stdout)]
-            {
-                println!("{key}");
-            }
-            Ok(())
+        Command::HospitalKey { action } => hospital_key(&settings, action).await,
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+async fn officer(settings: &Settings, action: OfficerAction) -> Result<(), CliError> {
+    use crate::services::staff;
+    let db = prepared_db(settings).await?;
+    match action {
+        OfficerAction::Add { institution, username, admin } => {
+            let password = read_password()?;
+            let officer = staff::add_officer(&db, &institution, &username, &password, admin).await.map_err(usage)?;
+            eprintln!("officer {} created for {} (admin: {admin})", officer.username, officer.institution_code);
+        }
+        OfficerAction::Disable { username } => {
+            staff::set_officer_enabled(&db, &username, false).await.map_err(usage)?;
+            eprintln!("officer {username} disabled; their tokens are refused from now on");
+        }
+        OfficerAction::Enable { username } => {
+            staff::set_officer_enabled(&db, &username, true).await.map_err(usage)?;
+            eprintln!("officer {username} enabled");
+        }
+        OfficerAction::ResetPassword { username } => {
+            let password = read_password()?;
+            staff::reset_officer_password(&db, &username, &password).await.map_err(usage)?;
+            eprintln!("password of officer {username} reset");
         }
     }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+async fn hospital_key(settings: &Settings, action: HospitalKeyAction) -> Result<(), CliError> {
+    use crate::services::staff;
+    let db = prepared_db(settings).await?;
+    match action {
+        HospitalKeyAction::Add { institution } => {
+            let key = staff::add_hospital_key(&db, &institution).await.map_err(usage)?;
+            // The key is shown this once; only its hash is kept.
+            println!("{key}");
+        }
+        HospitalKeyAction::List { institution } => {
+            println!("id\tcreated_at\trevoked_at");
+            for key in staff::hospital_keys(&db, &institution).await.map_err(usage)? {
+                let revoked = key.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+                println!("{}\t{}\t{revoked}", key.id, key.created_at.to_rfc3339());
+            }
+        }
+        HospitalKeyAction::Revoke { id } => {
+            let key = staff::revoke_hospital_key(&db, &id).await.map_err(usage)?;
+            eprintln!("key {} of {} revoked", key.id, key.institution_code);
+        }
+    }
+    Ok(())
 }
 
 async fn prepared_db(settings: &Settings) -> Result<persistence::Db, CliError> {
@@ -174,7 +233,9 @@ fn read_password() -> Result<String, CliError> {
     }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprint!("password: ");
+        // At a terminal: asked without echo, so it is neither shown nor left on the screen.
+        return rpassword::prompt_password("password: ")
+            .map_err(|e| CliError::Usage(format!("cannot read password: {e}")));
     }
     let mut line = String::new();
     stdin.lock().read_line(&mut line).map_err(|e| CliError::Usage(format!("cannot read password: {e}")))?;

@@ -1,7 +1,8 @@
 //! Officers and hospital API keys: the institution-side accounts.
 
-use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::entities::{hospital_api_key, officer};
 use super::{is_unique_violation, new_id, PersistenceError};
@@ -81,15 +82,122 @@ pub async fn create_hospital_key(
     Ok(id)
 }
 
-/// The institution an active key belongs to.
-pub async fn institution_for_hospital_key(
+/// An active key with this hash: its id and institution.
+pub async fn active_hospital_key_by_hash(
     db: &impl ConnectionTrait,
     key_hash: &str,
-) -> Result<Option<String>, PersistenceError> {
+) -> Result<Option<HospitalKey>, PersistenceError> {
     Ok(hospital_api_key::Entity::find()
         .filter(hospital_api_key::Column::KeyHash.eq(key_hash))
         .filter(hospital_api_key::Column::RevokedAt.is_null())
         .one(db)
         .await?
-        .map(|m| m.institution_code))
+        .map(HospitalKey::from))
+}
+
+/// A hospital system's API key as an administrator sees it (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HospitalKey {
+    pub id: String,
+    pub institution_code: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<hospital_api_key::Model> for HospitalKey {
+    fn from(m: hospital_api_key::Model) -> Self {
+        HospitalKey {
+            id: m.id,
+            institution_code: m.institution_code,
+            created_at: m.created_at,
+            revoked_at: m.revoked_at,
+        }
+    }
+}
+
+/// Is the key with this id still active, and for this institution? Asked on every request a
+/// hospital system makes, so a revoked key's tokens stop working at once.
+pub async fn hospital_key_is_active(
+    db: &impl ConnectionTrait,
+    id: &str,
+    institution_code: &str,
+) -> Result<bool, PersistenceError> {
+    Ok(hospital_api_key::Entity::find_by_id(id.to_string())
+        .filter(hospital_api_key::Column::InstitutionCode.eq(institution_code))
+        .filter(hospital_api_key::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+        .is_some())
+}
+
+pub async fn hospital_keys(
+    db: &impl ConnectionTrait,
+    institution_code: &str,
+) -> Result<Vec<HospitalKey>, PersistenceError> {
+    Ok(hospital_api_key::Entity::find()
+        .filter(hospital_api_key::Column::InstitutionCode.eq(institution_code))
+        .order_by_asc(hospital_api_key::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(HospitalKey::from)
+        .collect())
+}
+
+/// Revokes the key (once: revoking a revoked key keeps its first time). None if no such key.
+pub async fn revoke_hospital_key(db: &impl ConnectionTrait, id: &str) -> Result<Option<HospitalKey>, PersistenceError> {
+    hospital_api_key::Entity::update_many()
+        .col_expr(hospital_api_key::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(hospital_api_key::Column::Id.eq(id))
+        .filter(hospital_api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(hospital_api_key::Entity::find_by_id(id.to_string()).one(db).await?.map(HospitalKey::from))
+}
+
+/// Is the officer with this id still there and not disabled? Asked on every request an officer
+/// makes, so disabling takes effect at once, whatever tokens the officer holds.
+pub async fn officer_is_active(db: &impl ConnectionTrait, id: &str) -> Result<bool, PersistenceError> {
+    Ok(officer::Entity::find_by_id(id.to_string())
+        .filter(officer::Column::DisabledAt.is_null())
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Disables (or enables) the officer. Returns the officer's id, None if no such username.
+pub async fn set_officer_disabled(
+    db: &impl ConnectionTrait,
+    username: &str,
+    disabled: bool,
+) -> Result<Option<String>, PersistenceError> {
+    let Some(found) = officer::Entity::find().filter(officer::Column::Username.eq(username)).one(db).await? else {
+        return Ok(None);
+    };
+    // Disabling keeps the first time it happened; enabling clears it.
+    if disabled != found.disabled_at.is_some() {
+        officer::Entity::update_many()
+            .col_expr(officer::Column::DisabledAt, Expr::value(disabled.then(Utc::now)))
+            .filter(officer::Column::Id.eq(&found.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(Some(found.id))
+}
+
+/// Sets a new password hash. Returns the officer's id, None if no such username.
+pub async fn set_officer_password(
+    db: &impl ConnectionTrait,
+    username: &str,
+    password_hash: &str,
+) -> Result<Option<String>, PersistenceError> {
+    let Some(found) = officer::Entity::find().filter(officer::Column::Username.eq(username)).one(db).await? else {
+        return Ok(None);
+    };
+    officer::Entity::update_many()
+        .col_expr(officer::Column::PasswordHash, Expr::value(password_hash))
+        .filter(officer::Column::Id.eq(&found.id))
+        .exec(db)
+        .await?;
+    Ok(Some(found.id))
 }

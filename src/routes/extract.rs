@@ -4,15 +4,20 @@
 use std::future::{ready, Ready};
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 
 use crate::auth::{AuthError, Claims, Role};
 use crate::routes::error::ApiError;
 use crate::state::AppState;
 
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))
+}
+
 fn claims(req: &HttpRequest) -> Result<Claims, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
+    let state = state(req)?;
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -59,19 +64,55 @@ macro_rules! extractor {
     };
 }
 
+/// Like `extractor!`, for the accounts that can be taken back: the token must also still
+/// belong to an active officer or an unrevoked key (one primary-key read per request).
+macro_rules! revocable_extractor {
+    ($(#[$doc:meta])* $name:ident, |$c:ident| $accept:expr, $build:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Claims);
+
+        impl $name {
+            pub fn id(&self) -> &str {
+                &self.0.sub
+            }
+        }
+
+        impl FromRequest for $name {
+            type Error = ApiError;
+            type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                let checked = claims(req).and_then(|$c| if $accept { Ok($c) } else { Err(wrong_role()) });
+                let state = state(req);
+                Box::pin(async move {
+                    let $c = checked?;
+                    if !crate::services::sign_in::still_allowed(&state?.db, &$c).await? {
+                        return Err(ApiError::unauthorized(
+                            "access_revoked",
+                            "this account was disabled or its key revoked; ask an administrator",
+                        ));
+                    }
+                    Ok($build)
+                })
+            }
+        }
+    };
+}
+
 extractor!(
     /// A parent signed in through the mini-program.
     Applicant, |c| c.role == Role::Applicant, Applicant(c)
 );
-extractor!(
-    /// A midwifery institution's system, scoped to that institution.
+revocable_extractor!(
+    /// A midwifery institution's system, scoped to that institution; `id()` is its key's id.
     Hospital, |c| c.role == Role::Hospital && c.inst.is_some(), Hospital(c)
 );
-extractor!(
+revocable_extractor!(
     /// An issuing officer (admins are officers too), scoped to their institution.
     Officer, |c| matches!(c.role, Role::Officer | Role::Admin) && c.inst.is_some(), Officer(c)
 );
-extractor!(
+revocable_extractor!(
     /// An officer with the admin role (stock changes).
     Admin, |c| c.role == Role::Admin && c.inst.is_some(), Admin(c)
 );

@@ -65,6 +65,8 @@ pub async fn applicant(
     }
     let user_id = users::sign_in(db, &wx.openid, wx.unionid.as_deref()).await?;
     kv.set(&format!("session_key:{user_id}"), wx.session_key.expose_secret(), SESSION_KEY_TTL).await?;
+    let actor = Actor::applicant(&user_id);
+    super::audit_sign_in(db, &actor, "applicant.signed_in", ("user", &user_id), serde_json::json!({})).await?;
     tracing::info!(%user_id, "applicant signed in");
     session(jwt, &user_id, Role::Applicant, None)
 }
@@ -152,17 +154,41 @@ pub async fn officer(
     session(jwt, &officer.id, role, Some(&officer.institution_code))
 }
 
-/// A hospital system's sign-in with its API key.
+/// A hospital system's sign-in with its API key. The token names the key, so revoking the key
+/// ends the token too. Audited, success or failure.
 #[tracing::instrument(skip_all)]
 pub async fn hospital(db: &Db, jwt: &JwtKeys, institution_code: &str, api_key: &str) -> Result<Session, ServiceError> {
+    let institution_code = institution_code.trim();
     let hash = auth::hash_api_key(api_key);
-    match staff::institution_for_hospital_key(db, &hash).await? {
-        Some(code) if code == institution_code.trim() => {
-            session(jwt, &format!("hospital:{code}"), Role::Hospital, Some(&code))
+    // What a client sent goes into the log only as much as a real code could be.
+    let shown: String = institution_code.chars().take(32).collect();
+    let detail = serde_json::json!({"institution": shown});
+    match staff::active_hospital_key_by_hash(db, &hash).await? {
+        Some(key) if key.institution_code == institution_code => {
+            let actor = Actor::hospital(institution_code);
+            super::audit_sign_in(db, &actor, "hospital.signed_in", ("hospital_key", &key.id), detail).await?;
+            session(jwt, &key.id, Role::Hospital, Some(&key.institution_code))
         }
-        _ => Err(ServiceError::Unauthorized {
-            code: "invalid_credentials",
-            message: "institution code or API key is wrong".into(),
-        }),
+        _ => {
+            let actor = Actor { kind: "sign_in", id: "hospital_key".into() };
+            let subject = ("institution", shown.as_str());
+            super::audit_sign_in(db, &actor, "hospital.sign_in_failed", subject, detail).await?;
+            Err(ServiceError::Unauthorized {
+                code: "invalid_credentials",
+                message: "institution code or API key is wrong".into(),
+            })
+        }
     }
+}
+
+/// Is the holder of a valid token still allowed in? Officers and hospital keys can be taken back
+/// (`officer disable`, `hospital-key revoke`), so their tokens are checked against the accounts on
+/// every request; a family's token needs no such check.
+pub async fn still_allowed(db: &Db, claims: &auth::Claims) -> Result<bool, ServiceError> {
+    let institution = claims.inst.as_deref().unwrap_or_default();
+    Ok(match claims.role {
+        Role::Applicant => true,
+        Role::Officer | Role::Admin => staff::officer_is_active(db, &claims.sub).await?,
+        Role::Hospital => staff::hospital_key_is_active(db, &claims.sub, institution).await?,
+    })
 }

@@ -1,8 +1,18 @@
-//! Creating institution-side accounts, shared by the command line, the embedded demo seed and
-//! the tests.
+//! Institution-side accounts (officers and hospital systems' API keys): created, disabled,
+//! re-enabled, reset and revoked. Shared by the command line, the embedded demo seed and the
+//! tests. Every change is in the audit log, in the same transaction as the change; the actor is
+//! the operator at the command line.
 
 use crate::auth;
+use crate::persistence::audit::{self, Actor};
 use crate::persistence::{self, staff, Db, PersistenceError};
+
+pub use crate::persistence::staff::HospitalKey;
+
+/// Who changes accounts: whoever runs the command line on the server.
+fn operator() -> Actor {
+    Actor { kind: "operator", id: "command_line".into() }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -12,6 +22,12 @@ pub enum AccountError {
     UsernameTaken(String),
     #[error("username must be 3–64 letters, digits, '.', '_' or '-'")]
     BadUsername,
+    #[error("no officer named {0:?}")]
+    UnknownOfficer(String),
+    #[error("no hospital key with id {0:?}")]
+    UnknownKey(String),
+    #[error("password must be at least {MIN_PASSWORD_CHARS} characters")]
+    ShortPassword,
     #[error(transparent)]
     Persistence(PersistenceError),
     #[error(transparent)]
@@ -33,14 +49,92 @@ pub async fn add_officer(
         return Err(AccountError::BadUsername);
     }
     ensure_institution(db, institution).await?;
-    let password = password.to_string();
-    let phc = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| AccountError::Auth(auth::AuthError::Hashing(e.to_string())))??;
-    staff::create_officer(db, institution, username, &phc, admin).await.map_err(|e| match e {
+    let phc = hashed(password).await?;
+    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
+    let officer = staff::create_officer(&*txn, institution, username, &phc, admin).await.map_err(|e| match e {
         PersistenceError::Conflict(_) => AccountError::UsernameTaken(username.to_string()),
         other => AccountError::Persistence(other),
-    })
+    })?;
+    let detail = serde_json::json!({"username": username, "institution": institution, "admin": admin});
+    audit::append(&txn, &operator(), "officer.created", "officer", &officer.id, detail)
+        .await
+        .map_err(AccountError::Persistence)?;
+    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))?;
+    Ok(officer)
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// argon2id, off the async workers.
+async fn hashed(password: &str) -> Result<String, AccountError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::ShortPassword);
+    }
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| AccountError::Auth(auth::AuthError::Hashing(e.to_string())))?
+        .map_err(AccountError::Auth)
+}
+
+/// Disables the officer, or enables them again. A disabled officer cannot sign in, and every
+/// token they already hold is refused from the next request on.
+#[tracing::instrument(skip_all)]
+pub async fn set_officer_enabled(db: &Db, username: &str, enabled: bool) -> Result<(), AccountError> {
+    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
+    let id = staff::set_officer_disabled(&*txn, username, !enabled)
+        .await
+        .map_err(AccountError::Persistence)?
+        .ok_or_else(|| AccountError::UnknownOfficer(username.to_string()))?;
+    let action = if enabled { "officer.enabled" } else { "officer.disabled" };
+    audit::append(&txn, &operator(), action, "officer", &id, serde_json::json!({"username": username}))
+        .await
+        .map_err(AccountError::Persistence)?;
+    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))
+}
+
+/// Sets a new password (an officer who forgot theirs; the old one stops working at once).
+#[tracing::instrument(skip_all)]
+pub async fn reset_officer_password(db: &Db, username: &str, password: &str) -> Result<(), AccountError> {
+    let phc = hashed(password).await?;
+    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
+    let id = staff::set_officer_password(&*txn, username, &phc)
+        .await
+        .map_err(AccountError::Persistence)?
+        .ok_or_else(|| AccountError::UnknownOfficer(username.to_string()))?;
+    audit::append(
+        &txn,
+        &operator(),
+        "officer.password_reset",
+        "officer",
+        &id,
+        serde_json::json!({"username": username}),
+    )
+    .await
+    .map_err(AccountError::Persistence)?;
+    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))
+}
+
+/// The institution's keys, oldest first, revoked ones included.
+pub async fn hospital_keys(db: &Db, institution: &str) -> Result<Vec<HospitalKey>, AccountError> {
+    ensure_institution(db, institution).await?;
+    staff::hospital_keys(db, institution).await.map_err(AccountError::Persistence)
+}
+
+/// Revokes a key: it cannot sign in again, and tokens it was given are refused at once.
+#[tracing::instrument(skip_all)]
+pub async fn revoke_hospital_key(db: &Db, id: &str) -> Result<HospitalKey, AccountError> {
+    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
+    let key = staff::revoke_hospital_key(&*txn, id)
+        .await
+        .map_err(AccountError::Persistence)?
+        .ok_or_else(|| AccountError::UnknownKey(id.to_string()))?;
+    let detail = serde_json::json!({"institution": key.institution_code});
+    audit::append(&txn, &operator(), "hospital_key.revoked", "hospital_key", &key.id, detail)
+        .await
+        .map_err(AccountError::Persistence)?;
+    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))?;
+    Ok(key)
 }
 
 /// Returns the new key; it is not stored anywhere in clear.
@@ -48,7 +142,15 @@ pub async fn add_officer(
 pub async fn add_hospital_key(db: &Db, institution: &str) -> Result<String, AccountError> {
     ensure_institution(db, institution).await?;
     let key = auth::generate_api_key();
-    staff::create_hospital_key(db, institution, &auth::hash_api_key(&key)).await.map_err(AccountError::Persistence)?;
+    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
+    let id = staff::create_hospital_key(&*txn, institution, &auth::hash_api_key(&key))
+        .await
+        .map_err(AccountError::Persistence)?;
+    let detail = serde_json::json!({"institution": institution});
+    audit::append(&txn, &operator(), "hospital_key.created", "hospital_key", &id, detail)
+        .await
+        .map_err(AccountError::Persistence)?;
+    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))?;
     Ok(key)
 }
 

@@ -2,7 +2,6 @@
 //! two officers approving the same application at once. Each answer is a success, a replay or a
 //! 409 — never a 500 — and the effect happens once. Run on both backends.
 
-use birthcert::auth::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -51,13 +50,14 @@ async fn two_officers_approving_at_once_issue_one_certificate() {
     app.stock("R370000001", "R370000005").await;
     let (token, app_id) = app.submitted().await;
     let path = format!("/api/v1/officer/applications/{app_id}/approval");
-    let approve = |officer: &'static str| {
-        let token = app.state.jwt.issue(officer, Role::Officer, Some("PY-RMYY")).expect("token");
+    let wang = app.another_officer("PY-RMYY", "officer.wang").await;
+    let li = app.another_officer("PY-RMYY", "officer.li").await;
+    let approve = |token: String| {
         let path = path.clone();
         let app = &app;
         async move { app.send(Method::POST, &path, &token, Some(json!({}))).await }
     };
-    let (a, b) = tokio::join!(approve("officer-wang"), approve("officer-li"));
+    let (a, b) = tokio::join!(approve(wang), approve(li));
     let answers = [a, b];
     let ok: Vec<&(u16, Value)> = answers.iter().filter(|(s, _)| *s == 200).collect();
     assert_eq!(ok.len(), 1, "exactly one approval goes through: {answers:?}");

@@ -36,9 +36,9 @@ async fn each_role_reaches_only_its_endpoints() {
 
     let tokens = [
         (Role::Applicant, jwt.issue("u-1", Role::Applicant, None).expect("token")),
-        (Role::Hospital, jwt.issue("h-1", Role::Hospital, Some("PY-RMYY")).expect("token")),
-        (Role::Officer, jwt.issue("o-1", Role::Officer, Some("PY-RMYY")).expect("token")),
-        (Role::Admin, jwt.issue("a-1", Role::Admin, Some("PY-RMYY")).expect("token")),
+        (Role::Hospital, spawned.hospital_token("PY-RMYY")),
+        (Role::Officer, spawned.officer_token("PY-RMYY")),
+        (Role::Admin, spawned.admin_token("PY-RMYY")),
     ];
     // Which roles each path admits: admins are officers too.
     let admits = |path: &str, role: Role| match path {

@@ -4,7 +4,7 @@
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-use crate::helpers::{config_dir, father_id, id, mother_id, parents, photo, png, spawn_app};
+use crate::helpers::{father_id, id, mother_id, parents, photo, png, spawn_app};
 
 const GET: reqwest::Method = reqwest::Method::GET;
 const POST: reqwest::Method = reqwest::Method::POST;
@@ -586,30 +586,18 @@ async fn the_deadline_watcher_flags_overdue_applications_and_the_queue_shows_the
 async fn audit_verify_passes_on_the_real_chain_and_names_the_altered_entry() {
     let app = spawn_app().await;
     let (_, _app_id) = app.submitted().await;
-    let verify = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_birthcert"))
-            .args(["audit", "verify"])
-            .env("BIRTHCERT_CONFIG_DIR", config_dir())
-            .env("BIRTHCERT_ENV", "test")
-            .env("BIRTHCERT__DATABASE__URL", &app.database.url)
-            .env("RUST_LOG", "error")
-            .output()
-            .expect("runs")
-    };
-    let out = verify();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("intact"), "{stderr}");
+    let out = app.command(&["audit", "verify"], None);
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stderr.contains("intact"), "{}", out.stderr);
 
     app.state
         .db
         .execute_unprepared("UPDATE audit_log SET detail = '{\"to\":\"issued\"}' WHERE seq = 3")
         .await
         .expect("tampered");
-    let out = verify();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success());
-    assert!(stderr.contains("entry 3") && stderr.contains("altered"), "{stderr}");
+    let out = app.command(&["audit", "verify"], None);
+    assert!(!out.success);
+    assert!(out.stderr.contains("entry 3") && out.stderr.contains("altered"), "{}", out.stderr);
 }
 
 // ---- the printable form --------------------------------------------------------------------
@@ -965,8 +953,8 @@ async fn reading_the_queue_and_the_modification_requests_is_audited_and_a_refuse
     assert_eq!(
         reads().await,
         vec![
-            ("read_queue".to_string(), "officer-1".to_string()),
-            ("read_modification_requests".to_string(), "officer-1".to_string())
+            ("read_queue".to_string(), app.accounts["officer:PY-RMYY"].clone()),
+            ("read_modification_requests".to_string(), app.accounts["officer:PY-RMYY"].clone())
         ]
     );
     // The institution's other officers see the same trail of who looked.

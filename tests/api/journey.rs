@@ -301,7 +301,7 @@ async fn another_users_application_is_not_found_everywhere() {
     let (_, list) = app.send(reqwest::Method::GET, "/api/v1/applications", &other_token, None).await;
     assert_eq!(list, json!([]));
     // An officer token is the wrong role for applicant endpoints.
-    let officer = app.state.jwt.issue("o1", birthcert::auth::Role::Officer, Some("PY-RMYY")).expect("token");
+    let officer = app.officer_token("PY-RMYY");
     assert_eq!(app.send(reqwest::Method::GET, "/api/v1/applications", &officer, None).await.0, 403);
 }
 

@@ -1,5 +1,6 @@
 //! API tests through real HTTP, one binary. Each test gets its own app, database and mock.
 
+mod accounts;
 mod concurrency;
 mod config;
 mod confirmation;

@@ -9,16 +9,33 @@ use serde_json::{json, Value};
 use super::TestApp;
 
 impl TestApp {
+    /// A token of the institution's officer that `spawn_app` created.
     pub fn officer_token(&self, institution: &str) -> String {
-        self.state.jwt.issue("officer-1", Role::Officer, Some(institution)).expect("token")
+        self.state.jwt.issue(&self.account("officer", institution), Role::Officer, Some(institution)).expect("token")
     }
 
     pub fn admin_token(&self, institution: &str) -> String {
-        self.state.jwt.issue("admin-1", Role::Admin, Some(institution)).expect("token")
+        self.state.jwt.issue(&self.account("admin", institution), Role::Admin, Some(institution)).expect("token")
     }
 
+    /// A token of the institution's hospital key that `spawn_app` created.
     pub fn hospital_token(&self, institution: &str) -> String {
-        self.state.jwt.issue(&format!("hospital:{institution}"), Role::Hospital, Some(institution)).expect("token")
+        self.state.jwt.issue(&self.account("hospital", institution), Role::Hospital, Some(institution)).expect("token")
+    }
+
+    fn account(&self, role: &str, institution: &str) -> String {
+        self.accounts
+            .get(&format!("{role}:{institution}"))
+            .cloned()
+            .expect("spawn_app creates accounts for PY-RMYY and PY-ZYY")
+    }
+
+    /// One more officer at the institution (no password: only tokens), and a token of theirs.
+    pub async fn another_officer(&self, institution: &str, username: &str) -> String {
+        let officer = birthcert::persistence::staff::create_officer(&self.state.db, institution, username, "!", false)
+            .await
+            .expect("officer");
+        self.state.jwt.issue(&officer.id, Role::Officer, Some(institution)).expect("token")
     }
 
     /// Blank numbers `first`..=`last` received at Pingyin People's Hospital.

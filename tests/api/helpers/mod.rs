@@ -65,6 +65,25 @@ pub struct TestApp {
     pub mock: mock_wechat::MockServer,
     handle: actix_web::dev::ServerHandle,
     pub database: TestDatabase,
+    /// Ids of the accounts made for each institution: "officer:PY-RMYY", "admin:…", "hospital:…".
+    pub accounts: std::collections::HashMap<String, String>,
+}
+
+/// An officer, an admin and a hospital key at each institution the tests use; officers get no
+/// password (tests issue their tokens), so creating them costs no argon2.
+async fn accounts(db: &birthcert::persistence::Db) -> std::collections::HashMap<String, String> {
+    use birthcert::persistence::staff;
+    let mut ids = std::collections::HashMap::new();
+    for institution in ["PY-RMYY", "PY-ZYY"] {
+        let lower = institution.to_lowercase();
+        let officer = staff::create_officer(db, institution, &format!("officer.{lower}"), "!", false).await;
+        ids.insert(format!("officer:{institution}"), officer.expect("officer").id);
+        let admin = staff::create_officer(db, institution, &format!("admin.{lower}"), "!", true).await;
+        ids.insert(format!("admin:{institution}"), admin.expect("admin").id);
+        let key = staff::create_hospital_key(db, institution, &format!("unusable-{lower}")).await;
+        ids.insert(format!("hospital:{institution}"), key.expect("key"));
+    }
+    ids
 }
 
 /// Adjusts the settings of one test's app before it starts.
@@ -115,6 +134,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     mock.set_service_url(&format!("http://127.0.0.1:{port}"));
+    let accounts = accounts(&state.db).await;
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
 
@@ -123,10 +143,40 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         mock,
         handle,
         database,
+        accounts,
     }
 }
 
+/// What a command of the `birthcert` binary printed, and whether it succeeded.
+pub struct CommandOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 impl TestApp {
+    /// Runs `birthcert <args>` against this app's database and images, as an operator would on
+    /// the server; `password` answers a password prompt.
+    pub fn command(&self, args: &[&str], password: Option<&str>) -> CommandOutput {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_birthcert"));
+        cmd.args(args)
+            .env("BIRTHCERT_CONFIG_DIR", config_dir())
+            .env("BIRTHCERT_ENV", "test")
+            .env("BIRTHCERT__DATABASE__URL", &self.database.url)
+            .env("BIRTHCERT__BLOBS__DIR", self.database.dir.path().join("blobs"))
+            .env("RUST_LOG", "error")
+            .stdin(std::process::Stdio::null());
+        if let Some(password) = password {
+            cmd.env("BIRTHCERT_PASSWORD", password);
+        }
+        let out = cmd.output().expect("the birthcert binary runs");
+        CommandOutput {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
