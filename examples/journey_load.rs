@@ -87,10 +87,13 @@ fn id(body: &str) -> String {
     format!("{body}{}", check_char(body.as_bytes()))
 }
 
+/// A real image (every upload is decoded whole), small like a scanned ID card's thumbnail.
 fn png() -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    v.extend(std::iter::repeat_n(5u8, 2048));
-    v
+    let mut out = std::io::Cursor::new(Vec::new());
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 40, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 5) as u8, ((x ^ y) * 7) as u8])
+    }));
+    img.write_to(&mut out, image::ImageOutputFormat::Png).map(|_| out.into_inner()).unwrap_or_default()
 }
 
 async fn journey(c: Arc<Client>, n: usize) -> Result<(), String> {

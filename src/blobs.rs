@@ -1,10 +1,13 @@
-//! Uploaded images, stored by their SHA-256 in a local directory (configurable). Content is
-//! judged by its first bytes, never by a file name or a header the client sent.
+//! Uploaded images, stored sealed (AES-256-GCM under the data key) by the SHA-256 of the image in
+//! a local directory (configurable). Content is judged by its bytes, never by a file name or a
+//! header the client sent.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+
+use crate::crypto::PersonalDataCipher;
 
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 /// Decoding limits: a phone photo is at most 8,000 pixels on a side (48 MP); 256 MiB holds
@@ -75,6 +78,8 @@ pub enum BlobError {
     TooManyPixels,
     #[error("blob store: {0}")]
     Io(#[from] std::io::Error),
+    #[error("stored image {0} does not open: {1}")]
+    Sealed(String, crate::crypto::CryptoError),
 }
 
 #[derive(Debug, Clone)]
@@ -87,115 +92,171 @@ pub struct StoredBlob {
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     dir: PathBuf,
+    cipher: PersonalDataCipher,
+}
+
+/// What `reseal_all` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ResealReport {
+    /// Files sealed again under the current key (clear ones and ones under an older key).
+    pub resealed: u64,
+    /// Files already under the current key.
+    pub current: u64,
 }
 
 impl BlobStore {
-    pub fn new(dir: impl Into<PathBuf>) -> BlobStore {
-        BlobStore { dir: dir.into() }
+    /// Images are sealed with the cipher's current data key (AES-256-GCM, key id in each file's
+    /// header) and opened with whichever key sealed them.
+    pub fn new(dir: impl Into<PathBuf>, cipher: PersonalDataCipher) -> BlobStore {
+        BlobStore { dir: dir.into(), cipher }
     }
 
     fn path_for(&self, sha256: &str) -> PathBuf {
         self.dir.join(&sha256[..2]).join(sha256)
     }
 
-    /// Writes chunks to a temporary file while hashing, checking type and size as they come;
-    /// the file is moved under its hash only when complete and valid.
+    /// Reads an upload (at most `limit` bytes, checking type and size as chunks come), decodes
+    /// it whole under the limits (a body that only starts like an image is refused, and a
+    /// decompression bomb is refused here rather than at print time), and stores it sealed under
+    /// its hash. Nothing is written until the whole upload is in and valid, and nothing is ever
+    /// written in clear.
     pub async fn store_image<S, E>(&self, chunks: S, limit: usize) -> Result<StoredBlob, BlobError>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        self.store(chunks, limit, None).await
+        self.store(chunks, limit, 1).await
     }
 
-    /// Like `store_image`, for a photo a person looks at: the whole file must decode as the
-    /// image its first bytes claim (a body that only starts like one is refused), and be at least
-    /// `min_side` pixels each way.
+    /// Like `store_image`, for a photo a person must make out: at least `min_side` pixels each
+    /// way.
     pub async fn store_photo<S, E>(&self, chunks: S, limit: usize, min_side: u32) -> Result<StoredBlob, BlobError>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        self.store(chunks, limit, Some(min_side)).await
+        self.store(chunks, limit, min_side).await
     }
 
-    async fn store<S, E>(&self, mut chunks: S, limit: usize, min_side: Option<u32>) -> Result<StoredBlob, BlobError>
+    async fn store<S, E>(&self, mut chunks: S, limit: usize, min_side: u32) -> Result<StoredBlob, BlobError>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         use futures_util::StreamExt;
+        let mut bytes = Vec::new();
+        let mut image_type = None;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(BlobError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+            if image_type.is_none() && bytes.len() >= 8 {
+                image_type = Some(ImageType::sniff(&bytes).ok_or(BlobError::NotAnImage)?);
+            }
+        }
+        if bytes.is_empty() {
+            return Err(BlobError::Empty);
+        }
+        let image_type = match image_type {
+            Some(t) => t,
+            None => ImageType::sniff(&bytes).ok_or(BlobError::NotAnImage)?,
+        };
+        let bytes = std::sync::Arc::new(bytes);
+        let format = match image_type {
+            ImageType::Jpeg => image::ImageFormat::Jpeg,
+            ImageType::Png => image::ImageFormat::Png,
+        };
+        let (width, height) = {
+            let _slot = decode_slots().acquire().await.map_err(std::io::Error::other)?;
+            // Decoding is CPU work of tens of milliseconds: off the async workers.
+            let image = bytes.clone();
+            tokio::task::spawn_blocking(move || decode_bounded(&image, format))
+                .await
+                .map_err(std::io::Error::other)??
+        };
+        if width < min_side || height < min_side {
+            return Err(BlobError::TooSmall { width, height, min: min_side });
+        }
+        let sha256 = hex::encode(Sha256::digest(bytes.as_slice()));
+        let size = bytes.len() as u64;
+        let sealed = self.cipher.seal_blob(&sha256, &bytes);
+        self.write(&sha256, &sealed).await?;
+        Ok(StoredBlob { sha256, size, image_type })
+    }
+
+    /// Writes a file under its name through a temporary file, so a reader never sees half of it.
+    async fn write(&self, sha256: &str, contents: &[u8]) -> Result<(), BlobError> {
         tokio::fs::create_dir_all(self.dir.join("tmp")).await?;
         let tmp = self.dir.join("tmp").join(uuid::Uuid::new_v4().simple().to_string());
-        let result = async {
+        let written = async {
             let mut file = tokio::fs::File::create(&tmp).await?;
-            let mut hasher = Sha256::new();
-            let mut size = 0usize;
-            let mut head = Vec::with_capacity(8);
-            let mut image_type = None;
-            while let Some(chunk) = chunks.next().await {
-                let chunk = chunk.map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))?;
-                size += chunk.len();
-                if size > limit {
-                    return Err(BlobError::TooLarge);
-                }
-                if image_type.is_none() {
-                    head.extend_from_slice(&chunk[..chunk.len().min(8 - head.len().min(8))]);
-                    if head.len() >= 8 || size >= 8 {
-                        image_type = Some(ImageType::sniff(&head).ok_or(BlobError::NotAnImage)?);
-                    }
-                }
-                hasher.update(&chunk);
-                file.write_all(&chunk).await?;
-            }
-            if size == 0 {
-                return Err(BlobError::Empty);
-            }
-            let image_type = match image_type {
-                Some(t) => t,
-                None => ImageType::sniff(&head).ok_or(BlobError::NotAnImage)?,
-            };
-            file.flush().await?;
-            if let Some(min) = min_side {
-                let bytes = tokio::fs::read(&tmp).await?;
-                let format = match image_type {
-                    ImageType::Jpeg => image::ImageFormat::Jpeg,
-                    ImageType::Png => image::ImageFormat::Png,
-                };
-                let _slot = decode_slots().acquire().await.map_err(std::io::Error::other)?;
-                // Decoding is CPU work of tens of milliseconds: off the async workers.
-                let (width, height) = tokio::task::spawn_blocking(move || decode_bounded(&bytes, format))
-                    .await
-                    .map_err(std::io::Error::other)??;
-                if width < min || height < min {
-                    return Err(BlobError::TooSmall { width, height, min });
-                }
-            }
-            let sha256 = hex::encode(hasher.finalize());
-            let dest = self.path_for(&sha256);
+            file.write_all(contents).await?;
+            file.sync_all().await?;
+            let dest = self.path_for(sha256);
             if let Some(parent) = dest.parent() {
                 tokio::fs::create_dir_all(parent).await?;
             }
-            tokio::fs::rename(&tmp, &dest).await?;
-            Ok(StoredBlob { sha256, size: size as u64, image_type })
+            tokio::fs::rename(&tmp, &dest).await
         }
         .await;
-        if result.is_err() {
+        if written.is_err() {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
-        result
+        Ok(written?)
     }
 
+    /// The image as uploaded: opened with the key that sealed it (a file stored before images
+    /// were sealed is read as it is).
     pub async fn read(&self, sha256: &str) -> Result<Vec<u8>, BlobError> {
-        if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+        if !is_name(sha256) {
             return Err(BlobError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad hash")));
         }
-        Ok(tokio::fs::read(self.path_for(sha256)).await?)
+        let stored = tokio::fs::read(self.path_for(sha256)).await?;
+        self.cipher.open_blob(sha256, &stored).map_err(|e| BlobError::Sealed(sha256.to_string(), e))
+    }
+
+    /// Seals every file that is in clear or under an older key with the current key (`birthcert
+    /// crypto rotate`). Each file is checked against its name before it is rewritten; one that
+    /// does not open stops the run (nothing is lost: it is left as it was).
+    pub async fn reseal_all(&self) -> Result<ResealReport, BlobError> {
+        let mut report = ResealReport::default();
+        let Ok(mut shards) = tokio::fs::read_dir(&self.dir).await else { return Ok(report) };
+        while let Some(shard) = shards.next_entry().await? {
+            if shard.file_name() == "tmp" || !shard.file_type().await?.is_dir() {
+                continue;
+            }
+            let mut files = tokio::fs::read_dir(shard.path()).await?;
+            while let Some(file) = files.next_entry().await? {
+                let name = file.file_name().to_string_lossy().to_string();
+                if !is_name(&name) {
+                    continue;
+                }
+                let stored = tokio::fs::read(file.path()).await?;
+                let key_id = crate::crypto::blob_key_id(&stored).map_err(|e| BlobError::Sealed(name.clone(), e))?;
+                if self.cipher.is_current(key_id) {
+                    report.current += 1;
+                    continue;
+                }
+                let clear = self.cipher.open_blob(&name, &stored).map_err(|e| BlobError::Sealed(name.clone(), e))?;
+                if hex::encode(Sha256::digest(&clear)) != name {
+                    return Err(BlobError::Sealed(name, crate::crypto::CryptoError::Authentication));
+                }
+                self.write(&name, &self.cipher.seal_blob(&name, &clear)).await?;
+                report.resealed += 1;
+            }
+        }
+        Ok(report)
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+fn is_name(sha256: &str) -> bool {
+    sha256.len() == 64 && sha256.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -211,11 +272,15 @@ mod tests {
         assert_eq!(ImageType::sniff(b""), None);
     }
 
+    fn cipher(key_id: &str, key: u8) -> PersonalDataCipher {
+        PersonalDataCipher::new(key_id, &[key; 32], [9u8; 32])
+    }
+
     #[tokio::test]
-    async fn stores_by_hash_and_refuses_what_is_not_allowed() {
+    async fn stores_by_hash_sealed_and_refuses_what_is_not_allowed() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = BlobStore::new(dir.path());
-        let png = b"\x89PNG\r\n\x1a\nrest-of-image".to_vec();
+        let store = BlobStore::new(dir.path(), cipher("k1", 7));
+        let png = png_of(20, 10);
         let chunks = futures_util::stream::iter(vec![
             Ok::<_, std::io::Error>(bytes::Bytes::from(png[..3].to_vec())),
             Ok(bytes::Bytes::from(png[3..].to_vec())),
@@ -224,6 +289,19 @@ mod tests {
         assert_eq!(stored.image_type, ImageType::Png);
         assert_eq!(stored.sha256, hex::encode(Sha256::digest(&png)));
         assert_eq!(store.read(&stored.sha256).await.expect("read"), png);
+        let on_disk = std::fs::read(store.path_for(&stored.sha256)).expect("file");
+        assert!(on_disk.starts_with(b"BCS1") && !on_disk.windows(4).any(|w| w == b"IHDR"), "sealed on disk");
+        assert!(image::load_from_memory(&on_disk).is_err());
+
+        // A document is decoded whole too: a body that only starts like a PNG is refused, and so is
+        // a header that promises more pixels than any photo has.
+        let one = |b: Vec<u8>| futures_util::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from(b))]);
+        let only_starts_like_a_png = b"\x89PNG\r\n\x1a\nrest-of-image".to_vec();
+        assert!(matches!(store.store_image(one(only_starts_like_a_png), 1024).await, Err(BlobError::NotAnImage)));
+        assert!(matches!(
+            store.store_image(one(png_of(1, MAX_SIDE + 1)), 1 << 20).await,
+            Err(BlobError::TooManyPixels)
+        ));
 
         let gif =
             futures_util::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"GIF89a-not-allowed"))]);
@@ -236,6 +314,30 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
     }
 
+    #[tokio::test]
+    async fn rotation_reseals_clear_and_old_files_and_keeps_every_image() {
+        let dir = tempfile::tempdir().expect("dir");
+        let old = BlobStore::new(dir.path(), cipher("k1", 7));
+        let one = |b: Vec<u8>| futures_util::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from(b))]);
+        let first = png_of(3, 4);
+        let sealed_old = old.store_image(one(first.clone()), 1024).await.expect("stored");
+        // A file from before images were sealed.
+        let clear = png_of(5, 6);
+        let clear_name = hex::encode(Sha256::digest(&clear));
+        std::fs::create_dir_all(dir.path().join(&clear_name[..2])).expect("shard");
+        std::fs::write(old.path_for(&clear_name), &clear).expect("clear file");
+
+        let new = BlobStore::new(dir.path(), cipher("k2", 8).with_previous_key("k1", &[7; 32]));
+        assert_eq!(new.read(&clear_name).await.expect("clear reads"), clear);
+        assert_eq!(new.reseal_all().await.expect("rotated"), ResealReport { resealed: 2, current: 0 });
+        assert_eq!(new.reseal_all().await.expect("again"), ResealReport { resealed: 0, current: 2 });
+        // Only the new key is needed from now on.
+        let only_new = BlobStore::new(dir.path(), cipher("k2", 8));
+        assert_eq!(only_new.read(&clear_name).await.expect("read"), clear);
+        assert_eq!(only_new.read(&sealed_old.sha256).await.expect("read"), first);
+        assert!(std::fs::read(only_new.path_for(&clear_name)).expect("file").starts_with(b"BCS1\x02k2"));
+    }
+
     fn png_of(width: u32, height: u32) -> Vec<u8> {
         let mut out = std::io::Cursor::new(Vec::new());
         image::DynamicImage::new_rgb8(width, height).write_to(&mut out, image::ImageOutputFormat::Png).expect("png");
@@ -245,7 +347,7 @@ mod tests {
     #[tokio::test]
     async fn a_photo_must_decode_whole_and_be_large_enough() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = BlobStore::new(dir.path());
+        let store = BlobStore::new(dir.path(), cipher("k1", 7));
         let one = |b: Vec<u8>| futures_util::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from(b))]);
         assert!(store.store_photo(one(png_of(300, 320)), 1 << 20, 300).await.is_ok());
         assert!(matches!(

@@ -35,11 +35,23 @@ pub enum Command {
     /// Drive one complete application through the HTTP API against the embedded defaults and
     /// print each step and each message the parent received.
     Demo,
+    /// The data key.
+    Crypto {
+        #[command(subcommand)]
+        action: CryptoAction,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
         action: AuditAction,
     },
+}
+
+#[derive(Subcommand)]
+pub enum CryptoAction {
+    /// Seal every ID and phone number, frozen form and image that is in clear or under an older
+    /// key (listed in crypto.previous_data_keys) with the current crypto.data_key.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -158,11 +170,33 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::HospitalKey { action } => hospital_key(&settings, action).await,
+        Command::Crypto { action: CryptoAction::Rotate } => {
+            let db = prepared_db(&settings).await?;
+            let cipher = settings.cipher()?;
+            let blobs = crate::blobs::BlobStore::new(settings.blobs.dir.clone(), cipher.clone());
+            let done = crate::services::rotation::rotate(&db, &cipher, &blobs).await.map_err(usage)?;
+            eprintln!(
+                "sealed under key {}: {} values and {} images re-sealed, {} values and {} images already were",
+                cipher.current_key_id(),
+                done.values.resealed,
+                done.images.resealed,
+                done.values.current,
+                done.images.current
+            );
+            Ok(())
+        }
     }
 }
 
-fn usage(e: impl std::fmt::Display) -> CliError {
-    CliError::Usage(e.to_string())
+/// The whole cause chain: the operator at the command line is the one who must see why.
+fn usage(e: impl std::error::Error) -> CliError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    CliError::Usage(text)
 }
 
 async fn officer(settings: &Settings, action: OfficerAction) -> Result<(), CliError> {

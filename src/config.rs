@@ -218,6 +218,37 @@ pub struct CryptoSettings {
     pub data_key_id: String,
     /// Base64 of 32 bytes: HMAC-SHA256 key for blind indexes.
     pub index_key: SecretString,
+    /// Older data keys, still accepted for reading during a rotation (`birthcert crypto rotate`
+    /// re-seals everything under `data_key`; then they can go). From the environment as JSON:
+    /// `BIRTHCERT__CRYPTO__PREVIOUS_DATA_KEYS='[{"id":"dev-1","key":"..."}]'`.
+    #[serde(default, deserialize_with = "list_or_json")]
+    pub previous_data_keys: Vec<PreviousDataKey>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PreviousDataKey {
+    pub id: String,
+    /// Base64 of 32 bytes.
+    pub key: SecretString,
+}
+
+/// A list as TOML writes it, or the same list as JSON text (all an environment variable can hold).
+fn list_or_json<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrJson<T> {
+        List(Vec<T>),
+        Json(String),
+    }
+    match ListOrJson::<T>::deserialize(deserializer)? {
+        ListOrJson::List(list) => Ok(list),
+        ListOrJson::Json(text) if text.trim().is_empty() => Ok(Vec::new()),
+        ListOrJson::Json(text) => serde_json::from_str(&text).map_err(serde::de::Error::custom),
+    }
 }
 
 /// The electronic health card open platform.
@@ -479,8 +510,7 @@ impl Settings {
                 });
             }
         }
-        decode_key("crypto.data_key", &self.crypto.data_key)?;
-        decode_key("crypto.index_key", &self.crypto.index_key)?;
+        self.cipher()?;
         let aes_len = self.wechat.encoding_aes_key.expose_secret().len();
         if aes_len != 43 {
             return Err(ConfigError::Invalid {
@@ -532,12 +562,37 @@ impl Settings {
         }
     }
 
-    pub fn data_key_bytes(&self) -> Result<[u8; 32], ConfigError> {
-        decode_key("crypto.data_key", &self.crypto.data_key)
-    }
-
-    pub fn index_key_bytes(&self) -> Result<[u8; 32], ConfigError> {
-        decode_key("crypto.index_key", &self.crypto.index_key)
+    /// The cipher for personal data and images: the current data key, the older ones still
+    /// accepted for reading, and the blind-index key.
+    pub fn cipher(&self) -> Result<crate::crypto::PersonalDataCipher, ConfigError> {
+        let crypto = &self.crypto;
+        let key_id = |id: &str| {
+            if crate::crypto::valid_key_id(id) {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid {
+                    key: "crypto.data_key_id",
+                    reason: format!("{id:?}: 1–64 letters, digits, '.', '_' or '-'"),
+                })
+            }
+        };
+        key_id(&crypto.data_key_id)?;
+        let mut cipher = crate::crypto::PersonalDataCipher::new(
+            &crypto.data_key_id,
+            &decode_key("crypto.data_key", &crypto.data_key)?,
+            decode_key("crypto.index_key", &crypto.index_key)?,
+        );
+        for previous in &crypto.previous_data_keys {
+            key_id(&previous.id)?;
+            if previous.id == crypto.data_key_id {
+                return Err(ConfigError::Invalid {
+                    key: "crypto.previous_data_keys",
+                    reason: format!("{:?} is the current key's id", previous.id),
+                });
+            }
+            cipher = cipher.with_previous_key(&previous.id, &decode_key("crypto.previous_data_keys", &previous.key)?);
+        }
+        Ok(cipher)
     }
 }
 

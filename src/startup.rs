@@ -16,7 +16,6 @@ use crate::clients::health_card::{HealthCardPlatform, HttpHealthCardPlatform};
 use crate::clients::pay::PayClient;
 use crate::clients::wechat::WechatClient;
 use crate::config::{OutsideSystem, Settings};
-use crate::crypto::PersonalDataCipher;
 use crate::domain::Calendar;
 use crate::kv::{KvStore, MemoryKv, RedisKv};
 use crate::persistence::{self, Db};
@@ -102,11 +101,7 @@ impl Application {
             None
         };
 
-        let cipher = PersonalDataCipher::new(
-            &settings.crypto.data_key_id,
-            &settings.data_key_bytes()?,
-            settings.index_key_bytes()?,
-        );
+        let cipher = settings.cipher()?;
         let wechat_keys = key_ring(&settings)?;
         let wechat = Arc::new(
             WechatClient::new(&settings, kv.clone())
@@ -147,7 +142,7 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{}:{port}/api/v1/payments/notify", settings.server.host));
         let face: Arc<dyn FaceVerifier> = Arc::new(WechatFaceVerifier(wechat.clone()));
-        let blobs = BlobStore::new(settings.blobs.dir.clone());
+        let blobs = BlobStore::new(settings.blobs.dir.clone(), cipher.clone());
         let state = web::Data::new(AppState {
             pay: Arc::new(pay),
             pay_keys,

@@ -145,9 +145,16 @@ pub async fn registration_form_pdf(
     who: Officer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let pdf =
-        printing::for_application(&state.db, &state.blobs, &state.print_font, &actor(&who), who.institution(), &id)
-            .await?;
+    let pdf = printing::for_application(
+        &state.db,
+        &state.cipher,
+        &state.blobs,
+        &state.print_font,
+        &actor(&who),
+        who.institution(),
+        &id,
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header(("Content-Disposition", "inline; filename=\"registration-form.pdf\""))

@@ -57,7 +57,10 @@ pub enum OrderAtPlatform {
 #[derive(Debug)]
 pub struct FrozenForm {
     pub newborn_name: String,
-    pub canonical_json: String,
+    /// The canonical JSON sealed under the data key (`PersonalDataCipher::seal_form`): the form
+    /// holds both parents' full ID numbers.
+    pub sealed_json: String,
+    /// SHA-256 of the canonical JSON in clear, so sealing and re-sealing never change it.
     pub digest: String,
 }
 
@@ -122,8 +125,7 @@ pub async fn apply(
             }
             Effect::FreezeForm => {
                 let form = facts.frozen_form.as_ref().ok_or_else(|| missing("the frozen form"))?;
-                if !applications::freeze_form(txn, &app.id, &form.newborn_name, &form.canonical_json, &form.digest)
-                    .await?
+                if !applications::freeze_form(txn, &app.id, &form.newborn_name, &form.sealed_json, &form.digest).await?
                 {
                     return Err(ServiceError::Conflict {
                         code: "wrong_state",

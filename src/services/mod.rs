@@ -10,6 +10,7 @@ pub mod institutions;
 pub mod issuing;
 pub mod lifecycle;
 pub mod official_account;
+pub mod rotation;
 pub mod sign_in;
 pub mod staff;
 
@@ -90,6 +91,22 @@ pub async fn audit_sign_in(
 ) -> Result<(), ServiceError> {
     crate::persistence::audit::append_alone(db, actor, action, subject.0, subject.1, detail).await?;
     Ok(())
+}
+
+/// The registration form as the family confirmed it, opened, with its digest; None before
+/// confirmation. A form that does not open or parse is our fault (500).
+pub async fn frozen_form(
+    db: &crate::persistence::Db,
+    cipher: &PersonalDataCipher,
+    application_id: &str,
+) -> Result<Option<(crate::domain::registration_form::RegistrationForm, String)>, ServiceError> {
+    let Some((stored, digest)) = crate::persistence::applications::frozen_form(db, application_id).await? else {
+        return Ok(None);
+    };
+    let broken = |e: anyhow::Error| ServiceError::internal(e.context(format!("frozen form of {application_id}")));
+    let json = cipher.open_form(&stored).map_err(|e| broken(e.into()))?;
+    let form = serde_json::from_str(&json).map_err(|e| broken(e.into()))?;
+    Ok(Some((form, digest)))
 }
 
 /// Opens a sealed number; a seal that does not open is our fault (500), named by `what`.

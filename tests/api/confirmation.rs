@@ -53,8 +53,10 @@ async fn confirmation_checks_the_name_freezes_the_form_and_nothing_changes_after
     // The digest is over the stored snapshot.
     let (snapshot, stored_digest) =
         birthcert::persistence::applications::frozen_form(&app.state.db, &app_id).await.expect("q").expect("frozen");
+    // Stored sealed: the parents' ID numbers are not in the database in clear.
+    assert!(snapshot.starts_with("sealed:v1:") && !snapshot.contains(&mother_id()), "{snapshot}");
     let parsed: birthcert::domain::registration_form::RegistrationForm =
-        serde_json::from_str(&snapshot).expect("snapshot");
+        serde_json::from_str(&app.state.cipher.open_form(&snapshot).expect("opens")).expect("snapshot");
     assert_eq!(parsed.digest(), stored_digest);
     assert_eq!(stored_digest, digest);
 

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{jpeg, mother_id, photo, png_with, spawn_app, FATHER_NAME};
+use crate::helpers::{jpeg, mother_id, photo, png, png_with, spawn_app, FATHER_NAME};
 
 #[tokio::test]
 async fn both_parents_pass_face_verification_and_identity_is_complete() {
@@ -31,7 +31,8 @@ async fn the_father_may_use_a_hand_held_photo_once_the_mother_passed() {
     app.face(&token, &app_id, "mother").await;
     // It must be a whole image an officer can read: not a body that only starts like a JPEG,
     // not a thumbnail. Refused uploads change nothing.
-    let (status, body) = app.upload(&token, &path, jpeg(), "me.jpg").await;
+    let only_starts_like_a_jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[1u8; 128]].concat();
+    let (status, body) = app.upload(&token, &path, only_starts_like_a_jpeg, "me.jpg").await;
     assert_eq!((status, body["code"].as_str()), (415, Some("unsupported_media_type")), "{body}");
     let (status, body) = app.upload(&token, &path, photo(299, 600), "me.jpg").await;
     assert_eq!((status, body["code"].as_str()), (422, Some("image_too_small")), "{body}");
@@ -107,7 +108,8 @@ async fn four_id_images_complete_the_documents_step_and_bad_files_are_refused() 
     // Judged by content: a GIF named .png is refused, a PNG named .txt accepted.
     let (status, body) = app.upload(&token, &doc("mother_id_front"), b"GIF89a-----------".to_vec(), "x.png").await;
     assert_eq!((status, body["code"].clone()), (415, json!("unsupported_media_type")));
-    let (status, body) = app.upload(&token, &doc("mother_id_front"), png_with(5 * 1024 * 1024), "big.png").await;
+    let over_the_limit = [png(), vec![0; 5 * 1024 * 1024]].concat();
+    let (status, body) = app.upload(&token, &doc("mother_id_front"), over_the_limit, "big.png").await;
     assert_eq!((status, body["code"].clone()), (413, json!("payload_too_large")));
     let (status, _) = app.upload(&token, &doc("passport_photo"), png_with(0), "x.png").await;
     assert_eq!(status, 404);
@@ -148,6 +150,51 @@ async fn a_refused_upload_stores_nothing() {
     let dir = app.state.blobs.dir().to_path_buf();
     let stored = walk(&dir);
     assert!(stored.is_empty(), "{stored:?}");
+}
+
+#[tokio::test]
+async fn id_images_and_the_signature_are_decoded_whole_at_upload_and_a_bomb_is_refused_there() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.documents_uploaded().await;
+    let base = format!("/api/v1/applications/{app_id}");
+    let before = walk(app.state.blobs.dir()).len();
+    // A few hundred bytes whose header promises 100,000 × 100,000 pixels: without the bound it
+    // would be unpacked into tens of gigabytes when the form is printed.
+    let mut bomb = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::new_luma8(1, 1).write_to(&mut bomb, image::ImageOutputFormat::Png).expect("png");
+    let mut bomb = bomb.into_inner();
+    bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc_of(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    let only_starts_like_a_png = [&b"\x89PNG\r\n\x1a\n"[..], &[7u8; 200]].concat();
+    for path in [format!("{base}/documents/mother_id_front"), format!("{base}/signature")] {
+        if path.ends_with("signature") {
+            let name = Some(json!({"newborn_name": "张小满"}));
+            let (status, body) = app.send(reqwest::Method::POST, &format!("{base}/confirmation"), &token, name).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let (status, body) = app.upload(&token, &path, bomb.clone(), "s.png").await;
+        assert_eq!((status, body["code"].as_str()), (422, Some("image_too_large")), "{path}: {body}");
+        let (status, body) = app.upload(&token, &path, only_starts_like_a_png.clone(), "s.png").await;
+        assert_eq!((status, body["code"].as_str()), (415, Some("unsupported_media_type")), "{path}: {body}");
+    }
+    assert_eq!(walk(app.state.blobs.dir()).len(), before, "nothing stored");
+    assert_eq!(app.state_of(&token, &app_id).await, "confirmed");
+    assert_eq!(app.upload(&token, &format!("{base}/signature"), png(), "s.png").await.0, 200);
+}
+
+/// CRC-32 (ISO-HDLC), as a PNG chunk carries it: so the forged header passes the decoder's
+/// checksum and is refused for its size, not for a bad CRC.
+fn crc_of(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

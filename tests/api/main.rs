@@ -1,6 +1,7 @@
 //! API tests through real HTTP, one binary. Each test gets its own app, database and mock.
 
 mod accounts;
+mod at_rest;
 mod concurrency;
 mod config;
 mod confirmation;

@@ -22,6 +22,7 @@ fn blob_error(e: BlobError) -> ServiceError {
         }
         e @ BlobError::TooManyPixels => ServiceError::Unprocessable { code: "image_too_large", message: e.to_string() },
         BlobError::Io(e) => ServiceError::internal(e),
+        e @ BlobError::Sealed(..) => ServiceError::internal(e),
     }
 }
 

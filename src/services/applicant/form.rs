@@ -41,9 +41,8 @@ pub async fn registration_form(
     cipher: &PersonalDataCipher,
     app: &Application,
 ) -> Result<RegistrationForm, ServiceError> {
-    if let Some((snapshot, _)) = applications::frozen_form(db, &app.id).await? {
-        return serde_json::from_str(&snapshot)
-            .map_err(|e| ServiceError::internal(anyhow::Error::new(e).context(format!("frozen form of {}", app.id))));
+    if let Some((form, _)) = crate::services::frozen_form(db, cipher, &app.id).await? {
+        return Ok(form);
     }
     live_form(db, cipher, app).await
 }
@@ -187,7 +186,7 @@ pub async fn confirm(
             detail: Some(serde_json::json!({"form_digest": digest})),
             frozen_form: Some(FrozenForm {
                 newborn_name: name.as_str().to_string(),
-                canonical_json: form.canonical_json(),
+                sealed_json: cipher.seal_form(&form.canonical_json()),
                 digest: digest.clone(),
             }),
             ..Facts::default()

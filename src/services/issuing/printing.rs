@@ -14,7 +14,7 @@ use super::application_in;
 use crate::blobs::BlobStore;
 use crate::domain::registration_form::{FormParent, RegistrationForm};
 use crate::persistence::audit::Actor;
-use crate::persistence::{applications, certificates, signatures, Db};
+use crate::persistence::{certificates, signatures, Db};
 use crate::services::{audit_read, PersonalRead, ServiceError};
 
 /// The CJK font for printed forms, read on the first print (tens of MB; printing is rare, and a
@@ -171,6 +171,7 @@ pub fn render(
 #[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn for_application(
     db: &Db,
+    cipher: &crate::crypto::PersonalDataCipher,
     blobs: &BlobStore,
     font: &PrintFont,
     officer: &Actor,
@@ -178,11 +179,9 @@ pub async fn for_application(
     id: &str,
 ) -> Result<Vec<u8>, ServiceError> {
     let app = application_in(db, institution, id).await?;
-    let (snapshot, digest) = applications::frozen_form(db, &app.id)
+    let (form, digest) = crate::services::frozen_form(db, cipher, &app.id)
         .await?
         .ok_or_else(|| ServiceError::wrong_state(app.state, "printing the form before the family confirmed it"))?;
-    let form: RegistrationForm = serde_json::from_str(&snapshot)
-        .map_err(|e| ServiceError::internal(anyhow::Error::new(e).context(format!("frozen form of {}", app.id))))?;
     let signature = match signatures::signature_of(db, &app.id).await? {
         Some((sha, _, _)) => blobs.read(&sha).await.ok(),
         None => None,

@@ -155,9 +155,11 @@ pub async fn detail(
         .into_iter()
         .map(|e| json!({"kind": e.kind, "from": e.from_state, "to": e.to_state, "detail": e.detail, "at": to_china(e.at)}))
         .collect();
-    let form = applications::frozen_form(db, &app.id)
+    let form = crate::services::frozen_form(db, cipher, &app.id)
         .await?
-        .and_then(|(snapshot, _)| serde_json::from_str::<Value>(&snapshot).ok());
+        .map(|(form, _)| serde_json::to_value(form))
+        .transpose()
+        .map_err(ServiceError::internal)?;
     let signature = signatures::signature_of(db, &app.id)
         .await?
         .map(|(sha, digest, at)| json!({"image_sha256": sha, "form_digest": digest, "signed_at": to_china(at)}));

@@ -39,11 +39,15 @@ pub fn png() -> Vec<u8> {
     png_with(36)
 }
 
-/// A PNG-looking body of `extra` more bytes than the smallest one (distinct content, distinct blob).
+/// A real PNG, `extra` pixels wider than the smallest one (distinct content, distinct blob).
 pub fn png_with(extra: usize) -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    v.extend(std::iter::repeat_n(9u8, 64 + extra));
-    v
+    let width = 16 + u32::try_from(extra).expect("small");
+    let mut out = std::io::Cursor::new(Vec::new());
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, 12, |x, y| {
+        image::Rgb([(x * 7 % 251) as u8, (y * 11 % 241) as u8, 90])
+    }));
+    img.write_to(&mut out, image::ImageOutputFormat::Png).expect("png");
+    out.into_inner()
 }
 
 /// A real JPEG photo of `width` × `height` pixels (what a phone camera sends).
@@ -56,10 +60,9 @@ pub fn photo(width: u32, height: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A real, small JPEG (an ID card scan need not be large).
 pub fn jpeg() -> Vec<u8> {
-    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    v.extend(std::iter::repeat_n(1u8, 128));
-    v
+    photo(40, 25)
 }
 
 impl TestApp {

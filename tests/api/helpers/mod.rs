@@ -158,6 +158,14 @@ impl TestApp {
     /// Runs `birthcert <args>` against this app's database and images, as an operator would on
     /// the server; `password` answers a password prompt.
     pub fn command(&self, args: &[&str], password: Option<&str>) -> CommandOutput {
+        match password {
+            Some(password) => self.command_with(args, &[("BIRTHCERT_PASSWORD", password)]),
+            None => self.command_with(args, &[]),
+        }
+    }
+
+    /// `command` with more environment (settings as `BIRTHCERT__...`).
+    pub fn command_with(&self, args: &[&str], env: &[(&str, &str)]) -> CommandOutput {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_birthcert"));
         cmd.args(args)
             .env("BIRTHCERT_CONFIG_DIR", config_dir())
@@ -166,9 +174,7 @@ impl TestApp {
             .env("BIRTHCERT__BLOBS__DIR", self.database.dir.path().join("blobs"))
             .env("RUST_LOG", "error")
             .stdin(std::process::Stdio::null());
-        if let Some(password) = password {
-            cmd.env("BIRTHCERT_PASSWORD", password);
-        }
+        cmd.envs(env.iter().copied());
         let out = cmd.output().expect("the birthcert binary runs");
         CommandOutput {
             success: out.status.success(),
