@@ -56,8 +56,12 @@ pub enum CryptoAction {
 
 #[derive(Subcommand)]
 pub enum AuditAction {
-    /// Walk the hash chain; exit 1 and name the first broken entry if it was tampered with.
+    /// Walk the hash chain and check it against the anchors in audit.anchor_file; exit 1 and
+    /// name the first broken entry or anchor if it was tampered with.
     Verify,
+    /// Append the chain's head to audit.anchor_file now (the service does so every
+    /// audit.anchor_secs; run this before a backup, or from cron when the service's is off).
+    Anchor,
 }
 
 #[derive(Subcommand)]
@@ -120,6 +124,10 @@ pub enum CliError {
     AuditBroken { seq: i32, why: &'static str },
     #[error("audit chain intact up to its last entry, but the head row disagrees: entries were removed from the end")]
     AuditTruncated,
+    #[error("audit chain rewritten: at entry {entries} it disagrees with the anchor written at {at}")]
+    AuditRewritten { entries: u64, at: String },
+    #[error("audit chain shorter than the anchor of entry {entries} written at {at}: entries were removed")]
+    AuditShorterThanAnchor { entries: u64, at: String },
 }
 
 impl From<crate::config::ConfigError> for CliError {
@@ -153,7 +161,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo => crate::demo::run(settings).await.map_err(|e| CliError::Usage(e.to_string())),
         Command::Audit { action: AuditAction::Verify } => {
             let db = persistence::connect(&settings).await?;
-            let report = persistence::audit::verify(&db).await?;
+            let anchors = crate::audit_anchor::AnchorFile::new(settings.audit.anchor_file.clone());
+            let report = persistence::audit::verify(&db, &anchors.read().map_err(usage)?).await?;
             if let Some((seq, why)) = report.first_break {
                 let why = match why {
                     crate::domain::audit::Break::PrevHash => {
@@ -166,7 +175,30 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if report.head_mismatch {
                 return Err(CliError::AuditTruncated);
             }
-            eprintln!("audit chain intact: {} entries", report.entries);
+            match report.anchor_break {
+                Some(crate::domain::audit::AnchorBreak::Differs(a)) => {
+                    return Err(CliError::AuditRewritten { entries: a.entries, at: a.at });
+                }
+                Some(crate::domain::audit::AnchorBreak::Missing(a)) => {
+                    return Err(CliError::AuditShorterThanAnchor { entries: a.entries, at: a.at });
+                }
+                None => {}
+            }
+            eprintln!(
+                "audit chain intact: {} entries, agreeing with {} anchors in {}",
+                report.entries,
+                anchors.read().map_err(usage)?.len(),
+                anchors.path().display()
+            );
+            Ok(())
+        }
+        Command::Audit { action: AuditAction::Anchor } => {
+            let db = persistence::connect(&settings).await?;
+            let anchors = crate::audit_anchor::AnchorFile::new(settings.audit.anchor_file.clone());
+            match anchors.anchor_now(&db, None).await.map_err(usage)? {
+                Some(a) => eprintln!("anchored entry {} ({}) in {}", a.entries, a.hash, anchors.path().display()),
+                None => eprintln!("the audit chain is empty: nothing to anchor"),
+            }
             Ok(())
         }
         Command::HospitalKey { action } => hospital_key(&settings, action).await,

@@ -62,6 +62,7 @@ pub struct Settings {
     pub seed: SeedSettings,
     pub workers: WorkerSettings,
     pub security: SecuritySettings,
+    pub audit: AuditSettings,
     pub health_card: HealthCardSettings,
     pub courier: CourierSettings,
     pub pay: PaySettings,
@@ -200,6 +201,16 @@ pub struct MockSettings {
     pub enabled: bool,
     pub host: String,
     pub port: u16,
+}
+
+/// Where the audit chain is witnessed outside the database (`audit_anchor`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditSettings {
+    /// Appended to; put it where a database administrator cannot write.
+    pub anchor_file: PathBuf,
+    /// How often the service writes the head, when it has moved; 0 = never (the command
+    /// `birthcert audit anchor` still does).
+    pub anchor_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,6 +1,7 @@
 //! birthcert: online first issuance of the birth medical certificate (出生医学证明) in
 //! Pingyin county, Shandong. See README.md for a tour.
 
+pub mod audit_anchor;
 pub mod auth;
 pub mod blobs;
 pub mod cli;

@@ -179,6 +179,14 @@ impl Application {
                 tokio::spawn(crate::workers::checkpoint(state.db.clone(), every, stop_rx.clone())),
             ));
         }
+        if state.settings.audit.anchor_secs > 0 {
+            let every = std::time::Duration::from_secs(state.settings.audit.anchor_secs);
+            let file = crate::audit_anchor::AnchorFile::new(state.settings.audit.anchor_file.clone());
+            workers.push((
+                "audit anchor",
+                tokio::spawn(crate::audit_anchor::run(state.db.clone(), file, every, stop_rx.clone())),
+            ));
+        }
         if state.settings.workers.deadline_watcher {
             let every = std::time::Duration::from_secs(state.settings.workers.deadline_watch_secs.max(1));
             workers.push((

@@ -60,9 +60,65 @@ pub fn check_link(
     None
 }
 
+/// A witness of the chain kept outside the database (`audit.anchor_file`): after `entries`
+/// entries the chain's hash was `hash`. Someone who can rewrite the database can recompute every
+/// hash after an entry they altered, but not the anchors already written elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub entries: u64,
+    pub hash: String,
+    /// When it was written (RFC 3339), for the operator reading a report.
+    pub at: String,
+}
+
+impl Anchor {
+    /// One line of the anchor file: `entries<TAB>hash<TAB>at`.
+    pub fn line(&self) -> String {
+        format!("{}\t{}\t{}\n", self.entries, self.hash, self.at)
+    }
+
+    /// Reads an anchor file; a line that is not an anchor is named (1-based), not skipped.
+    pub fn parse_all(text: &str) -> Result<Vec<Anchor>, usize> {
+        text.lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(n, line)| {
+                let mut parts = line.split('\t');
+                let entries = parts.next().and_then(|e| e.parse().ok());
+                let hash = parts.next().filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+                match (entries, hash, parts.next()) {
+                    (Some(entries), Some(hash), Some(at)) => {
+                        Ok(Anchor { entries, hash: hash.to_string(), at: at.to_string() })
+                    }
+                    _ => Err(n + 1),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Where a chain disagrees with an anchor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnchorBreak {
+    /// At the anchor's entry the chain's hash is another: entries up to it were rewritten.
+    Differs(Anchor),
+    /// The chain is shorter than the anchor: entries were removed.
+    Missing(Anchor),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anchor_lines_round_trip_and_a_bad_line_is_named() {
+        let a = Anchor { entries: 12, hash: "ab".repeat(32), at: "2026-12-02T15:00:00Z".into() };
+        let b = Anchor { entries: 40, hash: "cd".repeat(32), at: "2026-12-02T15:01:00Z".into() };
+        let text = format!("{}{}\n", a.line(), b.line());
+        assert_eq!(Anchor::parse_all(&text), Ok(vec![a.clone(), b]));
+        assert_eq!(Anchor::parse_all(&format!("{}12\tnot-a-hash\tx\n", a.line())), Err(2));
+        assert_eq!(Anchor::parse_all(""), Ok(vec![]));
+    }
 
     const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -4,11 +4,13 @@
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use super::entities::{audit_head, audit_log};
 use super::{Db, PersistenceError};
-use crate::domain::audit::{chain_hash, check_link, AuditContent, Break};
+use crate::domain::audit::{chain_hash, check_link, Anchor, AnchorBreak, AuditContent, Break};
 
 /// Who did it. `kind` is one of `applicant`, `officer`, `hospital`, `courier`, `payment`,
 /// `system`; `id` is the user, officer or institution id, or the worker's name.
@@ -117,10 +119,27 @@ pub struct VerifyReport {
     pub first_break: Option<(i32, Break)>,
     /// The head row does not name the last entry's hash (entries removed from the end).
     pub head_mismatch: bool,
+    /// The first anchor the chain disagrees with.
+    pub anchor_break: Option<AnchorBreak>,
 }
 
-/// Walks the whole chain in sequence order, a page at a time (memory stays flat).
-pub async fn verify(db: &Db) -> Result<VerifyReport, PersistenceError> {
+/// The chain's head now: how many entries, and the last one's hash.
+pub async fn head(db: &impl ConnectionTrait) -> Result<(u64, String), PersistenceError> {
+    let head = audit_head::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .ok_or_else(|| PersistenceError::Corrupt("the audit head row is missing".into()))?;
+    Ok((u64::try_from(head.entries).unwrap_or_default(), head.hash))
+}
+
+/// Walks the whole chain in sequence order, a page at a time (memory stays flat), and checks it
+/// against the anchors kept outside the database.
+pub async fn verify(db: &Db, anchors: &[Anchor]) -> Result<VerifyReport, PersistenceError> {
+    // An anchor of the empty chain witnesses nothing.
+    let mut anchors: Vec<&Anchor> = anchors.iter().filter(|a| a.entries > 0).collect();
+    anchors.sort_by_key(|a| a.entries);
+    let mut next_anchor = anchors.iter().peekable();
+    let mut anchor_break = None;
     const PAGE: u64 = 1000;
     let mut expected = migrations::AUDIT_GENESIS.to_string();
     let mut after = 0;
@@ -147,14 +166,23 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, PersistenceError> {
                 detail: &row.detail,
             };
             if let Some(broken) = check_link(&expected, &row.prev_hash, &row.hash, &content) {
-                return Ok(VerifyReport { entries, first_break: Some((row.seq, broken)), head_mismatch: false });
+                let first_break = Some((row.seq, broken));
+                return Ok(VerifyReport { entries, first_break, head_mismatch: false, anchor_break: None });
             }
             expected.clone_from(&row.hash);
+            while let Some(anchor) = next_anchor.next_if(|a| a.entries <= entries) {
+                if anchor_break.is_none() && anchor.hash != row.hash {
+                    anchor_break = Some(AnchorBreak::Differs((*anchor).clone()));
+                }
+            }
         }
+    }
+    if anchor_break.is_none() {
+        anchor_break = next_anchor.next().map(|a| AnchorBreak::Missing((*a).clone()));
     }
     let head = audit_head::Entity::find_by_id(1).one(db).await?;
     let head_mismatch = head.is_none_or(|h| h.hash != expected);
-    Ok(VerifyReport { entries, first_break: None, head_mismatch })
+    Ok(VerifyReport { entries, first_break: None, head_mismatch, anchor_break })
 }
 
 /// The audit entries about one subject, oldest first (for an officer's view of a case).

@@ -600,6 +600,112 @@ async fn audit_verify_passes_on_the_real_chain_and_names_the_altered_entry() {
     assert!(out.stderr.contains("entry 3") && out.stderr.contains("altered"), "{}", out.stderr);
 }
 
+/// What someone with write access to the database but not to the anchor file can do: alter an
+/// entry, recompute every hash after it and the head, so the chain itself verifies again.
+async fn rewrite_chain_from(app: &crate::helpers::TestApp, seq: i32, new_detail: &str) {
+    use birthcert::domain::audit::{chain_hash, AuditContent};
+    use birthcert::persistence::entities::{audit_head, audit_log};
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
+    let db = &app.state.db;
+    let rows = audit_log::Entity::find().order_by_asc(audit_log::Column::Seq).all(db).await.expect("rows");
+    let mut prev = migrations::AUDIT_GENESIS.to_string();
+    for row in rows {
+        let mut row = row;
+        if row.seq == seq {
+            row.detail = new_detail.to_string();
+        }
+        let at = row.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let hash = chain_hash(
+            &prev,
+            &AuditContent {
+                at: &at,
+                actor_kind: &row.actor_kind,
+                actor_id: &row.actor_id,
+                action: &row.action,
+                subject_kind: &row.subject_kind,
+                subject_id: &row.subject_id,
+                detail: &row.detail,
+            },
+        );
+        let mut active = row.clone().into_active_model();
+        active.detail = Set(row.detail.clone());
+        active.prev_hash = Set(prev.clone());
+        active.hash = Set(hash.clone());
+        active.update(db).await.expect("rewritten");
+        prev = hash;
+    }
+    let mut head = audit_head::Entity::find_by_id(1).one(db).await.expect("q").expect("head").into_active_model();
+    head.hash = Set(prev);
+    head.update(db).await.expect("head");
+}
+
+#[tokio::test]
+async fn a_chain_rewritten_with_recomputed_hashes_is_caught_by_the_anchors_kept_outside_the_database() {
+    let app = spawn_app().await;
+    let (_, app_id) = app.submitted().await;
+    let out = app.command(&["audit", "anchor"], None);
+    assert!(out.success && out.stderr.contains("anchored entry"), "{}", out.stderr);
+    app.approve(&app_id, None).await;
+    let out = app.command(&["audit", "verify"], None);
+    assert!(out.success && out.stderr.contains("1 anchors"), "{}", out.stderr);
+
+    // Entry 2 said something else; every hash after it is recomputed.
+    rewrite_chain_from(&app, 2, r#"{"rewritten":true}"#).await;
+    let without_anchors =
+        app.command_with(&["audit", "verify"], &[("BIRTHCERT__AUDIT__ANCHOR_FILE", "/nonexistent/anchors")]);
+    assert!(without_anchors.success, "the chain alone cannot tell: {}", without_anchors.stderr);
+    let out = app.command(&["audit", "verify"], None);
+    assert!(!out.success && out.stderr.contains("rewritten"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn the_service_anchors_the_head_as_the_chain_grows() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::TestOptions {
+        configure: Some(Box::new(|s| s.audit.anchor_secs = 1)),
+        ..Default::default()
+    })
+    .await;
+    let (_, _app_id) = app.submitted().await;
+    let file = birthcert::audit_anchor::AnchorFile::new(app.state.settings.audit.anchor_file.clone());
+    let (entries, hash) = birthcert::persistence::audit::head(&app.state.db).await.expect("head");
+    let mut anchored = false;
+    for _ in 0..100 {
+        if file.read().expect("anchors").iter().any(|a| a.entries == entries && a.hash == hash) {
+            anchored = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(anchored, "the head of {entries} entries was anchored: {:?}", file.read());
+    let out = app.command(&["audit", "verify"], None);
+    assert!(out.success, "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn a_chain_cut_short_below_an_anchor_is_caught() {
+    let app = spawn_app().await;
+    let (_, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    assert!(app.command(&["audit", "anchor"], None).success);
+    // The last entries removed and the head set back to the entry before them.
+    let db = &app.state.db;
+    let last_kept: String = {
+        use birthcert::persistence::entities::audit_log;
+        use sea_orm::{EntityTrait, QueryOrder};
+        let rows = audit_log::Entity::find().order_by_asc(audit_log::Column::Seq).all(db).await.expect("rows");
+        let keep = rows.len() - 2;
+        for row in &rows[keep..] {
+            audit_log::Entity::delete_by_id(row.seq).exec(db).await.expect("deleted");
+        }
+        rows[keep - 1].hash.clone()
+    };
+    db.execute_unprepared(&format!("UPDATE audit_head SET hash = '{last_kept}', entries = entries - 2"))
+        .await
+        .expect("head");
+    let out = app.command(&["audit", "verify"], None);
+    assert!(!out.success && out.stderr.contains("shorter than the anchor"), "{}", out.stderr);
+}
+
 // ---- the printable form --------------------------------------------------------------------
 
 /// Text of a PDF as poppler's pdftotext reads it (installed by .ci/run with the CJK font).

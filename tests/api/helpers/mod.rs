@@ -123,6 +123,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     settings.pay.base_url = Some(mock.base_url());
     settings.courier.base_url = Some(mock.base_url());
     settings.blobs.dir = database.dir.path().join("blobs");
+    settings.audit.anchor_file = database.dir.path().join("audit-anchors.log");
     settings.wechat.request_timeout_secs = 2;
     if let Some(configure) = options.configure {
         configure(&mut settings);
@@ -172,6 +173,7 @@ impl TestApp {
             .env("BIRTHCERT_ENV", "test")
             .env("BIRTHCERT__DATABASE__URL", &self.database.url)
             .env("BIRTHCERT__BLOBS__DIR", self.database.dir.path().join("blobs"))
+            .env("BIRTHCERT__AUDIT__ANCHOR_FILE", self.database.dir.path().join("audit-anchors.log"))
             .env("RUST_LOG", "error")
             .stdin(std::process::Stdio::null());
         cmd.envs(env.iter().copied());
