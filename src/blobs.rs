@@ -217,6 +217,17 @@ impl BlobStore {
         self.cipher.open_blob(sha256, &stored).map_err(|e| BlobError::Sealed(sha256.to_string(), e))
     }
 
+    /// Removes an image for good (retention); one already gone is not an error.
+    pub async fn remove(&self, sha256: &str) -> Result<(), BlobError> {
+        if !is_name(sha256) {
+            return Err(BlobError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad hash")));
+        }
+        match tokio::fs::remove_file(self.path_for(sha256)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
     /// Seals every file that is in clear or under an older key with the current key (`birthcert
     /// crypto rotate`). Each file is checked against its name before it is rewritten; one that
     /// does not open stops the run (nothing is lost: it is left as it was).

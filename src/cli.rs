@@ -35,6 +35,11 @@ pub enum Command {
     /// Drive one complete application through the HTTP API against the embedded defaults and
     /// print each step and each message the parent received.
     Demo,
+    /// Erasing what is not kept permanently.
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
     /// The data key.
     Crypto {
         #[command(subcommand)]
@@ -44,6 +49,16 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionAction {
+    /// Erase the personal data and images of unfinished cases past retention.unfinished_days and
+    /// expire old idempotency answers and courier bodies; with --dry-run, only say what would go.
+    Run {
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -202,6 +217,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::HospitalKey { action } => hospital_key(&settings, action).await,
+        Command::Retention { action: RetentionAction::Run { dry_run } } => {
+            let db = prepared_db(&settings).await?;
+            let blobs = crate::blobs::BlobStore::new(settings.blobs.dir.clone(), settings.cipher()?);
+            let now = chrono::Utc::now();
+            let report =
+                crate::services::retention::run(&db, &blobs, &settings.retention, now, dry_run).await.map_err(usage)?;
+            let (verb, keys, bodies) =
+                if dry_run { ("due", "to expire", "to empty") } else { ("erased", "expired", "emptied") };
+            #[allow(clippy::print_stdout)]
+            for id in &report.cases {
+                println!("{id}");
+            }
+            eprintln!(
+                "{} unfinished cases {verb} ({} images removed); {} idempotency answers {keys}; {} courier bodies {bodies}",
+                report.cases.len(),
+                report.images_removed,
+                report.idempotency_keys,
+                report.callback_bodies
+            );
+            Ok(())
+        }
         Command::Crypto { action: CryptoAction::Rotate } => {
             let db = prepared_db(&settings).await?;
             let cipher = settings.cipher()?;

@@ -63,6 +63,7 @@ pub struct Settings {
     pub workers: WorkerSettings,
     pub security: SecuritySettings,
     pub audit: AuditSettings,
+    pub retention: RetentionSettings,
     pub health_card: HealthCardSettings,
     pub courier: CourierSettings,
     pub pay: PaySettings,
@@ -201,6 +202,19 @@ pub struct MockSettings {
     pub enabled: bool,
     pub host: String,
     pub port: u16,
+}
+
+/// How long what is not kept permanently is kept (`services::retention`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    /// Personal data and images of withdrawn and ineligible cases, after their last change.
+    pub unfinished_days: u32,
+    /// Stored answers to `Idempotency-Key` requests (a client retries within minutes).
+    pub idempotency_hours: u32,
+    /// Raw bodies of courier callbacks (the event itself stays).
+    pub callback_body_days: u32,
+    /// How often the service sweeps; 0 = never (the command `birthcert retention run` still does).
+    pub run_every_secs: u64,
 }
 
 /// Where the audit chain is witnessed outside the database (`audit_anchor`).

@@ -179,6 +179,17 @@ impl Application {
                 tokio::spawn(crate::workers::checkpoint(state.db.clone(), every, stop_rx.clone())),
             ));
         }
+        if state.settings.retention.run_every_secs > 0 {
+            let every = std::time::Duration::from_secs(state.settings.retention.run_every_secs);
+            let sweep = crate::services::retention::sweep_every(
+                state.db.clone(),
+                state.blobs.clone(),
+                state.settings.retention.clone(),
+                every,
+                stop_rx.clone(),
+            );
+            workers.push(("retention", tokio::spawn(sweep)));
+        }
         if state.settings.audit.anchor_secs > 0 {
             let every = std::time::Duration::from_secs(state.settings.audit.anchor_secs);
             let file = crate::audit_anchor::AnchorFile::new(state.settings.audit.anchor_file.clone());

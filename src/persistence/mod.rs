@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod parents;
 pub mod payments;
 pub mod registers;
+pub mod retention;
 pub mod rotation;
 pub mod shipments;
 pub mod signatures;

@@ -10,6 +10,7 @@ pub mod institutions;
 pub mod issuing;
 pub mod lifecycle;
 pub mod official_account;
+pub mod retention;
 pub mod rotation;
 pub mod sign_in;
 pub mod staff;

@@ -18,6 +18,7 @@ mod mock_platform;
 mod outbox;
 mod payment;
 mod query_limits;
+mod retention;
 mod schema;
 mod secrets;
 mod sessions;
