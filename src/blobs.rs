@@ -22,6 +22,19 @@ fn decode_slots() -> &'static tokio::sync::Semaphore {
     SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
 }
 
+/// What an upload is judged by, as one pure step (also what the image fuzz target runs): the
+/// type its first bytes claim, then the whole file decoded as that type under the limits → the
+/// type and the size in pixels.
+pub fn check_image(bytes: &[u8]) -> Result<(ImageType, u32, u32), BlobError> {
+    let image_type = ImageType::sniff(bytes).ok_or(BlobError::NotAnImage)?;
+    let format = match image_type {
+        ImageType::Jpeg => image::ImageFormat::Jpeg,
+        ImageType::Png => image::ImageFormat::Png,
+    };
+    let (width, height) = decode_bounded(bytes, format)?;
+    Ok((image_type, width, height))
+}
+
 /// Decodes the whole image under the limits → its size in pixels.
 fn decode_bounded(bytes: &[u8], format: image::ImageFormat) -> Result<(u32, u32), BlobError> {
     let mut reader = image::io::Reader::with_format(std::io::Cursor::new(bytes), format);
@@ -164,17 +177,11 @@ impl BlobStore {
             None => ImageType::sniff(&bytes).ok_or(BlobError::NotAnImage)?,
         };
         let bytes = std::sync::Arc::new(bytes);
-        let format = match image_type {
-            ImageType::Jpeg => image::ImageFormat::Jpeg,
-            ImageType::Png => image::ImageFormat::Png,
-        };
-        let (width, height) = {
+        let (_, width, height) = {
             let _slot = decode_slots().acquire().await.map_err(std::io::Error::other)?;
             // Decoding is CPU work of tens of milliseconds: off the async workers.
             let image = bytes.clone();
-            tokio::task::spawn_blocking(move || decode_bounded(&image, format))
-                .await
-                .map_err(std::io::Error::other)??
+            tokio::task::spawn_blocking(move || check_image(&image)).await.map_err(std::io::Error::other)??
         };
         if width < min_side || height < min_side {
             return Err(BlobError::TooSmall { width, height, min: min_side });
