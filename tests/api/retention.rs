@@ -92,9 +92,15 @@ async fn an_unfinished_case_is_erased_after_the_retention_period_and_what_is_kep
     // The family still sees that the case existed and how it ended; the officer too.
     let (status, view) = app.send(Method::GET, &format!("/api/v1/applications/{withdrawn}"), &token, None).await;
     assert_eq!((status, view["state"].as_str()), (200, Some("withdrawn")), "{view}");
+    let officer = app.officer_token("PY-RMYY");
+    let (status, detail) =
+        app.send(Method::GET, &format!("/api/v1/officer/applications/{withdrawn}"), &officer, None).await;
+    assert_eq!((status, detail["state"].as_str()), (200, Some("withdrawn")), "{detail}");
+    assert_eq!(detail["parents"].as_array().map(Vec::len), Some(0), "{detail}");
     let entries =
         birthcert::persistence::audit::entries_about(&app.state.db, "application", &withdrawn).await.expect("audit");
-    assert_eq!(entries.last().map(|e| e.action.as_str()), Some("case.erased"));
+    let erased: Vec<&str> = entries.iter().map(|e| e.action.as_str()).filter(|a| *a == "case.erased").collect();
+    assert_eq!(erased, ["case.erased"], "erased once, audited");
     let again = app.command(&["retention", "run"], None);
     assert!(again.stderr.starts_with("0 unfinished cases erased"), "{}", again.stderr);
     assert!(app.command(&["audit", "verify"], None).success);
