@@ -35,7 +35,8 @@ impl Actor {
     }
 }
 
-fn stamp(at: DateTime<Utc>) -> String {
+/// A stored time as the chain hashes it.
+pub fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -132,6 +133,19 @@ pub async fn head(db: &impl ConnectionTrait) -> Result<(u64, String), Persistenc
     Ok((u64::try_from(head.entries).unwrap_or_default(), head.hash))
 }
 
+/// What a stored entry's hash covers; `at` is `row.at` as the chain stamps it (`stamp`).
+pub fn content_of<'a>(row: &'a audit_log::Model, at: &'a str) -> AuditContent<'a> {
+    AuditContent {
+        at,
+        actor_kind: &row.actor_kind,
+        actor_id: &row.actor_id,
+        action: &row.action,
+        subject_kind: &row.subject_kind,
+        subject_id: &row.subject_id,
+        detail: &row.detail,
+    }
+}
+
 /// Walks the whole chain in sequence order, a page at a time (memory stays flat), and checks it
 /// against the anchors kept outside the database.
 pub async fn verify(db: &Db, anchors: &[Anchor]) -> Result<VerifyReport, PersistenceError> {
@@ -156,16 +170,7 @@ pub async fn verify(db: &Db, anchors: &[Anchor]) -> Result<VerifyReport, Persist
         for row in &page {
             entries += 1;
             let at = stamp(row.at);
-            let content = AuditContent {
-                at: &at,
-                actor_kind: &row.actor_kind,
-                actor_id: &row.actor_id,
-                action: &row.action,
-                subject_kind: &row.subject_kind,
-                subject_id: &row.subject_id,
-                detail: &row.detail,
-            };
-            if let Some(broken) = check_link(&expected, &row.prev_hash, &row.hash, &content) {
+            if let Some(broken) = check_link(&expected, &row.prev_hash, &row.hash, &content_of(row, &at)) {
                 let first_break = Some((row.seq, broken));
                 return Ok(VerifyReport { entries, first_break, head_mismatch: false, anchor_break: None });
             }

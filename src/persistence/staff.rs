@@ -171,18 +171,13 @@ pub async fn set_officer_disabled(
     username: &str,
     disabled: bool,
 ) -> Result<Option<String>, PersistenceError> {
-    let Some(found) = officer::Entity::find().filter(officer::Column::Username.eq(username)).one(db).await? else {
-        return Ok(None);
-    };
     // Disabling keeps the first time it happened; enabling clears it.
-    if disabled != found.disabled_at.is_some() {
-        officer::Entity::update_many()
-            .col_expr(officer::Column::DisabledAt, Expr::value(disabled.then(Utc::now)))
-            .filter(officer::Column::Id.eq(&found.id))
-            .exec(db)
-            .await?;
-    }
-    Ok(Some(found.id))
+    let change = if disabled {
+        (Expr::value(Utc::now()), officer::Column::DisabledAt.is_null())
+    } else {
+        (Expr::value(Option::<DateTime<Utc>>::None), officer::Column::DisabledAt.is_not_null())
+    };
+    update_officer(db, username, officer::Column::DisabledAt, change.0, Some(change.1)).await
 }
 
 /// Sets a new password hash. Returns the officer's id, None if no such username.
@@ -191,13 +186,25 @@ pub async fn set_officer_password(
     username: &str,
     password_hash: &str,
 ) -> Result<Option<String>, PersistenceError> {
+    update_officer(db, username, officer::Column::PasswordHash, Expr::value(password_hash), None).await
+}
+
+/// Sets one column of the officer with this username (where `only_if` holds) → the officer's id,
+/// None if no such username.
+async fn update_officer(
+    db: &impl ConnectionTrait,
+    username: &str,
+    column: officer::Column,
+    value: sea_orm::sea_query::SimpleExpr,
+    only_if: Option<sea_orm::sea_query::SimpleExpr>,
+) -> Result<Option<String>, PersistenceError> {
     let Some(found) = officer::Entity::find().filter(officer::Column::Username.eq(username)).one(db).await? else {
         return Ok(None);
     };
-    officer::Entity::update_many()
-        .col_expr(officer::Column::PasswordHash, Expr::value(password_hash))
-        .filter(officer::Column::Id.eq(&found.id))
-        .exec(db)
-        .await?;
+    let mut update = officer::Entity::update_many().col_expr(column, value).filter(officer::Column::Id.eq(&found.id));
+    if let Some(condition) = only_if {
+        update = update.filter(condition);
+    }
+    update.exec(db).await?;
     Ok(Some(found.id))
 }

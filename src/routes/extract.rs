@@ -1,8 +1,6 @@
 //! Authenticated callers as actix extractors: a handler that takes `Officer` cannot be reached
 //! without a valid officer (or admin) token.
 
-use std::future::{ready, Ready};
-
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
@@ -55,31 +53,6 @@ macro_rules! extractor {
 
         impl FromRequest for $name {
             type Error = ApiError;
-            type Future = Ready<Result<Self, ApiError>>;
-
-            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-                ready(claims(req).and_then(|$c| if $accept { Ok($build) } else { Err(wrong_role()) }))
-            }
-        }
-    };
-}
-
-/// Like `extractor!`, for the accounts that can be taken back: the token must also still
-/// belong to an active officer or an unrevoked key (one primary-key read per request).
-macro_rules! revocable_extractor {
-    ($(#[$doc:meta])* $name:ident, |$c:ident| $accept:expr, $build:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone)]
-        pub struct $name(pub Claims);
-
-        impl $name {
-            pub fn id(&self) -> &str {
-                &self.0.sub
-            }
-        }
-
-        impl FromRequest for $name {
-            type Error = ApiError;
             type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
             fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -87,6 +60,8 @@ macro_rules! revocable_extractor {
                 let state = state(req);
                 Box::pin(async move {
                     let $c = checked?;
+                    // Officers and hospital keys can be taken back: their token must still
+                    // belong to an active account (one primary-key read; none for a family).
                     if !crate::services::sign_in::still_allowed(&state?.db, &$c).await? {
                         return Err(ApiError::unauthorized(
                             "access_revoked",
@@ -104,15 +79,15 @@ extractor!(
     /// A parent signed in through the mini-program.
     Applicant, |c| c.role == Role::Applicant, Applicant(c)
 );
-revocable_extractor!(
+extractor!(
     /// A midwifery institution's system, scoped to that institution; `id()` is its key's id.
     Hospital, |c| c.role == Role::Hospital && c.inst.is_some(), Hospital(c)
 );
-revocable_extractor!(
+extractor!(
     /// An issuing officer (admins are officers too), scoped to their institution.
     Officer, |c| matches!(c.role, Role::Officer | Role::Admin) && c.inst.is_some(), Officer(c)
 );
-revocable_extractor!(
+extractor!(
     /// An officer with the admin role (stock changes).
     Admin, |c| c.role == Role::Admin && c.inst.is_some(), Admin(c)
 );

@@ -603,7 +603,7 @@ async fn audit_verify_passes_on_the_real_chain_and_names_the_altered_entry() {
 /// What someone with write access to the database but not to the anchor file can do: alter an
 /// entry, recompute every hash after it and the head, so the chain itself verifies again.
 async fn rewrite_chain_from(app: &crate::helpers::TestApp, seq: i32, new_detail: &str) {
-    use birthcert::domain::audit::{chain_hash, AuditContent};
+    use birthcert::domain::audit::chain_hash;
     use birthcert::persistence::entities::{audit_head, audit_log};
     use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
     let db = &app.state.db;
@@ -614,19 +614,8 @@ async fn rewrite_chain_from(app: &crate::helpers::TestApp, seq: i32, new_detail:
         if row.seq == seq {
             row.detail = new_detail.to_string();
         }
-        let at = row.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let hash = chain_hash(
-            &prev,
-            &AuditContent {
-                at: &at,
-                actor_kind: &row.actor_kind,
-                actor_id: &row.actor_id,
-                action: &row.action,
-                subject_kind: &row.subject_kind,
-                subject_id: &row.subject_id,
-                detail: &row.detail,
-            },
-        );
+        let at = birthcert::persistence::audit::stamp(row.at);
+        let hash = chain_hash(&prev, &birthcert::persistence::audit::content_of(&row, &at));
         let mut active = row.clone().into_active_model();
         active.detail = Set(row.detail.clone());
         active.prev_hash = Set(prev.clone());
