@@ -22,6 +22,7 @@ pub mod payment;
 pub mod region;
 pub mod registration_form;
 pub mod resident_id;
+pub mod search;
 pub mod shipment;
 pub mod working_days;
 

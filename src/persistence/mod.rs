@@ -19,6 +19,7 @@ pub mod payments;
 pub mod registers;
 pub mod retention;
 pub mod rotation;
+pub mod search;
 pub mod shipments;
 pub mod signatures;
 pub mod staff;

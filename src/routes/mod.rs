@@ -71,6 +71,7 @@ endpoints!(
     hospital::list_deliveries,
     officer::queue,
     officer::detail,
+    officer::search,
     officer::document,
     officer::return_application,
     officer::approve,

@@ -48,6 +48,25 @@ pub async fn queue(
     Ok(HttpResponse::Ok().json(page))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SearchParams {
+    /// A parent's name, an ID number, a certificate number, a tracking number or a case
+    /// reference (at most 64 characters; 400 `invalid_search` otherwise).
+    pub q: String,
+}
+
+#[utoipa::path(tag = "officer", params(SearchParams), security(("bearer" = [])),
+    responses((status = 200, body = review::SearchResult), (status = 400, body = crate::routes::error::ErrorBody)))]
+#[get("/api/v1/officer/search")]
+pub async fn search(
+    state: web::Data<AppState>,
+    who: Officer,
+    q: web::Query<SearchParams>,
+) -> Result<HttpResponse, ApiError> {
+    let found = review::search(&state.db, &state.cipher, &actor(&who), who.institution(), &q.q).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
 #[utoipa::path(tag = "officer", security(("bearer" = [])),
     responses((status = 200, description = "everything about the application, unmasked; the read is audited"), (status = 404)))]
 #[get("/api/v1/officer/applications/{id}")]

@@ -46,6 +46,8 @@ pub enum PersonalRead<'a> {
     Queue { institution: &'a str, states: &'a [&'a str], overdue: Option<bool>, page: u64, per_page: u64 },
     /// The modification requests (the corrections families asked for, with their data).
     ModificationRequests { institution: &'a str, state: Option<&'a str> },
+    /// A search of the institution's cases (`kind` of term: the term itself is personal data).
+    Search { institution: &'a str, kind: &'a str },
 }
 
 /// Every read of personal data goes through here, and is in the audit log before anything is
@@ -76,6 +78,7 @@ pub async fn audit_read(
         PersonalRead::ModificationRequests { institution, state } => {
             ("read_modification_requests", "institution", institution, json!({"state": state}))
         }
+        PersonalRead::Search { institution, kind } => ("search", "institution", institution, json!({"kind": kind})),
     };
     crate::persistence::audit::append_alone(db, reader, action, kind, subject, detail).await?;
     Ok(())

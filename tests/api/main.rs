@@ -20,6 +20,7 @@ mod payment;
 mod query_limits;
 mod retention;
 mod schema;
+mod search;
 mod secrets;
 mod sessions;
 mod wechat_callback;

@@ -81,9 +81,15 @@ pub async fn queue(db: &Db, reader: &Actor, institution: &str, q: &QueueQuery) -
         },
     )
     .await?;
+    let items = queue_items(db, apps, now).await?;
+    Ok(QueuePage { items, total, page, per_page })
+}
+
+/// Cases as a list shows them: state, deadline, the mother's name and the birth.
+async fn queue_items(db: &Db, apps: Vec<Application>, now: DateTime<Utc>) -> Result<Vec<QueueItem>, ServiceError> {
     let ids: Vec<String> = apps.iter().map(|a| a.delivery_id.clone()).collect();
     let deliveries = deliveries::deliveries_by_ids(db, &ids).await?;
-    let items = apps
+    Ok(apps
         .into_iter()
         .map(|a| {
             let d = deliveries.iter().find(|d| d.id == a.delivery_id);
@@ -98,8 +104,47 @@ pub async fn queue(db: &Db, reader: &Actor, institution: &str, q: &QueueQuery) -
                 id: a.id,
             }
         })
-        .collect();
-    Ok(QueuePage { items, total, page, per_page })
+        .collect())
+}
+
+/// At most this many cases answer a search: it finds one case, not a report.
+const SEARCH_LIMIT: u64 = 50;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchResult {
+    /// How the term was read: `case_reference`, `name` or `code` (an ID, certificate or
+    /// tracking number).
+    pub read_as: &'static str,
+    /// The institution's cases it matches, newest first (at most 50).
+    pub items: Vec<QueueItem>,
+}
+
+/// The one search box: a parent's name, an ID number (through its blind index), a certificate
+/// number, a tracking number or a case reference → the institution's matching cases. An
+/// audited read (the kind of term is recorded, never the term: it may be an ID number).
+#[tracing::instrument(skip_all)]
+pub async fn search(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    reader: &Actor,
+    institution: &str,
+    q: &str,
+) -> Result<SearchResult, ServiceError> {
+    use crate::domain::search::SearchTerm;
+    use crate::persistence::search::{self, SearchKeys};
+    let term = SearchTerm::parse(q).map_err(|e| ServiceError::bad_request("invalid_search", e.to_string()))?;
+    audit_read(db, reader, PersonalRead::Search { institution, kind: term.kind() }).await?;
+    let bidx;
+    let keys = match &term {
+        SearchTerm::CaseReference(id) => SearchKeys { case_reference: Some(id), ..SearchKeys::default() },
+        SearchTerm::Name(name) => SearchKeys { name: Some(name), ..SearchKeys::default() },
+        SearchTerm::Code(code) => {
+            bidx = cipher.blind_index(Field::IdNumber, code);
+            SearchKeys { id_number_bidx: Some(&bidx), number: Some(code), ..SearchKeys::default() }
+        }
+    };
+    let apps = search::search(db, institution, &keys, SEARCH_LIMIT).await?;
+    Ok(SearchResult { read_as: term.kind(), items: queue_items(db, apps, Utc::now()).await? })
 }
 
 /// Everything about one application, unmasked, for the officer; the read is audited first, so
