@@ -2,7 +2,7 @@
 //! equality on an indexed column (a blind index for ID numbers, never a scan of decrypted rows),
 //! always within one institution.
 
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::applications::{application_from, Application};
@@ -27,73 +27,41 @@ pub async fn search(
     keys: &SearchKeys<'_>,
     limit: u64,
 ) -> Result<Vec<Application>, PersistenceError> {
+    // `column IN (SELECT out FROM table WHERE ...)`, one per place a key can be found.
+    fn within<T: EntityTrait>(
+        column: impl ColumnTrait,
+        out: T::Column,
+        table: T,
+        condition: Condition,
+    ) -> sea_orm::sea_query::SimpleExpr {
+        column.in_subquery(Query::select().column(out).from(table).cond_where(condition).to_owned())
+    }
     let mut any = Condition::any();
     if let Some(id) = keys.case_reference {
         any = any.add(application::Column::Id.eq(id));
     }
     if let Some(name) = keys.name {
-        any = any
-            .add(
-                application::Column::Id.in_subquery(
-                    Query::select()
-                        .column(parent::Column::ApplicationId)
-                        .from(parent::Entity)
-                        .and_where(parent::Column::Name.eq(name))
-                        .to_owned(),
-                ),
-            )
-            .add(
-                application::Column::DeliveryId.in_subquery(
-                    Query::select()
-                        .column(delivery_record::Column::Id)
-                        .from(delivery_record::Entity)
-                        .and_where(delivery_record::Column::MotherName.eq(name))
-                        .and_where(delivery_record::Column::InstitutionCode.eq(institution))
-                        .to_owned(),
-                ),
-            );
+        let by_parent = Condition::all().add(parent::Column::Name.eq(name));
+        let by_record = Condition::all()
+            .add(delivery_record::Column::MotherName.eq(name))
+            .add(delivery_record::Column::InstitutionCode.eq(institution));
+        any = any.add(within(application::Column::Id, parent::Column::ApplicationId, parent::Entity, by_parent)).add(
+            within(application::Column::DeliveryId, delivery_record::Column::Id, delivery_record::Entity, by_record),
+        );
     }
     if let Some(bidx) = keys.id_number_bidx {
-        any = any
-            .add(
-                application::Column::Id.in_subquery(
-                    Query::select()
-                        .column(parent::Column::ApplicationId)
-                        .from(parent::Entity)
-                        .and_where(parent::Column::IdNumberBidx.eq(bidx))
-                        .to_owned(),
-                ),
-            )
-            .add(
-                application::Column::DeliveryId.in_subquery(
-                    Query::select()
-                        .column(delivery_record::Column::Id)
-                        .from(delivery_record::Entity)
-                        .and_where(delivery_record::Column::MotherIdNumberBidx.eq(bidx))
-                        .to_owned(),
-                ),
-            );
+        let by_parent = Condition::all().add(parent::Column::IdNumberBidx.eq(bidx));
+        let by_record = Condition::all().add(delivery_record::Column::MotherIdNumberBidx.eq(bidx));
+        any = any.add(within(application::Column::Id, parent::Column::ApplicationId, parent::Entity, by_parent)).add(
+            within(application::Column::DeliveryId, delivery_record::Column::Id, delivery_record::Entity, by_record),
+        );
     }
     if let Some(number) = keys.number {
+        let certificate = Condition::all().add(certificate::Column::Number.eq(number));
+        let parcel = Condition::all().add(shipment::Column::TrackingNumber.eq(number));
         any = any
-            .add(
-                application::Column::Id.in_subquery(
-                    Query::select()
-                        .column(certificate::Column::ApplicationId)
-                        .from(certificate::Entity)
-                        .and_where(certificate::Column::Number.eq(number))
-                        .to_owned(),
-                ),
-            )
-            .add(
-                application::Column::Id.in_subquery(
-                    Query::select()
-                        .column(shipment::Column::ApplicationId)
-                        .from(shipment::Entity)
-                        .and_where(Expr::col(shipment::Column::TrackingNumber).eq(number))
-                        .to_owned(),
-                ),
-            );
+            .add(within(application::Column::Id, certificate::Column::ApplicationId, certificate::Entity, certificate))
+            .add(within(application::Column::Id, shipment::Column::ApplicationId, shipment::Entity, parcel));
     }
     if any.is_empty() {
         return Ok(Vec::new());
