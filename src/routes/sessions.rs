@@ -51,13 +51,19 @@ pub struct HospitalLogin {
     pub api_key: String,
 }
 
+/// A hospital system's sign-in. Failures are limited per client address (`security.login_*`).
 #[utoipa::path(tag = "hospital", request_body = HospitalLogin,
-    responses((status = 200, body = SessionToken), (status = 401, body = crate::routes::error::ErrorBody)))]
+    responses((status = 200, body = SessionToken), (status = 401, body = crate::routes::error::ErrorBody),
+        (status = 429, body = crate::routes::error::ErrorBody)))]
 #[post("/api/v1/hospital/session")]
 pub async fn hospital_session(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<HospitalLogin>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = sign_in::hospital(&state.db, &state.jwt, &body.institution_code, &body.api_key).await?;
+    let client = client_address(&req.connection_info());
+    let (kv, limits) = (state.kv.as_ref(), &state.settings.security);
+    let s =
+        sign_in::hospital(&state.db, kv, &state.jwt, limits, &client, &body.institution_code, &body.api_key).await?;
     Ok(HttpResponse::Ok().json(SessionToken { token: s.token, expires_in: s.expires_in }))
 }

@@ -71,6 +71,43 @@ pub async fn applicant(
     session(jwt, &user_id, Role::Applicant, None)
 }
 
+/// Failed sign-ins from one client address, per kind of account: beyond
+/// `security.login_max_failures` in the window, 429 `too_many_attempts` before anything is
+/// checked or audited (so a flood of bogus sign-ins cannot grow the audit log either). The key is
+/// a digest: a forwarded address of any length makes a key of one size.
+struct AddressFailures {
+    key: String,
+    window: Duration,
+}
+
+impl AddressFailures {
+    async fn check(
+        kv: &dyn KvStore,
+        limits: &SecuritySettings,
+        kind: &str,
+        client: &str,
+    ) -> Result<AddressFailures, ServiceError> {
+        let window = Duration::from_secs(limits.login_window_secs.max(1));
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(client.as_bytes()));
+        // Officers keep the key they always had, so a deploy does not reset their counters.
+        let key = match kind {
+            "officer" => format!("login_failures:address:{digest}"),
+            other => format!("login_failures:{other}:address:{digest}"),
+        };
+        let failures = kv.get(&key).await?.and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
+        if failures >= limits.login_max_failures {
+            tracing::warn!(client, kind, "sign-in refused: too many failures from this address");
+            return Err(ServiceError::TooManyAttempts { retry_after_secs: window.as_secs() });
+        }
+        Ok(AddressFailures { key, window })
+    }
+
+    async fn failed(&self, kv: &dyn KvStore) -> Result<(), ServiceError> {
+        kv.increment(&self.key, self.window).await?;
+        Ok(())
+    }
+}
+
 /// Who is signing in, and from where.
 pub struct OfficerAttempt<'a> {
     pub username: &'a str,
@@ -109,12 +146,7 @@ pub async fn officer(
     // Keys of a fixed size, whatever a client sends as a username or a forwarded address.
     let digest = |text: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
     let name_key = format!("login_attempts:username:{}", digest(&username.to_lowercase()));
-    let address_key = format!("login_failures:address:{}", digest(attempt.client));
-    let failures_here = kv.get(&address_key).await?.and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
-    if failures_here >= limits.login_max_failures {
-        tracing::warn!(client = attempt.client, "officer sign-in refused: too many failures from this address");
-        return Err(refused());
-    }
+    let address = AddressFailures::check(kv, limits, "officer", attempt.client).await?;
     if kv.increment(&name_key, window).await? > limits.login_max_failures {
         tracing::warn!("officer sign-in refused: too many attempts for this username");
         return Err(refused());
@@ -137,7 +169,7 @@ pub async fn officer(
     let officer = match officer {
         Some(o) if ok && o.active => o,
         _ => {
-            kv.increment(&address_key, window).await?;
+            address.failed(kv).await?;
             let actor = Actor { kind: "sign_in", id: attempt.client.to_string() };
             super::audit_sign_in(db, &actor, "officer.sign_in_failed", ("username", username), detail).await?;
             return Err(ServiceError::Unauthorized {
@@ -155,9 +187,19 @@ pub async fn officer(
 }
 
 /// A hospital system's sign-in with its API key. The token names the key, so revoking the key
-/// ends the token too. Audited, success or failure.
+/// ends the token too. Audited, success or failure; failures are limited per client address like
+/// officers' (`security.login_*`).
 #[tracing::instrument(skip_all)]
-pub async fn hospital(db: &Db, jwt: &JwtKeys, institution_code: &str, api_key: &str) -> Result<Session, ServiceError> {
+pub async fn hospital(
+    db: &Db,
+    kv: &dyn KvStore,
+    jwt: &JwtKeys,
+    limits: &SecuritySettings,
+    client: &str,
+    institution_code: &str,
+    api_key: &str,
+) -> Result<Session, ServiceError> {
+    let address = AddressFailures::check(kv, limits, "hospital", client).await?;
     let institution_code = institution_code.trim();
     let hash = auth::hash_api_key(api_key);
     // What a client sent goes into the log only as much as a real code could be.
@@ -170,7 +212,8 @@ pub async fn hospital(db: &Db, jwt: &JwtKeys, institution_code: &str, api_key: &
             session(jwt, &key.id, Role::Hospital, Some(&key.institution_code))
         }
         _ => {
-            let actor = Actor { kind: "sign_in", id: "hospital_key".into() };
+            address.failed(kv).await?;
+            let actor = Actor { kind: "sign_in", id: client.to_string() };
             let subject = ("institution", shown.as_str());
             super::audit_sign_in(db, &actor, "hospital.sign_in_failed", subject, detail).await?;
             Err(ServiceError::Unauthorized {

@@ -122,3 +122,26 @@ async fn a_family_sign_in_is_audited() {
     let (_, user_id) = app.login(user["code"].as_str().expect("code")).await;
     assert_eq!(audit_actions(&app, "user", &user_id).await, ["applicant.signed_in"]);
 }
+
+#[tokio::test]
+async fn guessing_hospital_keys_from_one_address_is_stopped_and_stops_filling_the_audit_log() {
+    let app = spawn_app().await;
+    let key = birthcert::services::staff::add_hospital_key(&app.state.db, "PY-ZYY").await.expect("key");
+    let attempt = |api_key: String| {
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/hospital/session", &json!({"institution_code": "PY-ZYY", "api_key": api_key})).await
+        }
+    };
+    let max = app.state.settings.security.login_max_failures;
+    for n in 0..max {
+        assert_eq!(attempt(format!("guess-{n}")).await.status(), 401);
+    }
+    for api_key in ["guess-again".to_string(), key] {
+        let res = attempt(api_key).await;
+        assert_eq!(res.status(), 429, "from this address, not even the right key for now");
+        assert!(res.headers().get("retry-after").is_some());
+    }
+    let failures = audit_actions(&app, "institution", "PY-ZYY").await;
+    assert_eq!(failures.len(), usize::try_from(max).expect("small"), "refused attempts are not audited: {failures:?}");
+}
