@@ -40,7 +40,7 @@ pub async fn officer_session(
 /// The client's address without its port, as the reverse proxy reports it (`Forwarded` /
 /// `X-Forwarded-For`), else the peer's. Exposed without a proxy, a client can claim any address
 /// this way; the per-username limit does not depend on it.
-fn client_address(info: &actix_web::dev::ConnectionInfo) -> String {
+pub(crate) fn client_address(info: &actix_web::dev::ConnectionInfo) -> String {
     let raw = info.realip_remote_addr().unwrap_or("unknown");
     raw.parse::<std::net::SocketAddr>().map_or_else(|_| raw.to_string(), |a| a.ip().to_string())
 }

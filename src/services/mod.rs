@@ -5,6 +5,7 @@
 //! changes an application's state only through `lifecycle::apply`. No web framework here.
 
 pub mod applicant;
+pub mod console;
 pub mod error;
 pub mod institutions;
 pub mod issuing;

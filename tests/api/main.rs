@@ -5,6 +5,7 @@ mod at_rest;
 mod concurrency;
 mod config;
 mod confirmation;
+mod console;
 mod extractors;
 mod health;
 mod helpers;

@@ -1,0 +1,117 @@
+//! The officers' web console through HTTP as a browser speaks it: forms, a session cookie,
+//! redirects. (Browser tests in a real headless Chromium come with the rest of the console.)
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use sea_orm::ConnectionTrait;
+
+use crate::helpers::{spawn_app, TestApp, MOTHER};
+
+const PASSWORD: &str = "console password 1";
+
+async fn officer(app: &TestApp, username: &str) {
+    birthcert::services::staff::add_officer(&app.state.db, "PY-RMYY", username, PASSWORD, false)
+        .await
+        .expect("officer");
+}
+
+async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/console/login"))
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .expect("sent")
+}
+
+/// The session cookie's `name=value`, after checking how it is set.
+fn session_cookie(res: &reqwest::Response) -> String {
+    let set = res.headers()[SET_COOKIE].to_str().expect("ascii").to_string();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(set.contains(flag), "{flag} in {set}");
+    }
+    set.split(';').next().expect("name=value").to_string()
+}
+
+async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.get(app.url(path));
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    req.send().await.expect("sent")
+}
+
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf_token\" value=\"").expect("a CSRF field") + 25;
+    page[at..].split('"').next().expect("value").to_string()
+}
+
+#[tokio::test]
+async fn an_officer_signs_in_sees_the_queue_with_deadlines_and_signs_out() {
+    let app = spawn_app().await;
+    officer(&app, "zhou.officer").await;
+    let (_, app_id) = app.submitted().await;
+
+    let res = get(&app, "/console/queue", None).await;
+    assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some("/console/login")));
+    let page = get(&app, "/console/login", None).await.text().await.expect("page");
+    assert!(page.contains("签发人员登录") && page.contains("name=\"username\"") && page.contains("name=\"password\""));
+
+    let res = sign_in(&app, "zhou.officer", "wrong password").await;
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().get(SET_COOKIE).is_none());
+    assert!(res.text().await.expect("page").contains("用户名或密码错误"));
+
+    let res = sign_in(&app, "zhou.officer", PASSWORD).await;
+    assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some("/console/queue")));
+    let cookie = session_cookie(&res);
+    let res = get(&app, "/console/queue", Some(&cookie)).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.expect("page");
+    assert!(page.contains(&format!("/console/applications/{app_id}")), "the case links to its page");
+    assert!(page.contains(MOTHER) && page.contains("待审核"), "{page}");
+    assert!(!page.contains("class=\"overdue\""), "due in two working days: {page}");
+    // A day later than its deadline, the case is marked overdue.
+    let db = &app.state.db;
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    let p = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres { "$1" } else { "?" };
+    let sql = format!("UPDATE applications SET review_due_at = {p}");
+    db.execute(sea_orm::Statement::from_sql_and_values(db.get_database_backend(), sql, [past.into()]))
+        .await
+        .expect("aged");
+    let page = get(&app, "/console/queue", Some(&cookie)).await.text().await.expect("page");
+    assert!(page.contains("<span class=\"overdue\">已逾期</span>") && page.contains("已逾期 1 件"), "{page}");
+
+    // Signing out needs the form's CSRF token; then the cookie no longer works.
+    let without = app.client.post(app.url("/console/logout")).header(COOKIE, &cookie).form(&[("x", "")]).send().await;
+    assert_eq!(without.expect("sent").status(), 403);
+    assert_eq!(get(&app, "/console/queue", Some(&cookie)).await.status(), 200, "still signed in");
+    let token = csrf_of(&page);
+    let out = app
+        .client
+        .post(app.url("/console/logout"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(out.status(), 303);
+    assert_eq!(get(&app, "/console/queue", Some(&cookie)).await.status(), 303, "signed out");
+}
+
+#[tokio::test]
+async fn a_disabled_officer_or_a_forged_cookie_gets_the_sign_in_page() {
+    let app = spawn_app().await;
+    officer(&app, "wu.officer").await;
+    let cookie = session_cookie(&sign_in(&app, "wu.officer", PASSWORD).await);
+    assert_eq!(get(&app, "/console/queue", Some(&cookie)).await.status(), 200);
+    assert_eq!(get(&app, "/console/queue", Some("bc_console=forged")).await.status(), 303);
+    assert!(app.command(&["officer", "disable", "--username", "wu.officer"], None).success);
+    assert_eq!(get(&app, "/console/queue", Some(&cookie)).await.status(), 303, "disabled: signed out at once");
+    // The console's sign-in is the API's: the same limit per username.
+    for _ in 0..app.state.settings.security.login_max_failures {
+        sign_in(&app, "wu.officer", "wrong").await;
+    }
+    let res = sign_in(&app, "wu.officer", PASSWORD).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.expect("page").contains("尝试次数过多"));
+}
