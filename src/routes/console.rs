@@ -33,6 +33,20 @@ async fn session(req: &HttpRequest, state: &AppState) -> Result<Option<ConsoleSe
     console::find(&state.db, state.kv.as_ref(), &state.jwt, cookie.value()).await
 }
 
+/// The session of a posted form, which must carry the session's CSRF token (403 without it);
+/// None when signed out.
+async fn form_session(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf_token: Option<&str>,
+) -> Result<Option<ConsoleSession>, ApiError> {
+    let Some(session) = session(req, state).await? else { return Ok(None) };
+    if !session.accepts(csrf_token) {
+        return Err(ServiceError::Forbidden("the form is missing its CSRF token; reload the page".into()));
+    }
+    Ok(Some(session))
+}
+
 #[get("/console")]
 pub async fn home() -> HttpResponse {
     see_other("/console/queue")
@@ -101,9 +115,8 @@ pub async fn logout(
     req: HttpRequest,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(session) = session(&req, &state).await? else { return Ok(see_other("/console/login")) };
-    if !session.accepts(form.csrf_token.as_deref()) {
-        return Err(ServiceError::Forbidden("the form is missing its CSRF token; reload the page".into()));
+    if form_session(&req, &state, form.csrf_token.as_deref()).await?.is_none() {
+        return Ok(see_other("/console/login"));
     }
     if let Some(cookie) = req.cookie(COOKIE) {
         console::close(state.kv.as_ref(), cookie.value()).await?;
@@ -206,7 +219,143 @@ pub async fn queue(
     html(actix_web::http::StatusCode::OK, &view)
 }
 
+struct ParentRow {
+    role: &'static str,
+    name: String,
+    id_type: String,
+    id_masked: String,
+    identity: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/case.html")]
+struct CasePage<'a> {
+    institution: &'a str,
+    csrf_token: &'a str,
+    notice: Option<String>,
+    id: String,
+    state_label: String,
+    due: String,
+    overdue: bool,
+    newborn_name: String,
+    parents: Vec<ParentRow>,
+    certificate: String,
+    timeline: Vec<String>,
+    can_approve: bool,
+}
+
+/// Text at a JSON path of the case, or "" (a field a case does not have yet).
+fn text(v: &serde_json::Value, path: &[&str]) -> String {
+    path.iter().fold(v, |v, key| &v[*key]).as_str().unwrap_or_default().to_string()
+}
+
+/// The case page: state, deadline, the parents (ID numbers masked), the certificate, the
+/// timeline, and the actions its state allows. An audited read, like the API's.
+async fn case_page(
+    state: &AppState,
+    session: &ConsoleSession,
+    id: &str,
+    notice: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let institution = session.claims.inst.clone().unwrap_or_default();
+    let reader = Actor::officer(&session.claims.sub);
+    let case = review::detail(&state.db, &state.cipher, &reader, &institution, id).await?;
+    let parents = case["parents"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|p| ParentRow {
+                    role: if p["role"] == "mother" { "母亲" } else { "父亲" },
+                    name: text(p, &["name"]),
+                    id_type: text(p, &["id_type"]),
+                    id_masked: crate::domain::masking::mask_id_number(&text(p, &["id_number"])),
+                    identity: match (
+                        text(p, &["identity", "method"]).as_str(),
+                        text(p, &["identity", "status"]).as_str(),
+                    ) {
+                        ("", _) => "未核验".to_string(),
+                        (method, status) => format!("{method}：{status}"),
+                    },
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let timeline = case["timeline"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .map(|e| format!("{} {}", text(e, &["at"]).get(..16).unwrap_or(""), text(e, &["kind"])))
+                .collect()
+        })
+        .unwrap_or_default();
+    let state_now = text(&case, &["state"]);
+    let page = CasePage {
+        institution: &institution,
+        csrf_token: &session.csrf_token,
+        notice,
+        id: text(&case, &["id"]),
+        state_label: state_label(&state_now).to_string(),
+        due: text(&case, &["review_due_at"]).get(..16).unwrap_or("").replace('T', " "),
+        overdue: case["overdue"].as_bool().unwrap_or(false),
+        newborn_name: text(&case, &["newborn_name"]),
+        parents,
+        certificate: case["certificates"]
+            .as_array()
+            .and_then(|list| list.last())
+            .map(|c| text(c, &["number"]))
+            .unwrap_or_default(),
+        timeline,
+        can_approve: matches!(state_now.as_str(), "submitted" | "lost_in_transit"),
+    };
+    html(actix_web::http::StatusCode::OK, &page)
+}
+
+#[get("/console/applications/{id}")]
+pub async fn case_view(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(session) = session(&req, &state).await? else { return Ok(see_other("/console/login")) };
+    case_page(&state, &session, &id, None).await
+}
+
+#[derive(Deserialize)]
+pub struct ApprovalForm {
+    pub csrf_token: Option<String>,
+    pub certificate_number: Option<String>,
+}
+
+/// Approval from the case page: the API's approval; a refusal is shown on the page in the
+/// API's words.
+#[post("/console/applications/{id}/approval")]
+pub async fn approve(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<ApprovalForm>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(session) = form_session(&req, &state, form.csrf_token.as_deref()).await? else {
+        return Ok(see_other("/console/login"));
+    };
+    let institution = session.claims.inst.clone().unwrap_or_default();
+    let given = form.certificate_number.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let officer = Actor::officer(&session.claims.sub);
+    match crate::services::issuing::certificates::approve(&state.db, &officer, &institution, &id, given).await {
+        Ok(_) => Ok(see_other(&format!("/console/applications/{id}"))),
+        Err(e @ (ServiceError::NotFound(_) | ServiceError::Internal(_))) => Err(e),
+        Err(refused) => case_page(&state, &session, &id, Some(format!("未能审核通过：{refused}"))).await,
+    }
+}
+
 /// The console's pages (not part of the API's OpenAPI document).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(home).service(login_page).service(login).service(logout).service(queue);
+    cfg.service(home)
+        .service(login_page)
+        .service(login)
+        .service(logout)
+        .service(queue)
+        .service(case_view)
+        .service(approve);
 }

@@ -115,3 +115,46 @@ async fn a_disabled_officer_or_a_forged_cookie_gets_the_sign_in_page() {
     assert_eq!(res.status(), 429);
     assert!(res.text().await.expect("page").contains("尝试次数过多"));
 }
+
+#[tokio::test]
+async fn an_officer_approves_a_case_from_its_page_and_another_institution_cannot_open_it() {
+    let app = spawn_app().await;
+    app.stock("R370000600", "R370000602").await;
+    officer(&app, "zheng.officer").await;
+    birthcert::services::staff::add_officer(&app.state.db, "PY-ZYY", "feng.officer", PASSWORD, false)
+        .await
+        .expect("officer");
+    let (family, app_id) = app.submitted().await;
+    let cookie = session_cookie(&sign_in(&app, "zheng.officer", PASSWORD).await);
+    let path = format!("/console/applications/{app_id}");
+    let res = get(&app, &path, Some(&cookie)).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.expect("page");
+    assert!(page.contains("待审核") && page.contains(MOTHER) && page.contains("审核通过并签发"), "{page}");
+    assert!(!page.contains(&crate::helpers::mother_id()), "ID numbers are masked on the page");
+
+    let approve = |token: Option<String>| {
+        let app = &app;
+        let (cookie, path) = (cookie.clone(), format!("{path}/approval"));
+        async move {
+            let mut form = vec![("certificate_number", String::new())];
+            if let Some(t) = token {
+                form.push(("csrf_token", t));
+            }
+            app.client.post(app.url(&path)).header(COOKIE, cookie).form(&form).send().await.expect("sent")
+        }
+    };
+    assert_eq!(approve(None).await.status(), 403, "no CSRF token, no approval");
+    assert_eq!(app.view(&family, &app_id).await["state"], "submitted");
+    let res = approve(Some(csrf_of(&page))).await;
+    assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some(path.as_str())));
+    let page = get(&app, &path, Some(&cookie)).await.text().await.expect("page");
+    assert!(page.contains("已签发") && page.contains("R370000600"), "{page}");
+    assert_eq!(app.view(&family, &app_id).await["state"], "issued", "the family sees it");
+    // Approving again is refused with the API's reason, on the page.
+    let page = approve(Some(csrf_of(&page))).await.text().await.expect("page");
+    assert!(page.contains("未能审核通过"), "{page}");
+
+    let elsewhere = session_cookie(&sign_in(&app, "feng.officer", PASSWORD).await);
+    assert_eq!(get(&app, &path, Some(&elsewhere)).await.status(), 404, "another institution's case, even with its URL");
+}
