@@ -47,7 +47,7 @@ async fn form_session(
     Ok(Some(session))
 }
 
-#[get("/console")]
+/// `/console` and `/console/`: the queue (or, signed out, the sign-in page).
 pub async fn home() -> HttpResponse {
     see_other("/console/queue")
 }
@@ -351,7 +351,8 @@ pub async fn approve(
 
 /// The console's pages (not part of the API's OpenAPI document).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(home)
+    cfg.route("/console", web::get().to(home))
+        .route("/console/", web::get().to(home))
         .service(login_page)
         .service(login)
         .service(logout)

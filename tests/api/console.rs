@@ -51,6 +51,10 @@ async fn an_officer_signs_in_sees_the_queue_with_deadlines_and_signs_out() {
     officer(&app, "zhou.officer").await;
     let (_, app_id) = app.submitted().await;
 
+    for home in ["/console", "/console/"] {
+        let res = get(&app, home, None).await;
+        assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some("/console/queue")));
+    }
     let res = get(&app, "/console/queue", None).await;
     assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some("/console/login")));
     let page = get(&app, "/console/login", None).await.text().await.expect("page");
