@@ -79,6 +79,39 @@ impl ApplicationState {
         self == ApplicationState::Submitted && review_due_at.is_some_and(|due| due < now)
     }
 
+    /// Waiting for review and due on the day it is now in China (not yet overdue).
+    pub fn is_due_today(
+        self,
+        review_due_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        use crate::domain::working_days::to_china;
+        self == ApplicationState::Submitted
+            && review_due_at.is_some_and(|due| due >= now && to_china(due).date_naive() == to_china(now).date_naive())
+    }
+
+    /// The state's short name, as officers call it in the console.
+    pub fn label(self) -> &'static str {
+        match self {
+            ApplicationState::Draft => "草稿",
+            ApplicationState::Ineligible => "不符合网办条件",
+            ApplicationState::ParentsEntered => "已填父母信息",
+            ApplicationState::IdentityVerified => "身份已核验",
+            ApplicationState::DocumentsUploaded => "材料已上传",
+            ApplicationState::ModificationRequested => "申请修改",
+            ApplicationState::Confirmed => "登记表已确认",
+            ApplicationState::Signed => "已签名",
+            ApplicationState::AwaitingPayment => "待支付",
+            ApplicationState::Submitted => "待审核",
+            ApplicationState::Returned => "已退回",
+            ApplicationState::Issued => "已签发",
+            ApplicationState::Shipped => "已寄出",
+            ApplicationState::LostInTransit => "邮寄丢失",
+            ApplicationState::Delivered => "已签收",
+            ApplicationState::Withdrawn => "已撤回",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             ApplicationState::Draft => "已创建，请填写父母信息",
@@ -162,6 +195,20 @@ impl fmt::Display for ApplicationState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn due_today_is_the_china_day_of_the_deadline_and_not_past_it() {
+        use chrono::TimeZone;
+        // 2026-12-02 10:00 in China.
+        let now = chrono::Utc.with_ymd_and_hms(2026, 12, 2, 2, 0, 0).single().expect("time");
+        let tonight = Some(chrono::Utc.with_ymd_and_hms(2026, 12, 2, 15, 59, 0).single().expect("time"));
+        let tomorrow = Some(chrono::Utc.with_ymd_and_hms(2026, 12, 2, 16, 0, 0).single().expect("time"));
+        let earlier = Some(now - chrono::Duration::minutes(1));
+        assert!(S::Submitted.is_due_today(tonight, now));
+        assert!(!S::Submitted.is_due_today(tomorrow, now), "midnight in China is the next day");
+        assert!(!S::Submitted.is_due_today(earlier, now), "past it is overdue, not due today");
+        assert!(!S::Issued.is_due_today(tonight, now));
+    }
 
     #[test]
     fn names_round_trip_and_every_state_has_a_description() {

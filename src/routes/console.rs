@@ -9,6 +9,8 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::domain::application::Command;
+use crate::domain::application_state::ApplicationState;
 use crate::persistence::audit::Actor;
 use crate::routes::error::ApiError;
 use crate::services::console::{self, ConsoleSession};
@@ -126,19 +128,23 @@ pub async fn logout(
     Ok(HttpResponse::SeeOther().cookie(gone).insert_header((header::LOCATION, "/console/login")).finish())
 }
 
-/// The states an officer filters the queue by, with their Chinese names.
-const STATES: [(&str, &str); 7] = [
-    ("submitted", "待审核"),
-    ("modification_requested", "申请修改"),
-    ("returned", "已退回"),
-    ("issued", "已签发"),
-    ("shipped", "已寄出"),
-    ("lost_in_transit", "邮寄丢失"),
-    ("delivered", "已签收"),
+/// The states an officer filters the queue by.
+const FILTERS: [ApplicationState; 7] = [
+    ApplicationState::Submitted,
+    ApplicationState::ModificationRequested,
+    ApplicationState::Returned,
+    ApplicationState::Issued,
+    ApplicationState::Shipped,
+    ApplicationState::LostInTransit,
+    ApplicationState::Delivered,
 ];
 
+/// A state's Chinese name (the text itself if it is not a state).
 fn state_label(state: &str) -> &str {
-    STATES.iter().find(|(s, _)| *s == state).map_or(state, |(_, label)| label)
+    match ApplicationState::parse(state) {
+        Some(known) => known.label(),
+        None => state,
+    }
 }
 
 struct QueueRow {
@@ -158,7 +164,7 @@ struct QueuePageView<'a> {
     institution: &'a str,
     csrf_token: &'a str,
     heading: &'a str,
-    states: &'a [(&'a str, &'a str)],
+    states: Vec<(&'static str, &'static str)>,
     state: &'a str,
     rows: Vec<QueueRow>,
     total: u64,
@@ -187,13 +193,12 @@ pub async fn queue(
     let query = QueueQuery { state: Some(filter.clone()), overdue: None, page: q.page, per_page: Some(20) };
     let reader = Actor::officer(&session.claims.sub);
     let page = review::queue(&state.db, &reader, &institution, &query).await?;
-    let today = crate::domain::working_days::to_china(chrono::Utc::now()).date_naive();
     let china = |t: chrono::DateTime<chrono::FixedOffset>| t.format("%Y-%m-%d %H:%M").to_string();
     let rows: Vec<QueueRow> = page
         .items
         .into_iter()
         .map(|item| QueueRow {
-            due_today: !item.overdue && item.review_due_at.is_some_and(|d| d.date_naive() == today),
+            due_today: item.due_today,
             due: item.review_due_at.map(china).unwrap_or_default(),
             overdue: item.overdue,
             birth: item.birth_at.map(china).unwrap_or_default(),
@@ -207,7 +212,7 @@ pub async fn queue(
         institution: &institution,
         csrf_token: &session.csrf_token,
         heading: state_label(&filter),
-        states: &STATES,
+        states: FILTERS.iter().map(|s| (s.as_str(), s.label())).collect(),
         state: &filter,
         due_today: rows.iter().filter(|r| r.due_today).count(),
         overdue: rows.iter().filter(|r| r.overdue).count(),
@@ -306,7 +311,9 @@ async fn case_page(
             .map(|c| text(c, &["number"]))
             .unwrap_or_default(),
         timeline,
-        can_approve: matches!(state_now.as_str(), "submitted" | "lost_in_transit"),
+        // The state machine says whether an approval is possible from here.
+        can_approve: ApplicationState::parse(&state_now)
+            .is_some_and(|s| crate::domain::application::transition(s, Command::Approve).is_ok()),
     };
     html(actix_web::http::StatusCode::OK, &page)
 }

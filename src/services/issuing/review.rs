@@ -32,6 +32,8 @@ pub struct QueueItem {
     pub state: String,
     pub review_due_at: Option<DateTime<chrono::FixedOffset>>,
     pub overdue: bool,
+    /// Due today (China time) and not yet overdue: the day's work.
+    pub due_today: bool,
     pub mother_name: String,
     pub birth_at: Option<DateTime<chrono::FixedOffset>>,
     pub newborn_name: Option<String>,
@@ -95,6 +97,7 @@ async fn queue_items(db: &Db, apps: Vec<Application>, now: DateTime<Utc>) -> Res
             let d = deliveries.iter().find(|d| d.id == a.delivery_id);
             QueueItem {
                 overdue: a.state.is_overdue(a.review_due_at, now),
+                due_today: a.state.is_due_today(a.review_due_at, now),
                 review_due_at: a.review_due_at.map(to_china),
                 mother_name: d.map(|d| d.record.mother_name.clone()).unwrap_or_default(),
                 birth_at: d.map(|d| to_china(d.record.birth_at)),
