@@ -33,6 +33,14 @@ impl Actor {
     pub fn system(name: &str) -> Actor {
         Actor { kind: "system", id: name.to_string() }
     }
+    /// Whoever runs the command line on the server (account changes, key rotation).
+    pub fn operator() -> Actor {
+        Actor { kind: "operator", id: "command_line".to_string() }
+    }
+    /// A sign-in that failed: known only by the client address it came from.
+    pub fn sign_in(client: &str) -> Actor {
+        Actor { kind: "sign_in", id: client.to_string() }
+    }
 }
 
 /// A stored time as the chain hashes it.

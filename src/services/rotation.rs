@@ -29,8 +29,7 @@ pub async fn rotate(db: &Db, cipher: &PersonalDataCipher, blobs: &BlobStore) -> 
         "values_resealed": values.resealed,
         "images_resealed": images.resealed,
     });
-    let actor = Actor { kind: "operator", id: "command_line".into() };
-    audit::append(&txn, &actor, "crypto.rotated", "data_key", cipher.current_key_id(), detail).await?;
+    audit::append(&txn, &Actor::operator(), "crypto.rotated", "data_key", cipher.current_key_id(), detail).await?;
     persistence::commit(txn).await?;
     Ok(Rotation { values, images })
 }

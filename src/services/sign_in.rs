@@ -80,24 +80,35 @@ struct AddressFailures {
     window: Duration,
 }
 
+/// The window in which sign-in attempts are counted.
+fn login_window(limits: &SecuritySettings) -> Duration {
+    Duration::from_secs(limits.login_window_secs.max(1))
+}
+
+fn too_many_attempts(window: Duration) -> ServiceError {
+    ServiceError::TooManyAttempts { retry_after_secs: window.as_secs() }
+}
+
+/// A key part of fixed size, whatever a client sends as a username or a forwarded address.
+fn digest(text: &str) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))
+}
+
 impl AddressFailures {
+    /// `counter` names the kind of account (officers keep the key they always had, so a deploy
+    /// does not reset their counters).
     async fn check(
         kv: &dyn KvStore,
         limits: &SecuritySettings,
-        kind: &str,
+        counter: &str,
         client: &str,
     ) -> Result<AddressFailures, ServiceError> {
-        let window = Duration::from_secs(limits.login_window_secs.max(1));
-        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(client.as_bytes()));
-        // Officers keep the key they always had, so a deploy does not reset their counters.
-        let key = match kind {
-            "officer" => format!("login_failures:address:{digest}"),
-            other => format!("login_failures:{other}:address:{digest}"),
-        };
+        let window = login_window(limits);
+        let key = format!("{counter}:{}", digest(client));
         let failures = kv.get(&key).await?.and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
         if failures >= limits.login_max_failures {
-            tracing::warn!(client, kind, "sign-in refused: too many failures from this address");
-            return Err(ServiceError::TooManyAttempts { retry_after_secs: window.as_secs() });
+            tracing::warn!(client, counter, "sign-in refused: too many failures from this address");
+            return Err(too_many_attempts(window));
         }
         Ok(AddressFailures { key, window })
     }
@@ -141,15 +152,12 @@ pub async fn officer(
     attempt: OfficerAttempt<'_>,
 ) -> Result<Session, ServiceError> {
     let username = attempt.username.trim();
-    let window = Duration::from_secs(limits.login_window_secs.max(1));
-    let refused = || ServiceError::TooManyAttempts { retry_after_secs: window.as_secs() };
-    // Keys of a fixed size, whatever a client sends as a username or a forwarded address.
-    let digest = |text: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    let window = login_window(limits);
     let name_key = format!("login_attempts:username:{}", digest(&username.to_lowercase()));
-    let address = AddressFailures::check(kv, limits, "officer", attempt.client).await?;
+    let address = AddressFailures::check(kv, limits, "login_failures:address", attempt.client).await?;
     if kv.increment(&name_key, window).await? > limits.login_max_failures {
         tracing::warn!("officer sign-in refused: too many attempts for this username");
-        return Err(refused());
+        return Err(too_many_attempts(window));
     }
     let officer = staff::find_officer_by_username(db, username).await?;
     let phc = officer
@@ -170,7 +178,7 @@ pub async fn officer(
         Some(o) if ok && o.active => o,
         _ => {
             address.failed(kv).await?;
-            let actor = Actor { kind: "sign_in", id: attempt.client.to_string() };
+            let actor = Actor::sign_in(attempt.client);
             super::audit_sign_in(db, &actor, "officer.sign_in_failed", ("username", username), detail).await?;
             return Err(ServiceError::Unauthorized {
                 code: "invalid_credentials",
@@ -199,7 +207,7 @@ pub async fn hospital(
     institution_code: &str,
     api_key: &str,
 ) -> Result<Session, ServiceError> {
-    let address = AddressFailures::check(kv, limits, "hospital", client).await?;
+    let address = AddressFailures::check(kv, limits, "login_failures:hospital:address", client).await?;
     let institution_code = institution_code.trim();
     let hash = auth::hash_api_key(api_key);
     // What a client sent goes into the log only as much as a real code could be.
@@ -213,7 +221,7 @@ pub async fn hospital(
         }
         _ => {
             address.failed(kv).await?;
-            let actor = Actor { kind: "sign_in", id: client.to_string() };
+            let actor = Actor::sign_in(client);
             let subject = ("institution", shown.as_str());
             super::audit_sign_in(db, &actor, "hospital.sign_in_failed", subject, detail).await?;
             Err(ServiceError::Unauthorized {

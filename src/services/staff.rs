@@ -9,9 +9,16 @@ use crate::persistence::{self, staff, Db, PersistenceError};
 
 pub use crate::persistence::staff::HospitalKey;
 
-/// Who changes accounts: whoever runs the command line on the server.
-fn operator() -> Actor {
-    Actor { kind: "operator", id: "command_line".into() }
+/// Ends an account change: its audit entry (by the operator at the command line), in the same
+/// transaction, then the commit.
+async fn audited(
+    txn: persistence::Txn,
+    action: &str,
+    subject: (&str, &str),
+    detail: serde_json::Value,
+) -> Result<(), AccountError> {
+    audit::append(&txn, &Actor::operator(), action, subject.0, subject.1, detail).await?;
+    Ok(persistence::commit(txn).await?)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +36,7 @@ pub enum AccountError {
     #[error("password must be at least {MIN_PASSWORD_CHARS} characters")]
     ShortPassword,
     #[error(transparent)]
-    Persistence(PersistenceError),
+    Persistence(#[from] PersistenceError),
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
 }
@@ -50,16 +57,13 @@ pub async fn add_officer(
     }
     ensure_institution(db, institution).await?;
     let phc = hashed(password).await?;
-    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
+    let txn = persistence::begin(db).await?;
     let officer = staff::create_officer(&*txn, institution, username, &phc, admin).await.map_err(|e| match e {
         PersistenceError::Conflict(_) => AccountError::UsernameTaken(username.to_string()),
         other => AccountError::Persistence(other),
     })?;
     let detail = serde_json::json!({"username": username, "institution": institution, "admin": admin});
-    audit::append(&txn, &operator(), "officer.created", "officer", &officer.id, detail)
-        .await
-        .map_err(AccountError::Persistence)?;
-    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))?;
+    audited(txn, "officer.created", ("officer", &officer.id), detail).await?;
     Ok(officer)
 }
 
@@ -81,59 +85,38 @@ async fn hashed(password: &str) -> Result<String, AccountError> {
 /// token they already hold is refused from the next request on.
 #[tracing::instrument(skip_all)]
 pub async fn set_officer_enabled(db: &Db, username: &str, enabled: bool) -> Result<(), AccountError> {
-    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
+    let txn = persistence::begin(db).await?;
     let id = staff::set_officer_disabled(&*txn, username, !enabled)
-        .await
-        .map_err(AccountError::Persistence)?
+        .await?
         .ok_or_else(|| AccountError::UnknownOfficer(username.to_string()))?;
     let action = if enabled { "officer.enabled" } else { "officer.disabled" };
-    audit::append(&txn, &operator(), action, "officer", &id, serde_json::json!({"username": username}))
-        .await
-        .map_err(AccountError::Persistence)?;
-    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))
+    audited(txn, action, ("officer", &id), serde_json::json!({"username": username})).await
 }
 
 /// Sets a new password (an officer who forgot theirs; the old one stops working at once).
 #[tracing::instrument(skip_all)]
 pub async fn reset_officer_password(db: &Db, username: &str, password: &str) -> Result<(), AccountError> {
     let phc = hashed(password).await?;
-    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
+    let txn = persistence::begin(db).await?;
     let id = staff::set_officer_password(&*txn, username, &phc)
-        .await
-        .map_err(AccountError::Persistence)?
+        .await?
         .ok_or_else(|| AccountError::UnknownOfficer(username.to_string()))?;
-    audit::append(
-        &txn,
-        &operator(),
-        "officer.password_reset",
-        "officer",
-        &id,
-        serde_json::json!({"username": username}),
-    )
-    .await
-    .map_err(AccountError::Persistence)?;
-    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))
+    audited(txn, "officer.password_reset", ("officer", &id), serde_json::json!({"username": username})).await
 }
 
 /// The institution's keys, oldest first, revoked ones included.
 pub async fn hospital_keys(db: &Db, institution: &str) -> Result<Vec<HospitalKey>, AccountError> {
     ensure_institution(db, institution).await?;
-    staff::hospital_keys(db, institution).await.map_err(AccountError::Persistence)
+    Ok(staff::hospital_keys(db, institution).await?)
 }
 
 /// Revokes a key: it cannot sign in again, and tokens it was given are refused at once.
 #[tracing::instrument(skip_all)]
 pub async fn revoke_hospital_key(db: &Db, id: &str) -> Result<HospitalKey, AccountError> {
-    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
-    let key = staff::revoke_hospital_key(&*txn, id)
-        .await
-        .map_err(AccountError::Persistence)?
-        .ok_or_else(|| AccountError::UnknownKey(id.to_string()))?;
+    let txn = persistence::begin(db).await?;
+    let key = staff::revoke_hospital_key(&*txn, id).await?.ok_or_else(|| AccountError::UnknownKey(id.to_string()))?;
     let detail = serde_json::json!({"institution": key.institution_code});
-    audit::append(&txn, &operator(), "hospital_key.revoked", "hospital_key", &key.id, detail)
-        .await
-        .map_err(AccountError::Persistence)?;
-    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))?;
+    audited(txn, "hospital_key.revoked", ("hospital_key", &key.id), detail).await?;
     Ok(key)
 }
 
@@ -142,21 +125,16 @@ pub async fn revoke_hospital_key(db: &Db, id: &str) -> Result<HospitalKey, Accou
 pub async fn add_hospital_key(db: &Db, institution: &str) -> Result<String, AccountError> {
     ensure_institution(db, institution).await?;
     let key = auth::generate_api_key();
-    let txn = persistence::begin(db).await.map_err(AccountError::Persistence)?;
-    let id = staff::create_hospital_key(&*txn, institution, &auth::hash_api_key(&key))
-        .await
-        .map_err(AccountError::Persistence)?;
-    let detail = serde_json::json!({"institution": institution});
-    audit::append(&txn, &operator(), "hospital_key.created", "hospital_key", &id, detail)
-        .await
-        .map_err(AccountError::Persistence)?;
-    txn.commit().await.map_err(|e| AccountError::Persistence(e.into()))?;
+    let txn = persistence::begin(db).await?;
+    let id = staff::create_hospital_key(&*txn, institution, &auth::hash_api_key(&key)).await?;
+    audited(txn, "hospital_key.created", ("hospital_key", &id), serde_json::json!({"institution": institution}))
+        .await?;
     Ok(key)
 }
 
 #[tracing::instrument(skip_all)]
 async fn ensure_institution(db: &Db, code: &str) -> Result<(), AccountError> {
-    match persistence::institutions::get(db, code).await.map_err(AccountError::Persistence)? {
+    match persistence::institutions::get(db, code).await? {
         Some(_) => Ok(()),
         None => Err(AccountError::UnknownInstitution(code.to_string())),
     }
@@ -167,7 +145,7 @@ async fn ensure_institution(db: &Db, code: &str) -> Result<(), AccountError> {
 #[tracing::instrument(skip_all)]
 pub async fn seed_demo_accounts(db: &Db, institution: &str, password: &str) -> Result<(), AccountError> {
     for (username, admin) in [("demo.officer", false), ("demo.admin", true)] {
-        if staff::find_officer_by_username(db, username).await.map_err(AccountError::Persistence)?.is_none() {
+        if staff::find_officer_by_username(db, username).await?.is_none() {
             add_officer(db, institution, username, password, admin).await?;
             tracing::info!(username, institution, "demo account created");
         }
