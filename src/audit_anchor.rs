@@ -1,5 +1,5 @@
 //! The audit chain's anchors, kept outside the database (`audit.anchor_file`): a line per
-//! witnessed head, appended by the service every `audit.anchor_secs` when the chain has
+//! witnessed head, appended by the service every `audit.anchor_secs` (a worker) when the chain has
 //! grown, and by `birthcert audit anchor`. `birthcert audit verify` checks the chain against
 //! every line. The file belongs on storage a database administrator cannot write (another host's
 //! mount, or copied off the machine by the operator's log shipping); a rewrite of the chain up to
@@ -24,11 +24,13 @@ pub enum AnchorError {
 #[derive(Debug, Clone)]
 pub struct AnchorFile {
     path: PathBuf,
+    /// The head this process last wrote, so an idle chain is not anchored again every turn.
+    last_written: std::sync::Arc<std::sync::Mutex<Option<(u64, String)>>>,
 }
 
 impl AnchorFile {
     pub fn new(path: impl Into<PathBuf>) -> AnchorFile {
-        AnchorFile { path: path.into() }
+        AnchorFile { path: path.into(), last_written: Default::default() }
     }
 
     pub fn path(&self) -> &Path {
@@ -48,16 +50,17 @@ impl AnchorFile {
         }
     }
 
-    /// Writes the chain's head as it is now, unless it is `last` (what this process wrote
-    /// before) → the anchor written. One `write` in append mode, so lines from several instances
-    /// never interleave.
-    pub async fn anchor_now(&self, db: &Db, last: Option<&Anchor>) -> Result<Option<Anchor>, AnchorError> {
-        let (entries, hash) = persistence::audit::head(db).await?;
-        if entries == 0 || last.is_some_and(|a| a.entries == entries && a.hash == hash) {
+    /// Writes the chain's head as it is now, unless this process already wrote that head →
+    /// the anchor written. One `write` in append mode, so lines from several instances never
+    /// interleave.
+    pub async fn anchor_now(&self, db: &Db) -> Result<Option<Anchor>, AnchorError> {
+        let head = persistence::audit::head(db).await?;
+        let last = self.last_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if head.0 == 0 || last.as_ref() == Some(&head) {
             return Ok(None);
         }
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let anchor = Anchor { entries, hash, at };
+        let anchor = Anchor { entries: head.0, hash: head.1.clone(), at };
         let path = self.path.clone();
         let line = anchor.line();
         tokio::task::spawn_blocking(move || {
@@ -71,26 +74,7 @@ impl AnchorFile {
         .await
         .map_err(|e| self.io()(std::io::Error::other(e)))?
         .map_err(self.io())?;
+        *self.last_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head);
         Ok(Some(anchor))
-    }
-}
-
-/// The service's anchoring: the head every `every`, when it has moved. A failed write is logged
-/// and tried again at the next turn.
-pub async fn run(db: Db, file: AnchorFile, every: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut last: Option<Anchor> = None;
-    loop {
-        match file.anchor_now(&db, last.as_ref()).await {
-            Ok(Some(anchor)) => last = Some(anchor),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "audit anchor not written"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            break;
-        }
     }
 }

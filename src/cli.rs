@@ -176,8 +176,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo => crate::demo::run(settings).await.map_err(|e| CliError::Usage(e.to_string())),
         Command::Audit { action: AuditAction::Verify } => {
             let db = persistence::connect(&settings).await?;
-            let anchors = crate::audit_anchor::AnchorFile::new(settings.audit.anchor_file.clone());
-            let report = persistence::audit::verify(&db, &anchors.read().map_err(usage)?).await?;
+            let file = crate::audit_anchor::AnchorFile::new(settings.audit.anchor_file.clone());
+            let anchors = file.read().map_err(usage)?;
+            let report = persistence::audit::verify(&db, &anchors).await?;
             if let Some((seq, why)) = report.first_break {
                 let why = match why {
                     crate::domain::audit::Break::PrevHash => {
@@ -202,15 +203,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!(
                 "audit chain intact: {} entries, agreeing with {} anchors in {}",
                 report.entries,
-                anchors.read().map_err(usage)?.len(),
-                anchors.path().display()
+                anchors.len(),
+                file.path().display()
             );
             Ok(())
         }
         Command::Audit { action: AuditAction::Anchor } => {
             let db = persistence::connect(&settings).await?;
             let anchors = crate::audit_anchor::AnchorFile::new(settings.audit.anchor_file.clone());
-            match anchors.anchor_now(&db, None).await.map_err(usage)? {
+            match anchors.anchor_now(&db).await.map_err(usage)? {
                 Some(a) => eprintln!("anchored entry {} ({}) in {}", a.entries, a.hash, anchors.path().display()),
                 None => eprintln!("the audit chain is empty: nothing to anchor"),
             }

@@ -181,22 +181,33 @@ impl Application {
         }
         if state.settings.retention.run_every_secs > 0 {
             let every = std::time::Duration::from_secs(state.settings.retention.run_every_secs);
-            let sweep = crate::services::retention::sweep_every(
-                state.db.clone(),
-                state.blobs.clone(),
-                state.settings.retention.clone(),
-                every,
-                stop_rx.clone(),
-            );
+            let sweeping = state.clone();
+            let sweep = crate::workers::every("retention", every, stop_rx.clone(), move || {
+                let state = sweeping.clone();
+                async move {
+                    let settings = &state.settings.retention;
+                    let swept =
+                        crate::services::retention::run(&state.db, &state.blobs, settings, chrono::Utc::now(), false);
+                    if let Err(e) = swept.await {
+                        tracing::error!(error = ?e, "retention sweep failed");
+                    }
+                }
+            });
             workers.push(("retention", tokio::spawn(sweep)));
         }
         if state.settings.audit.anchor_secs > 0 {
             let every = std::time::Duration::from_secs(state.settings.audit.anchor_secs);
             let file = crate::audit_anchor::AnchorFile::new(state.settings.audit.anchor_file.clone());
-            workers.push((
-                "audit anchor",
-                tokio::spawn(crate::audit_anchor::run(state.db.clone(), file, every, stop_rx.clone())),
-            ));
+            let db = state.db.clone();
+            let anchoring = crate::workers::every("audit anchor", every, stop_rx.clone(), move || {
+                let (db, file) = (db.clone(), file.clone());
+                async move {
+                    if let Err(e) = file.anchor_now(&db).await {
+                        tracing::error!(error = %e, "audit anchor not written");
+                    }
+                }
+            });
+            workers.push(("audit anchor", tokio::spawn(anchoring)));
         }
         if state.settings.workers.deadline_watcher {
             let every = std::time::Duration::from_secs(state.settings.workers.deadline_watch_secs.max(1));

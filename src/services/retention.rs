@@ -94,25 +94,3 @@ async fn erase(db: &Db, blobs: &BlobStore, id: &str, now: DateTime<Utc>) -> Resu
     }
     Ok(Some(removed))
 }
-
-/// The service's sweep, every `every` (a failed sweep is logged and tried at the next turn).
-pub async fn sweep_every(
-    db: Db,
-    blobs: BlobStore,
-    settings: RetentionSettings,
-    every: std::time::Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        if let Err(e) = run(&db, &blobs, &settings, Utc::now(), false).await {
-            tracing::error!(error = ?e, "retention sweep failed");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            break;
-        }
-    }
-}

@@ -39,6 +39,28 @@ pub async fn poll<F, Fut>(
     }
 }
 
+/// Runs `task` every `period` until `stop` flips to true; the task reports its own failures
+/// (the retention sweep, the audit anchor).
+pub async fn every<F, Fut>(
+    name: &'static str,
+    period: std::time::Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+    mut task: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    poll(name, period, stop, || {
+        let turn = task();
+        async move {
+            turn.await;
+            // Always "nothing more to do now": the next turn comes after `period`.
+            Ok(0)
+        }
+    })
+    .await;
+}
+
 /// SQLite's checkpointer: folds the write-ahead log into the database every `every`, so no
 /// commit has to (see `persistence::connect`). A failed pass is logged and tried again.
 pub async fn checkpoint(
