@@ -82,17 +82,7 @@ async fn a_new_data_key_is_rotated_in_without_losing_a_number_an_image_or_a_form
     std::fs::write(&path, &clear).expect("written in clear");
     let stored_form = texts(&app, "SELECT form_snapshot FROM applications").await.remove(0);
     let clear_form = app.state.cipher.open_form(&stored_form).expect("opens");
-    let db = &app.state.db;
-    db.execute(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        match db.get_database_backend() {
-            sea_orm::DatabaseBackend::Postgres => "UPDATE applications SET form_snapshot = $1",
-            _ => "UPDATE applications SET form_snapshot = ?",
-        },
-        [clear_form.clone().into()],
-    ))
-    .await
-    .expect("clear form");
+    app.set_column("applications", "form_snapshot", clear_form.clone(), "form_snapshot IS NOT NULL").await;
     assert_eq!(app.state.blobs.read(&clear_name).await.expect("a clear file reads"), clear);
     let (status, form) = app.send(Method::GET, &form_path, &token, None).await;
     assert_eq!((status, form["form_digest"].as_str()), (200, Some(digest.as_str())), "a clear form reads");

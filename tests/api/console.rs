@@ -2,7 +2,6 @@
 //! redirects. (Browser tests in a real headless Chromium come with the rest of the console.)
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use sea_orm::ConnectionTrait;
 
 use crate::helpers::{spawn_app, TestApp, MOTHER};
 
@@ -75,13 +74,8 @@ async fn an_officer_signs_in_sees_the_queue_with_deadlines_and_signs_out() {
     assert!(page.contains(MOTHER) && page.contains("待审核"), "{page}");
     assert!(!page.contains("class=\"overdue\""), "due in two working days: {page}");
     // A day later than its deadline, the case is marked overdue.
-    let db = &app.state.db;
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
-    let p = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres { "$1" } else { "?" };
-    let sql = format!("UPDATE applications SET review_due_at = {p}");
-    db.execute(sea_orm::Statement::from_sql_and_values(db.get_database_backend(), sql, [past.into()]))
-        .await
-        .expect("aged");
+    app.set_column("applications", "review_due_at", past, &format!("id = '{app_id}'")).await;
     let page = get(&app, "/console/queue", Some(&cookie)).await.text().await.expect("page");
     assert!(page.contains("<span class=\"overdue\">已逾期</span>") && page.contains("已逾期 1 件"), "{page}");
 

@@ -11,11 +11,7 @@ use crate::helpers::{png_with, spawn_app, TestApp};
 
 /// Sets a column of every row `filter` picks to `days` ago (what the passing of time would do).
 async fn age(app: &TestApp, table: &str, column: &str, filter: &str, days: i64) {
-    let db = &app.state.db;
-    let at = chrono::Utc::now() - chrono::Duration::days(days);
-    let p = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres { "$1" } else { "?" };
-    let sql = format!("UPDATE {table} SET {column} = {p} WHERE {filter}");
-    db.execute(Statement::from_sql_and_values(db.get_database_backend(), sql, [at.into()])).await.expect("aged");
+    app.set_column(table, column, chrono::Utc::now() - chrono::Duration::days(days), filter).await;
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {

@@ -185,6 +185,17 @@ impl TestApp {
         }
     }
 
+    /// Sets `column` of the rows `filter` picks to `value`, as time or an older deployment
+    /// would have left them (the placeholder spelled for this backend).
+    pub async fn set_column(&self, table: &str, column: &str, value: impl Into<sea_orm::Value>, filter: &str) {
+        let db = &self.state.db;
+        let p = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres { "$1" } else { "?" };
+        let sql = format!("UPDATE {table} SET {column} = {p} WHERE {filter}");
+        db.execute(sea_orm::Statement::from_sql_and_values(db.get_database_backend(), sql, [value.into()]))
+            .await
+            .expect("updated");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
