@@ -274,20 +274,22 @@ async fn officer(settings: &Settings, action: OfficerAction) -> Result<(), CliEr
     match action {
         OfficerAction::Add { institution, username, admin } => {
             let password = read_password()?;
-            let officer = staff::add_officer(&db, &institution, &username, &password, admin).await.map_err(usage)?;
+            let officer = staff::add_officer(&db, staff::By::Operator, &institution, &username, &password, admin)
+                .await
+                .map_err(usage)?;
             eprintln!("officer {} created for {} (admin: {admin})", officer.username, officer.institution_code);
         }
         OfficerAction::Disable { username } => {
-            staff::set_officer_enabled(&db, &username, false).await.map_err(usage)?;
+            staff::set_officer_enabled(&db, staff::By::Operator, &username, false).await.map_err(usage)?;
             eprintln!("officer {username} disabled; their tokens are refused from now on");
         }
         OfficerAction::Enable { username } => {
-            staff::set_officer_enabled(&db, &username, true).await.map_err(usage)?;
+            staff::set_officer_enabled(&db, staff::By::Operator, &username, true).await.map_err(usage)?;
             eprintln!("officer {username} enabled");
         }
         OfficerAction::ResetPassword { username } => {
             let password = read_password()?;
-            staff::reset_officer_password(&db, &username, &password).await.map_err(usage)?;
+            staff::reset_officer_password(&db, staff::By::Operator, &username, &password).await.map_err(usage)?;
             eprintln!("password of officer {username} reset");
         }
     }
@@ -300,7 +302,7 @@ async fn hospital_key(settings: &Settings, action: HospitalKeyAction) -> Result<
     let db = prepared_db(settings).await?;
     match action {
         HospitalKeyAction::Add { institution } => {
-            let key = staff::add_hospital_key(&db, &institution).await.map_err(usage)?;
+            let key = staff::add_hospital_key(&db, staff::By::Operator, &institution).await.map_err(usage)?;
             // The key is shown this once; only its hash is kept.
             println!("{key}");
         }
@@ -312,7 +314,7 @@ async fn hospital_key(settings: &Settings, action: HospitalKeyAction) -> Result<
             }
         }
         HospitalKeyAction::Revoke { id } => {
-            let key = staff::revoke_hospital_key(&db, &id).await.map_err(usage)?;
+            let key = staff::revoke_hospital_key(&db, staff::By::Operator, &id).await.map_err(usage)?;
             eprintln!("key {} of {} revoked", key.id, key.institution_code);
         }
     }

@@ -123,9 +123,10 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
 
     println!("birthcert demo: service on {}, mock platform on {}\n", w.base, w.mock);
     println!("— the hospital —");
-    let api_key = crate::services::staff::add_hospital_key(&state.db, &institution)
-        .await
-        .map_err(|e| DemoError::Start(e.to_string()))?;
+    let api_key =
+        crate::services::staff::add_hospital_key(&state.db, crate::services::staff::By::Operator, &institution)
+            .await
+            .map_err(|e| DemoError::Start(e.to_string()))?;
     let s = w
         .call(
             "hospital signs in",

@@ -22,6 +22,11 @@ pub fn to_china(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.with_timezone(&china_offset())
 }
 
+/// The first moment of a China day, in UTC (a fixed offset: every day has exactly one).
+pub fn china_midnight(day: NaiveDate) -> DateTime<Utc> {
+    (day.and_time(NaiveTime::MIN) - Duration::hours(8)).and_utc()
+}
+
 /// The days a query may name: anything outside is a mistake (or a probe), not a register.
 pub const EARLIEST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
     Some(d) => d,
@@ -57,13 +62,10 @@ pub fn china_day_range(
     if from > to {
         return Err(DayRangeError::Reversed);
     }
-    let start = |d: NaiveDate| {
-        china_offset().from_local_datetime(&d.and_time(NaiveTime::MIN)).single().map(|t| t.with_timezone(&Utc))
-    };
-    // Inside the bounds every day has a successor and a China midnight.
-    match (start(from), to.succ_opt().and_then(start)) {
-        (Some(a), Some(b)) => Ok((a, b)),
-        _ => Err(DayRangeError::OutOfRange),
+    // Inside the bounds every day has a successor.
+    match to.succ_opt() {
+        Some(next) => Ok((china_midnight(from), china_midnight(next))),
+        None => Err(DayRangeError::OutOfRange),
     }
 }
 

@@ -424,27 +424,28 @@ struct DeadlineRow {
 /// Each review decision (a move out of `submitted`) against the deadline in force: the
 /// decision's time is the event's, the deadline the application's latest. One SQL statement;
 /// the counting happens in the database.
+/// `since`: only decisions from then on (the dashboard's "this month"); None: all of them.
 pub async fn deadline_counts(
     db: &impl ConnectionTrait,
     institution: &str,
     now: DateTime<Utc>,
+    since: Option<DateTime<Utc>>,
 ) -> Result<DeadlineCounts, PersistenceError> {
-    let p: [String; 1] = placeholders(db);
+    let p: [String; 2] = placeholders(db);
     let sql = format!(
         "SELECT SUM(CASE WHEN e.at <= a.review_due_at THEN 1 ELSE 0 END) AS met, \
                 SUM(CASE WHEN e.at > a.review_due_at THEN 1 ELSE 0 END) AS missed \
          FROM application_events e JOIN applications a ON a.id = e.application_id \
          WHERE a.institution_code = {} AND e.from_state = 'submitted' AND e.to_state IN ('returned', 'issued') \
-           AND a.review_due_at IS NOT NULL",
-        p[0]
+           AND a.review_due_at IS NOT NULL{}",
+        p[0],
+        if since.is_some() { format!(" AND e.at >= {}", p[1]) } else { String::new() }
     );
-    let row = DeadlineRow::find_by_statement(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        [institution.into()],
-    ))
-    .one(db)
-    .await?;
+    let mut values: Vec<sea_orm::Value> = vec![institution.into()];
+    values.extend(since.map(Into::into));
+    let row = DeadlineRow::find_by_statement(Statement::from_sql_and_values(db.get_database_backend(), sql, values))
+        .one(db)
+        .await?;
     let overdue_open = application::Entity::find()
         .filter(application::Column::InstitutionCode.eq(institution))
         .filter(application::Column::State.eq(S::Submitted.as_str()))
@@ -456,6 +457,23 @@ pub async fn deadline_counts(
         missed: row.as_ref().and_then(|r| r.missed).unwrap_or(0),
         overdue_open: i64::try_from(overdue_open).unwrap_or(i64::MAX),
     })
+}
+
+/// When each of the institution's applications since `since` was started (for the dashboard's
+/// chart; only the one column is read).
+pub async fn created_since(
+    db: &impl ConnectionTrait,
+    institution: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>, PersistenceError> {
+    Ok(application::Entity::find()
+        .select_only()
+        .column(application::Column::CreatedAt)
+        .filter(application::Column::InstitutionCode.eq(institution))
+        .filter(application::Column::CreatedAt.gte(since))
+        .into_tuple::<DateTime<Utc>>()
+        .all(db)
+        .await?)
 }
 
 #[derive(Debug, Clone)]

@@ -51,18 +51,34 @@ pub async fn create_officer(
     })
 }
 
-pub async fn find_officer_by_username(
-    db: &impl ConnectionTrait,
-    username: &str,
-) -> Result<Option<Officer>, PersistenceError> {
-    Ok(officer::Entity::find().filter(officer::Column::Username.eq(username)).one(db).await?.map(|m| Officer {
+fn officer_of(m: officer::Model) -> Officer {
+    Officer {
         active: m.disabled_at.is_none(),
         id: m.id,
         institution_code: m.institution_code,
         username: m.username,
         password_hash: m.password_hash,
         is_admin: m.is_admin,
-    }))
+    }
+}
+
+/// The institution's officers, by username.
+pub async fn officers(db: &impl ConnectionTrait, institution_code: &str) -> Result<Vec<Officer>, PersistenceError> {
+    Ok(officer::Entity::find()
+        .filter(officer::Column::InstitutionCode.eq(institution_code))
+        .order_by_asc(officer::Column::Username)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(officer_of)
+        .collect())
+}
+
+pub async fn find_officer_by_username(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<Officer>, PersistenceError> {
+    Ok(officer::Entity::find().filter(officer::Column::Username.eq(username)).one(db).await?.map(officer_of))
 }
 
 pub async fn create_hospital_key(

@@ -38,7 +38,7 @@ pub struct ErrorBody {
 pub type ApiError = ServiceError;
 
 /// What the client may read of an error: never the internals.
-fn public_message(e: &ServiceError) -> String {
+pub(crate) fn public_message(e: &ServiceError) -> String {
     match e {
         ServiceError::Unauthorized { message, .. } => message.clone(),
         ServiceError::UnsupportedMediaType(m) => m.clone(),

@@ -339,7 +339,7 @@ fn china_time(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// A register as a stream of pages, each rendered as JSON array items or CSV lines.
-trait RegisterRow: Serialize + Send + 'static {
+pub(crate) trait RegisterRow: Serialize + Send + 'static {
     const HEADER: &'static [&'static str];
     fn csv(&self) -> Vec<String>;
 }
@@ -425,9 +425,11 @@ fn render<R: RegisterRow>(rows: &[R], csv: bool, first_page: bool) -> String {
     out
 }
 
-async fn register_response<R: RegisterRow + Register>(
+/// A register, streamed as JSON or CSV (the API's registers and the console's downloads).
+pub(crate) async fn register_response<R: RegisterRow + Register>(
     state: web::Data<AppState>,
-    who: Officer,
+    reader: &Actor,
+    institution: &str,
     q: RegisterParams,
     name: &'static str,
 ) -> Result<HttpResponse, ApiError> {
@@ -439,10 +441,10 @@ async fn register_response<R: RegisterRow + Register>(
         }
     };
     let (from, to) = china_days(&DateRange { from: q.from, to: q.to })?;
-    registers::open_export(&state.db, &actor(&who), name, from, to, if csv { "csv" } else { "json" }).await?;
+    registers::open_export(&state.db, reader, name, from, to, if csv { "csv" } else { "json" }).await?;
     let s = Streaming {
         state,
-        institution: who.institution().to_string(),
+        institution: institution.to_string(),
         from,
         to,
         cursor: RegisterCursor::default(),
@@ -496,7 +498,15 @@ pub async fn first_issuance_register(
     who: Officer,
     q: web::Query<RegisterParams>,
 ) -> Result<HttpResponse, ApiError> {
-    register_response::<registers::FirstIssuanceEntry>(state, who, q.into_inner(), "first_issuance").await
+    let institution = who.institution().to_string();
+    register_response::<registers::FirstIssuanceEntry>(
+        state,
+        &actor(&who),
+        &institution,
+        q.into_inner(),
+        "first_issuance",
+    )
+    .await
 }
 
 #[utoipa::path(tag = "officer", params(RegisterParams), security(("bearer" = [])),
@@ -507,7 +517,15 @@ pub async fn online_issuance_register(
     who: Officer,
     q: web::Query<RegisterParams>,
 ) -> Result<HttpResponse, ApiError> {
-    register_response::<registers::OnlineIssuanceEntry>(state, who, q.into_inner(), "online_issuance").await
+    let institution = who.institution().to_string();
+    register_response::<registers::OnlineIssuanceEntry>(
+        state,
+        &actor(&who),
+        &institution,
+        q.into_inner(),
+        "online_issuance",
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The web console's sessions. Signing in goes through `sign_in::officer` (same limits, same
-//! audit); the session is a random id in an HttpOnly, SameSite=Strict cookie, and what it stands
+//! The web console's sessions. Signing in goes through `sign_in::officer` or `sign_in::hospital`
+//! (same limits, same audit as the API); the session is a random id in an HttpOnly, SameSite=Strict cookie, and what it stands
 //! for — the officer's token and the session's CSRF token — is kept in the key-value store under
 //! a digest of the id, so a leaked store does not hand out cookies and signing out ends it at once.
 //! Every request re-checks the token and the account (`sign_in::still_allowed`).
@@ -16,7 +16,7 @@ use crate::auth::{Claims, JwtKeys};
 use crate::kv::KvStore;
 use crate::persistence::Db;
 
-/// A signed-in officer in the console.
+/// A signed-in officer, admin or hospital in the console.
 #[derive(Debug, Clone)]
 pub struct ConsoleSession {
     pub claims: Claims,
@@ -25,6 +25,19 @@ pub struct ConsoleSession {
 }
 
 impl ConsoleSession {
+    /// The institution the session sees (every console role has one).
+    pub fn institution(&self) -> &str {
+        self.claims.inst.as_deref().unwrap_or_default()
+    }
+
+    /// Who acts, for the audit log and the services.
+    pub fn actor(&self) -> crate::persistence::audit::Actor {
+        match self.claims.role {
+            crate::auth::Role::Hospital => crate::persistence::audit::Actor::hospital(self.institution()),
+            _ => crate::persistence::audit::Actor::officer(&self.claims.sub),
+        }
+    }
+
     /// Does a posted form carry this session's CSRF token?
     pub fn accepts(&self, posted: Option<&str>) -> bool {
         posted.is_some_and(|p| bool::from(subtle::ConstantTimeEq::ct_eq(p.as_bytes(), self.csrf_token.as_bytes())))
@@ -41,7 +54,7 @@ fn key(cookie: &str) -> String {
     format!("console_session:{}", hex::encode(Sha256::digest(cookie.as_bytes())))
 }
 
-/// Opens a session for a signed-in officer → the cookie's value.
+/// Opens a session for a signed-in officer or hospital → the cookie's value.
 pub async fn open(kv: &dyn KvStore, session: &Session) -> Result<String, ServiceError> {
     let cookie = random_token();
     let value = serde_json::json!({"token": session.token, "csrf": random_token()}).to_string();
@@ -64,7 +77,8 @@ pub async fn find(
     let stored: serde_json::Value = serde_json::from_str(&stored).map_err(ServiceError::internal)?;
     let (Some(token), Some(csrf)) = (stored["token"].as_str(), stored["csrf"].as_str()) else { return Ok(None) };
     let Ok(claims) = jwt.verify(token) else { return Ok(None) };
-    if !matches!(claims.role, crate::auth::Role::Officer | crate::auth::Role::Admin)
+    if claims.inst.is_none()
+        || !matches!(claims.role, crate::auth::Role::Officer | crate::auth::Role::Admin | crate::auth::Role::Hospital)
         || !sign_in::still_allowed(db, &claims).await?
     {
         return Ok(None);

@@ -49,6 +49,8 @@ pub enum PersonalRead<'a> {
     ModificationRequests { institution: &'a str, state: Option<&'a str> },
     /// A search of the institution's cases (`kind` of term: the term itself is personal data).
     Search { institution: &'a str, kind: &'a str },
+    /// The console's "show" of a case's ID numbers and phones in full (masked until asked).
+    Unmasked(&'a str),
 }
 
 /// Every read of personal data goes through here, and is in the audit log before anything is
@@ -80,6 +82,7 @@ pub async fn audit_read(
             ("read_modification_requests", "institution", institution, json!({"state": state}))
         }
         PersonalRead::Search { institution, kind } => ("search", "institution", institution, json!({"kind": kind})),
+        PersonalRead::Unmasked(id) => ("show_unmasked", "application", id, json!({})),
     };
     crate::persistence::audit::append_alone(db, reader, action, kind, subject, detail).await?;
     Ok(())

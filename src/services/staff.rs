@@ -1,7 +1,8 @@
 //! Institution-side accounts (officers and hospital systems' API keys): created, disabled,
 //! re-enabled, reset and revoked. Shared by the command line, the embedded demo seed and the
-//! tests. Every change is in the audit log, in the same transaction as the change; the actor is
-//! the operator at the command line.
+//! tests, and the console's admin pages. Every change is in the audit log, in the same
+//! transaction as the change, under who made it: the operator at the command line (any
+//! institution) or an institution's admin (only their own institution's accounts).
 
 use crate::auth;
 use crate::persistence::audit::{self, Actor};
@@ -9,15 +10,42 @@ use crate::persistence::{self, staff, Db, PersistenceError};
 
 pub use crate::persistence::staff::HospitalKey;
 
-/// Ends an account change: its audit entry (by the operator at the command line), in the same
-/// transaction, then the commit.
+/// Who changes an account.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// The operator at the command line: every institution.
+    Operator,
+    /// An institution's admin in the console: their own institution only.
+    Admin { id: &'a str, institution: &'a str },
+}
+
+impl By<'_> {
+    fn actor(&self) -> Actor {
+        match self {
+            By::Operator => Actor::operator(),
+            By::Admin { id, .. } => Actor::officer(id),
+        }
+    }
+
+    /// May this change touch an account of that institution? (An admin never learns whether an
+    /// account of another institution exists: it is "unknown" to them.)
+    fn reaches(&self, institution: &str) -> bool {
+        match self {
+            By::Operator => true,
+            By::Admin { institution: own, .. } => *own == institution,
+        }
+    }
+}
+
+/// Ends an account change: its audit entry, in the same transaction, then the commit.
 async fn audited(
     txn: persistence::Txn,
+    by: By<'_>,
     action: &str,
     subject: (&str, &str),
     detail: serde_json::Value,
 ) -> Result<(), AccountError> {
-    audit::append(&txn, &Actor::operator(), action, subject.0, subject.1, detail).await?;
+    audit::append(&txn, &by.actor(), action, subject.0, subject.1, detail).await?;
     Ok(persistence::commit(txn).await?)
 }
 
@@ -33,6 +61,8 @@ pub enum AccountError {
     UnknownOfficer(String),
     #[error("no hospital key with id {0:?}")]
     UnknownKey(String),
+    #[error("an admin cannot disable their own account")]
+    OwnAccount,
     #[error("password must be at least {MIN_PASSWORD_CHARS} characters")]
     ShortPassword,
     #[error(transparent)]
@@ -41,9 +71,29 @@ pub enum AccountError {
     Auth(#[from] auth::AuthError),
 }
 
+/// An account change refused in the console, as the API would answer it.
+impl From<AccountError> for crate::services::ServiceError {
+    fn from(e: AccountError) -> Self {
+        use crate::services::{FieldError, ServiceError};
+        let field = |field: &str, code: &str| ServiceError::Validation { fields: vec![FieldError::new(field, code)] };
+        match e {
+            AccountError::UnknownInstitution(_) => ServiceError::NotFound("institution"),
+            AccountError::UnknownOfficer(_) => ServiceError::NotFound("officer"),
+            AccountError::UnknownKey(_) => ServiceError::NotFound("hospital key"),
+            AccountError::UsernameTaken(_) => ServiceError::Conflict { code: "username_taken", message: e.to_string() },
+            AccountError::OwnAccount => ServiceError::Conflict { code: "own_account", message: e.to_string() },
+            AccountError::BadUsername => field("username", "invalid"),
+            AccountError::ShortPassword => field("password", "too_short"),
+            AccountError::Persistence(p) => p.into(),
+            AccountError::Auth(a) => ServiceError::internal(a),
+        }
+    }
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn add_officer(
     db: &Db,
+    by: By<'_>,
     institution: &str,
     username: &str,
     password: &str,
@@ -55,6 +105,9 @@ pub async fn add_officer(
     if !valid {
         return Err(AccountError::BadUsername);
     }
+    if !by.reaches(institution) {
+        return Err(AccountError::UnknownInstitution(institution.to_string()));
+    }
     ensure_institution(db, institution).await?;
     let phc = hashed(password).await?;
     let txn = persistence::begin(db).await?;
@@ -63,7 +116,7 @@ pub async fn add_officer(
         other => AccountError::Persistence(other),
     })?;
     let detail = serde_json::json!({"username": username, "institution": institution, "admin": admin});
-    audited(txn, "officer.created", ("officer", &officer.id), detail).await?;
+    audited(txn, by, "officer.created", ("officer", &officer.id), detail).await?;
     Ok(officer)
 }
 
@@ -84,24 +137,29 @@ async fn hashed(password: &str) -> Result<String, AccountError> {
 /// Disables the officer, or enables them again. A disabled officer cannot sign in, and every
 /// token they already hold is refused from the next request on.
 #[tracing::instrument(skip_all)]
-pub async fn set_officer_enabled(db: &Db, username: &str, enabled: bool) -> Result<(), AccountError> {
+pub async fn set_officer_enabled(db: &Db, by: By<'_>, username: &str, enabled: bool) -> Result<(), AccountError> {
+    let officer = reachable_officer(db, by, username).await?;
+    if matches!(by, By::Admin { id, .. } if id == officer.id) && !enabled {
+        return Err(AccountError::OwnAccount);
+    }
     let txn = persistence::begin(db).await?;
     let id = staff::set_officer_disabled(&*txn, username, !enabled)
         .await?
         .ok_or_else(|| AccountError::UnknownOfficer(username.to_string()))?;
     let action = if enabled { "officer.enabled" } else { "officer.disabled" };
-    audited(txn, action, ("officer", &id), serde_json::json!({"username": username})).await
+    audited(txn, by, action, ("officer", &id), serde_json::json!({"username": username})).await
 }
 
 /// Sets a new password (an officer who forgot theirs; the old one stops working at once).
 #[tracing::instrument(skip_all)]
-pub async fn reset_officer_password(db: &Db, username: &str, password: &str) -> Result<(), AccountError> {
+pub async fn reset_officer_password(db: &Db, by: By<'_>, username: &str, password: &str) -> Result<(), AccountError> {
+    reachable_officer(db, by, username).await?;
     let phc = hashed(password).await?;
     let txn = persistence::begin(db).await?;
     let id = staff::set_officer_password(&*txn, username, &phc)
         .await?
         .ok_or_else(|| AccountError::UnknownOfficer(username.to_string()))?;
-    audited(txn, "officer.password_reset", ("officer", &id), serde_json::json!({"username": username})).await
+    audited(txn, by, "officer.password_reset", ("officer", &id), serde_json::json!({"username": username})).await
 }
 
 /// The institution's keys, oldest first, revoked ones included.
@@ -112,24 +170,44 @@ pub async fn hospital_keys(db: &Db, institution: &str) -> Result<Vec<HospitalKey
 
 /// Revokes a key: it cannot sign in again, and tokens it was given are refused at once.
 #[tracing::instrument(skip_all)]
-pub async fn revoke_hospital_key(db: &Db, id: &str) -> Result<HospitalKey, AccountError> {
+pub async fn revoke_hospital_key(db: &Db, by: By<'_>, id: &str) -> Result<HospitalKey, AccountError> {
     let txn = persistence::begin(db).await?;
-    let key = staff::revoke_hospital_key(&*txn, id).await?.ok_or_else(|| AccountError::UnknownKey(id.to_string()))?;
+    // Dropping the transaction undoes a revocation the admin may not make.
+    let key = staff::revoke_hospital_key(&*txn, id)
+        .await?
+        .filter(|key| by.reaches(&key.institution_code))
+        .ok_or_else(|| AccountError::UnknownKey(id.to_string()))?;
     let detail = serde_json::json!({"institution": key.institution_code});
-    audited(txn, "hospital_key.revoked", ("hospital_key", &key.id), detail).await?;
+    audited(txn, by, "hospital_key.revoked", ("hospital_key", &key.id), detail).await?;
     Ok(key)
 }
 
 /// Returns the new key; it is not stored anywhere in clear.
 #[tracing::instrument(skip_all)]
-pub async fn add_hospital_key(db: &Db, institution: &str) -> Result<String, AccountError> {
+pub async fn add_hospital_key(db: &Db, by: By<'_>, institution: &str) -> Result<String, AccountError> {
+    if !by.reaches(institution) {
+        return Err(AccountError::UnknownInstitution(institution.to_string()));
+    }
     ensure_institution(db, institution).await?;
     let key = auth::generate_api_key();
     let txn = persistence::begin(db).await?;
     let id = staff::create_hospital_key(&*txn, institution, &auth::hash_api_key(&key)).await?;
-    audited(txn, "hospital_key.created", ("hospital_key", &id), serde_json::json!({"institution": institution}))
+    audited(txn, by, "hospital_key.created", ("hospital_key", &id), serde_json::json!({"institution": institution}))
         .await?;
     Ok(key)
+}
+
+/// The officer with this username, if the change may touch them.
+async fn reachable_officer(db: &Db, by: By<'_>, username: &str) -> Result<staff::Officer, AccountError> {
+    staff::find_officer_by_username(db, username)
+        .await?
+        .filter(|o| by.reaches(&o.institution_code))
+        .ok_or_else(|| AccountError::UnknownOfficer(username.to_string()))
+}
+
+/// The institution's officers, by username.
+pub async fn officers(db: &Db, institution: &str) -> Result<Vec<staff::Officer>, AccountError> {
+    Ok(staff::officers(db, institution).await?)
 }
 
 #[tracing::instrument(skip_all)]
@@ -146,7 +224,7 @@ async fn ensure_institution(db: &Db, code: &str) -> Result<(), AccountError> {
 pub async fn seed_demo_accounts(db: &Db, institution: &str, password: &str) -> Result<(), AccountError> {
     for (username, admin) in [("demo.officer", false), ("demo.admin", true)] {
         if staff::find_officer_by_username(db, username).await?.is_none() {
-            add_officer(db, institution, username, password, admin).await?;
+            add_officer(db, By::Operator, institution, username, password, admin).await?;
             tracing::info!(username, institution, "demo account created");
         }
     }

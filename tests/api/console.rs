@@ -8,9 +8,16 @@ use crate::helpers::{spawn_app, TestApp, MOTHER};
 const PASSWORD: &str = "console password 1";
 
 async fn officer(app: &TestApp, username: &str) {
-    birthcert::services::staff::add_officer(&app.state.db, "PY-RMYY", username, PASSWORD, false)
-        .await
-        .expect("officer");
+    birthcert::services::staff::add_officer(
+        &app.state.db,
+        birthcert::services::staff::By::Operator,
+        "PY-RMYY",
+        username,
+        PASSWORD,
+        false,
+    )
+    .await
+    .expect("officer");
 }
 
 async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
@@ -52,7 +59,7 @@ async fn an_officer_signs_in_sees_the_queue_with_deadlines_and_signs_out() {
 
     for home in ["/console", "/console/"] {
         let res = get(&app, home, None).await;
-        assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some("/console/queue")));
+        assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some("/console/login")));
     }
     let res = get(&app, "/console/queue", None).await;
     assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some("/console/login")));
@@ -72,12 +79,16 @@ async fn an_officer_signs_in_sees_the_queue_with_deadlines_and_signs_out() {
     let page = res.text().await.expect("page");
     assert!(page.contains(&format!("/console/applications/{app_id}")), "the case links to its page");
     assert!(page.contains(MOTHER) && page.contains("待审核"), "{page}");
-    assert!(!page.contains("class=\"overdue\""), "due in two working days: {page}");
+    assert!(!page.contains("<span class=\"overdue\">"), "due in two working days: {page}");
     // A day later than its deadline, the case is marked overdue.
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
     app.set_column("applications", "review_due_at", past, &format!("id = '{app_id}'")).await;
     let page = get(&app, "/console/queue", Some(&cookie)).await.text().await.expect("page");
-    assert!(page.contains("<span class=\"overdue\">已逾期</span>") && page.contains("已逾期 1 件"), "{page}");
+    assert!(
+        page.contains("<span class=\"overdue\">已逾期</span>")
+            && page.contains("已逾期 <strong class=\"overdue\">1</strong> 件"),
+        "{page}"
+    );
 
     // Signing out needs the form's CSRF token; then the cookie no longer works.
     let without = app.client.post(app.url("/console/logout")).header(COOKIE, &cookie).form(&[("x", "")]).send().await;
@@ -119,9 +130,16 @@ async fn an_officer_approves_a_case_from_its_page_and_another_institution_cannot
     let app = spawn_app().await;
     app.stock("R370000600", "R370000602").await;
     officer(&app, "zheng.officer").await;
-    birthcert::services::staff::add_officer(&app.state.db, "PY-ZYY", "feng.officer", PASSWORD, false)
-        .await
-        .expect("officer");
+    birthcert::services::staff::add_officer(
+        &app.state.db,
+        birthcert::services::staff::By::Operator,
+        "PY-ZYY",
+        "feng.officer",
+        PASSWORD,
+        false,
+    )
+    .await
+    .expect("officer");
     let (family, app_id) = app.submitted().await;
     let cookie = session_cookie(&sign_in(&app, "zheng.officer", PASSWORD).await);
     let path = format!("/console/applications/{app_id}");
@@ -145,13 +163,16 @@ async fn an_officer_approves_a_case_from_its_page_and_another_institution_cannot
     assert_eq!(approve(None).await.status(), 403, "no CSRF token, no approval");
     assert_eq!(app.view(&family, &app_id).await["state"], "submitted");
     let res = approve(Some(csrf_of(&page))).await;
-    assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some(path.as_str())));
+    let done = format!("{path}?done=approved");
+    assert_eq!((res.status().as_u16(), res.headers()[LOCATION].to_str().ok()), (303, Some(done.as_str())));
     let page = get(&app, &path, Some(&cookie)).await.text().await.expect("page");
     assert!(page.contains("已签发") && page.contains("R370000600"), "{page}");
     assert_eq!(app.view(&family, &app_id).await["state"], "issued", "the family sees it");
     // Approving again is refused with the API's reason, on the page.
-    let page = approve(Some(csrf_of(&page))).await.text().await.expect("page");
-    assert!(page.contains("未能审核通过"), "{page}");
+    let res = approve(Some(csrf_of(&page))).await;
+    assert_eq!(res.status(), 409);
+    let page = res.text().await.expect("page");
+    assert!(page.contains("未能完成") && page.contains("wrong_state"), "{page}");
 
     let elsewhere = session_cookie(&sign_in(&app, "feng.officer", PASSWORD).await);
     assert_eq!(get(&app, &path, Some(&elsewhere)).await.status(), 404, "another institution's case, even with its URL");

@@ -95,6 +95,28 @@ pub async fn correct_delivery(
     Ok(())
 }
 
+/// One of the hospital's own records as it entered it (the mother's ID number opened), for the
+/// console's correction form; another institution's record is "not found".
+#[tracing::instrument(skip_all, fields(delivery_id = %id))]
+pub async fn delivery_as_entered(
+    db: &Db,
+    cipher: &PersonalDataCipher,
+    institution: &str,
+    id: &str,
+) -> Result<DeliveryInput, ServiceError> {
+    let existing = deliveries::delivery(db, id)
+        .await?
+        .filter(|d| d.record.institution_code == institution)
+        .ok_or(ServiceError::NotFound("delivery record"))?;
+    let mother_id = crate::services::open_number(
+        cipher,
+        Field::IdNumber,
+        &existing.record.mother_id_number.sealed,
+        "delivery mother id",
+    )?;
+    Ok(input_of(&existing.record, &mother_id))
+}
+
 /// The stored record as the hospital's input, for re-checking after corrections.
 pub(super) fn input_of(record: &DeliveryRecord, mother_id: &str) -> DeliveryInput {
     DeliveryInput {

@@ -248,6 +248,13 @@ pub async fn detail(
     }))
 }
 
+/// The console's "show": the case's ID numbers and phones in full, recorded as such in the audit
+/// log (the page masks them until asked).
+pub async fn unmask(db: &Db, officer: &Actor, institution: &str, id: &str) -> Result<(), ServiceError> {
+    let app = application_in(db, institution, id).await?;
+    audit_read(db, officer, PersonalRead::Unmasked(&app.id)).await
+}
+
 pub fn certificate_view(c: &Certificate) -> Value {
     json!({
         "number": c.number, "state": c.state.as_str(), "issued_at": to_china(c.issued_at),

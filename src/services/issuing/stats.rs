@@ -1,7 +1,7 @@
 //! The institution's numbers: applications per state, review deadlines met and missed, blank
 //! stock left; and the deadline watcher's flagging of overdue applications.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 
 use crate::persistence::{applications, certificates, Db};
@@ -20,7 +20,7 @@ pub struct Stats {
 #[tracing::instrument(skip_all)]
 pub async fn stats(db: &Db, institution: &str) -> Result<Stats, ServiceError> {
     let per_state = applications::counts_per_state(db, institution).await?.into_iter().collect();
-    let d = applications::deadline_counts(db, institution, Utc::now()).await?;
+    let d = applications::deadline_counts(db, institution, Utc::now(), None).await?;
     Ok(Stats {
         institution_code: institution.to_string(),
         per_state,
@@ -29,6 +29,35 @@ pub async fn stats(db: &Db, institution: &str) -> Result<Stats, ServiceError> {
         overdue_now: d.overdue_open,
         blank_stock: certificates::blank_count(db, institution).await?,
     })
+}
+
+/// The console's dashboard: the institution's numbers, this month's deadlines (China time) and
+/// applications started per day over the last `days` days, oldest first, days without any
+/// included.
+#[derive(Debug)]
+pub struct Dashboard {
+    pub stats: Stats,
+    pub month_met: i64,
+    pub month_missed: i64,
+    pub per_day: Vec<(chrono::NaiveDate, u32)>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn dashboard(db: &Db, institution: &str, now: DateTime<Utc>, days: u32) -> Result<Dashboard, ServiceError> {
+    use crate::domain::working_days::{china_midnight, to_china};
+    let today = to_china(now).date_naive();
+    let month_start = today.with_day(1).unwrap_or(today);
+    let month = applications::deadline_counts(db, institution, now, Some(china_midnight(month_start))).await?;
+    let first_day = today - chrono::Days::new(u64::from(days.max(1) - 1));
+    let mut per_day: Vec<(chrono::NaiveDate, u32)> =
+        first_day.iter_days().take_while(|d| *d <= today).map(|d| (d, 0)).collect();
+    for created in applications::created_since(db, institution, china_midnight(first_day)).await? {
+        let day = to_china(created).date_naive();
+        if let Some(slot) = per_day.iter_mut().find(|(d, _)| *d == day) {
+            slot.1 += 1;
+        }
+    }
+    Ok(Dashboard { stats: stats(db, institution).await?, month_met: month.met, month_missed: month.missed, per_day })
 }
 
 /// The deadline watcher: flags submitted applications past their deadline → (newly flagged,

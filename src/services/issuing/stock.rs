@@ -111,3 +111,10 @@ pub(super) async fn take_number(txn: &Txn, institution: &str, given: Option<&str
     }
     Ok(number)
 }
+
+/// What is left of the institution's blank stock: how many, and the number the next approval
+/// takes.
+#[tracing::instrument(skip_all)]
+pub async fn left(db: &Db, institution: &str) -> Result<(u64, Option<String>), ServiceError> {
+    Ok((certificates::blank_count(db, institution).await?, certificates::next_blank(db, institution).await?))
+}
