@@ -120,9 +120,10 @@ impl TestApp {
     }
 
     /// A signed-in parent with the mother's card bound: (token, card id).
+    /// The parent follows the official account (linked as the subscribe event links them), so
+    /// every step's WeChat message reaches them.
     pub async fn parent_with_card(&self, name: &str, id_number: &str) -> (String, String) {
-        let user = self.wechat_user(false).await;
-        let (token, _) = self.login(user["code"].as_str().expect("code")).await;
+        let (token, _, _) = self.signed_in_follower(false).await;
         let code = self
             .mock_post("/_mock/health-cards", &json!({"name": name, "id_number": id_number, "phone": "13812345678"}))
             .await;

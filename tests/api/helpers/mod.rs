@@ -4,6 +4,7 @@
 //! port 0. The journey's and the issuing side's steps are methods of `TestApp` (`journey.rs`,
 //! `issuing.rs`), so a new test is a few lines.
 
+mod browser;
 mod issuing;
 mod journey;
 
@@ -262,13 +263,19 @@ impl TestApp {
     /// A signed-in user who follows the official account, linked through the unionid as the
     /// subscribe event would: (user id, the mock's user).
     pub async fn follower(&self, blocks_templates: bool) -> (String, serde_json::Value) {
+        let (_, user_id, user) = self.signed_in_follower(blocks_templates).await;
+        (user_id, user)
+    }
+
+    /// A follower as [`Self::follower`], with their token: (token, user id, the mock's user).
+    pub async fn signed_in_follower(&self, blocks_templates: bool) -> (String, String, serde_json::Value) {
         let user = self
             .mock_post(
                 "/_mock/users",
                 &serde_json::json!({"follows_official_account": true, "blocks_templates": blocks_templates}),
             )
             .await;
-        let (_, user_id) = self.login(user["code"].as_str().expect("code")).await;
+        let (token, user_id) = self.login(user["code"].as_str().expect("code")).await;
         birthcert::persistence::users::link_official_account(
             &self.state.db,
             user["unionid"].as_str().expect("u"),
@@ -276,7 +283,7 @@ impl TestApp {
         )
         .await
         .expect("link");
-        (user_id, user)
+        (token, user_id, user)
     }
 
     /// Sends a callback the way WeChat would, through the mock.
