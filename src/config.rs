@@ -180,6 +180,8 @@ pub struct TemplateIds {
     pub shipped: String,
     pub delivered: String,
     pub reissuing: String,
+    /// The officers' morning digest.
+    pub daily_digest: String,
 }
 
 impl TemplateIds {
@@ -193,6 +195,7 @@ impl TemplateIds {
             E::Shipped => &self.shipped,
             E::Delivered => &self.delivered,
             E::Reissuing => &self.reissuing,
+            E::DailyDigest => &self.daily_digest,
         }
     }
 }
@@ -355,6 +358,10 @@ pub struct WorkerSettings {
     /// Run the review-deadline watcher.
     pub deadline_watcher: bool,
     pub deadline_watch_secs: u64,
+    /// The officers' morning digest goes out on working days from this hour, China time.
+    pub digest_hour: u32,
+    /// How often the digest worker looks whether today's digest is due; 0 = never.
+    pub digest_check_secs: u64,
 }
 
 /// Demo accounts for the embedded profile (`demo.officer`, `demo.admin`).

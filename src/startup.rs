@@ -209,6 +209,22 @@ impl Application {
             });
             workers.push(("audit anchor", tokio::spawn(anchoring)));
         }
+        if state.settings.workers.digest_check_secs > 0 {
+            let every = std::time::Duration::from_secs(state.settings.workers.digest_check_secs);
+            let digesting = state.clone();
+            let digest = crate::workers::every("digest", every, stop_rx.clone(), move || {
+                let state = digesting.clone();
+                async move {
+                    let hour = state.settings.workers.digest_hour;
+                    match crate::services::digest::run(&state.db, &state.calendar, chrono::Utc::now(), hour).await {
+                        Ok(0) => {}
+                        Ok(offered) => tracing::info!(offered, "morning digests offered to the outbox"),
+                        Err(e) => tracing::error!(error = ?e, "morning digest failed"),
+                    }
+                }
+            });
+            workers.push(("digest", tokio::spawn(digest)));
+        }
         if state.settings.workers.deadline_watcher {
             let every = std::time::Duration::from_secs(state.settings.workers.deadline_watch_secs.max(1));
             workers.push((

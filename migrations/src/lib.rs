@@ -10,6 +10,7 @@ mod m20261202_000004_identity_per_person;
 mod m20261202_000005_payment_platform_calls;
 mod m20261202_000006_retention;
 mod m20261202_000007_search;
+mod m20261202_000008_officer_digest;
 
 pub use m20261126_000002_audit_head::GENESIS as AUDIT_GENESIS;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_payment_platform_calls::Migration),
             Box::new(m20261202_000006_retention::Migration),
             Box::new(m20261202_000007_search::Migration),
+            Box::new(m20261202_000008_officer_digest::Migration),
         ]
     }
 }

@@ -1,4 +1,5 @@
-//! What the applicant is told at each step (DESIGN §5), and how it fits WeChat's template
+//! What the applicant is told at each step (DESIGN §5) — and the one message officers may opt in
+//! to, the morning digest of their institution's cases due that day — and how it fits WeChat's template
 //! rules since 2023-05: no colour, no first/remark, each value at most 20 characters, no line
 //! breaks. The same four keys serve template and subscribe messages; the template ids are
 //! configured per event (`wechat.templates.*`).
@@ -13,13 +14,42 @@ pub const MAX_FIELD_CHARS: usize = 20;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Notification {
-    Submitted { reference: String, review_due_at: DateTime<Utc> },
-    Returned { reference: String, reasons: Vec<String> },
-    ModificationDecided { reference: String, approved: bool, note: String },
-    Issued { reference: String, certificate_number: String },
-    Shipped { reference: String, carrier: String, tracking_number: String },
-    Delivered { reference: String },
-    Reissuing { reference: String, reason: String },
+    Submitted {
+        reference: String,
+        review_due_at: DateTime<Utc>,
+    },
+    Returned {
+        reference: String,
+        reasons: Vec<String>,
+    },
+    ModificationDecided {
+        reference: String,
+        approved: bool,
+        note: String,
+    },
+    Issued {
+        reference: String,
+        certificate_number: String,
+    },
+    Shipped {
+        reference: String,
+        carrier: String,
+        tracking_number: String,
+    },
+    Delivered {
+        reference: String,
+    },
+    Reissuing {
+        reference: String,
+        reason: String,
+    },
+    /// To an officer who opted in: their institution's cases due today and already overdue.
+    DailyDigest {
+        institution: String,
+        date: chrono::NaiveDate,
+        due_today: u64,
+        overdue: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +61,7 @@ pub enum NotificationEvent {
     Shipped,
     Delivered,
     Reissuing,
+    DailyDigest,
 }
 
 impl NotificationEvent {
@@ -43,6 +74,7 @@ impl NotificationEvent {
             NotificationEvent::Shipped => "shipped",
             NotificationEvent::Delivered => "delivered",
             NotificationEvent::Reissuing => "reissuing",
+            NotificationEvent::DailyDigest => "daily_digest",
         }
     }
 }
@@ -57,6 +89,7 @@ impl Notification {
             Notification::Shipped { .. } => NotificationEvent::Shipped,
             Notification::Delivered { .. } => NotificationEvent::Delivered,
             Notification::Reissuing { .. } => NotificationEvent::Reissuing,
+            Notification::DailyDigest { .. } => NotificationEvent::DailyDigest,
         }
     }
 
@@ -69,6 +102,7 @@ impl Notification {
             | Notification::Shipped { reference, .. }
             | Notification::Delivered { reference }
             | Notification::Reissuing { reference, .. } => reference,
+            Notification::DailyDigest { institution, .. } => institution,
         }
     }
 
@@ -91,6 +125,14 @@ impl Notification {
             }
             Notification::Delivered { .. } => ("已签收".to_string(), "出生医学证明已送达".to_string()),
             Notification::Reissuing { reason, .. } => ("补发办理中".to_string(), reason.clone()),
+            Notification::DailyDigest { institution, date, due_today, overdue } => {
+                return vec![
+                    ("keyword1", field_value(&format!("{institution}待审核申请"))),
+                    ("keyword2", field_value(&format!("今日到期{due_today}件，已逾期{overdue}件"))),
+                    ("keyword3", field_value("请登录签发系统办理")),
+                    ("keyword4", field_value(&date.format("%Y-%m-%d").to_string())),
+                ]
+            }
         };
         vec![
             ("keyword1", field_value(&format!("出生医学证明{}", self.reference()))),
@@ -158,6 +200,12 @@ mod tests {
             },
             Notification::Delivered { reference: "A1B2".into() },
             Notification::Reissuing { reference: "A1B2".into(), reason: "邮寄遗失，补发新证".into() },
+            Notification::DailyDigest {
+                institution: "PY-RMYY".into(),
+                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).expect("day"),
+                due_today: 12,
+                overdue: 3,
+            },
         ];
         for n in &all {
             let fields = n.fields(at);
@@ -170,6 +218,7 @@ mod tests {
         }
         assert_eq!(all[0].fields(at)[3].1, "2026-11-26 14:30");
         assert_eq!(all[0].fields(at)[2].1, "11月26日14:30前审核");
+        assert_eq!(all[7].fields(at)[1].1, "今日到期12件，已逾期3件");
         let json = serde_json::to_string(&all[4]).expect("json");
         assert_eq!(serde_json::from_str::<Notification>(&json).expect("back"), all[4]);
     }

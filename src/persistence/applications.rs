@@ -459,6 +459,28 @@ pub async fn deadline_counts(
     })
 }
 
+/// The institution's cases waiting for review that fall due in [now, day_end) (the day's work)
+/// and that are already past due → (due today, overdue).
+pub async fn due_counts(
+    db: &impl ConnectionTrait,
+    institution: &str,
+    now: DateTime<Utc>,
+    day_end: DateTime<Utc>,
+) -> Result<(u64, u64), PersistenceError> {
+    let waiting = || {
+        application::Entity::find()
+            .filter(application::Column::InstitutionCode.eq(institution))
+            .filter(application::Column::State.eq(S::Submitted.as_str()))
+    };
+    let due_today = waiting()
+        .filter(application::Column::ReviewDueAt.gte(now))
+        .filter(application::Column::ReviewDueAt.lt(day_end))
+        .count(db)
+        .await?;
+    let overdue = waiting().filter(application::Column::ReviewDueAt.lt(now)).count(db).await?;
+    Ok((due_today, overdue))
+}
+
 /// When each of the institution's applications since `since` was started (for the dashboard's
 /// chart; only the one column is read).
 pub async fn created_since(

@@ -33,6 +33,9 @@ pub async fn create_officer(
         is_admin: Set(is_admin),
         created_at: Set(Utc::now()),
         disabled_at: Set(None),
+        digest_openid: Set(None),
+        digest_code_hash: Set(None),
+        digest_code_expires_at: Set(None),
     };
     officer::Entity::insert(model).exec(db).await.map_err(|e| {
         if is_unique_violation(&e) {
@@ -223,4 +226,85 @@ async fn update_officer(
     }
     update.exec(db).await?;
     Ok(Some(found.id))
+}
+
+// ---- the morning digest ----------------------------------------------------------------------
+
+/// Keeps a binding code (its hash) for the officer until `expires_at`; a new one replaces it.
+pub async fn set_digest_code(
+    db: &impl ConnectionTrait,
+    officer_id: &str,
+    code_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), PersistenceError> {
+    officer::Entity::update_many()
+        .col_expr(officer::Column::DigestCodeHash, Expr::value(code_hash))
+        .col_expr(officer::Column::DigestCodeExpiresAt, Expr::value(expires_at))
+        .filter(officer::Column::Id.eq(officer_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Binds the digest of the active officer whose unexpired code this is to `openid`, using the
+/// code up → the officer's id, None if no such code.
+pub async fn bind_digest(
+    db: &impl ConnectionTrait,
+    code_hash: &str,
+    openid: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, PersistenceError> {
+    let Some(found) = officer::Entity::find()
+        .filter(officer::Column::DigestCodeHash.eq(code_hash))
+        .filter(officer::Column::DigestCodeExpiresAt.gt(now))
+        .filter(officer::Column::DisabledAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // Only the one that still holds this code: a code is used once.
+    let done = officer::Entity::update_many()
+        .col_expr(officer::Column::DigestOpenid, Expr::value(openid))
+        .col_expr(officer::Column::DigestCodeHash, Expr::value(Option::<String>::None))
+        .col_expr(officer::Column::DigestCodeExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(officer::Column::Id.eq(&found.id))
+        .filter(officer::Column::DigestCodeHash.eq(code_hash))
+        .exec(db)
+        .await?;
+    Ok((done.rows_affected == 1).then_some(found.id))
+}
+
+/// Stops the officer's digest (and any waiting code).
+pub async fn clear_digest(db: &impl ConnectionTrait, officer_id: &str) -> Result<(), PersistenceError> {
+    officer::Entity::update_many()
+        .col_expr(officer::Column::DigestOpenid, Expr::value(Option::<String>::None))
+        .col_expr(officer::Column::DigestCodeHash, Expr::value(Option::<String>::None))
+        .col_expr(officer::Column::DigestCodeExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(officer::Column::Id.eq(officer_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Where the active officer's digest goes, if they opted in.
+pub async fn digest_openid(db: &impl ConnectionTrait, officer_id: &str) -> Result<Option<String>, PersistenceError> {
+    Ok(officer::Entity::find_by_id(officer_id.to_string())
+        .filter(officer::Column::DisabledAt.is_null())
+        .one(db)
+        .await?
+        .and_then(|o| o.digest_openid))
+}
+
+/// Active officers who opted in: (officer id, institution, where the digest goes).
+pub async fn digest_recipients(db: &impl ConnectionTrait) -> Result<Vec<(String, String, String)>, PersistenceError> {
+    Ok(officer::Entity::find()
+        .filter(officer::Column::DigestOpenid.is_not_null())
+        .filter(officer::Column::DisabledAt.is_null())
+        .order_by_asc(officer::Column::InstitutionCode)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|o| Some((o.id, o.institution_code, o.digest_openid?)))
+        .collect())
 }

@@ -139,6 +139,25 @@ pub async fn link_official_account(
     Ok(user_id)
 }
 
+/// The user an official-account openid stands for, made (with only that link) when it is new:
+/// an officer's own WeChat, bound for the morning digest, need not have used the mini-program.
+pub async fn official_follower(db: &impl ConnectionTrait, official_openid: &str) -> Result<String, PersistenceError> {
+    if let Some(user_id) = user_by_link(db, OFFICIAL_ACCOUNT, official_openid).await? {
+        return Ok(user_id);
+    }
+    let id = new_id();
+    user::Entity::insert(user::ActiveModel {
+        id: Set(id.clone()),
+        unionid: Set(None),
+        created_at: Set(Utc::now()),
+        last_login_at: Set(None),
+    })
+    .exec(db)
+    .await?;
+    insert_link(db, &id, OFFICIAL_ACCOUNT, official_openid).await?;
+    Ok(id)
+}
+
 /// Removes the official-account link only; the user and every legal record stay.
 pub async fn unlink_official_account(
     db: &impl ConnectionTrait,

@@ -181,6 +181,8 @@ pub async fn apply(
                         reference,
                         reason: facts.reissue_reason.clone().ok_or_else(|| missing("the reissue reason"))?,
                     },
+                    // Officers' only: no move of a case sends it.
+                    NotificationEvent::DailyDigest => return Err(missing("a case notification")),
                 };
                 outbox::enqueue(txn, &app.user_id, Some(&app.id), &notification, &dedupe_key(*event)).await?;
             }

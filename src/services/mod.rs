@@ -6,6 +6,7 @@
 
 pub mod applicant;
 pub mod console;
+pub mod digest;
 pub mod error;
 pub mod institutions;
 pub mod issuing;

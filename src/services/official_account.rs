@@ -23,6 +23,8 @@ const HOW_TO_APPLY: &str = "办理步骤：1. 打开小程序并绑定母亲的�
 3. 父母人脸识别；4. 上传父母身份证正反面；5. 核对登记表、确认新生儿姓名；6. 母亲电子签名；\
 7. 填写邮寄地址并支付邮寄费。签发机构在2个工作日内审核，证件邮寄到家。";
 
+const DIGEST_ON: &str = "已开启每日待办提醒：每个工作日早上，您会收到本机构当天到期的待审核申请数。";
+
 pub struct OfficialAccount {
     pub db: Db,
     pub wechat: Arc<WechatClient>,
@@ -39,6 +41,18 @@ impl OfficialAccount {
             Inbound::Text { content, .. } => match content.trim() {
                 "进度" => Ok(Some(Reply::Text(self.progress(&from).await?))),
                 "咨询" => Ok(Some(Reply::Text(self.consultation().await?))),
+                text if text.starts_with(super::digest::BIND_COMMAND) => {
+                    let code = text.trim_start_matches(super::digest::BIND_COMMAND);
+                    let bound = super::digest::bind(&self.db, code, &from, Utc::now()).await?;
+                    Ok(Some(Reply::Text(
+                        if bound {
+                            DIGEST_ON
+                        } else {
+                            "绑定码无效或已过期，请在签发系统“每日提醒”页面重新获取。"
+                        }
+                        .to_string(),
+                    )))
+                }
                 _ if self.echo_unknown_text => Ok(Some(Reply::Text(content.clone()))),
                 _ => Ok(None),
             },

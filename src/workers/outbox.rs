@@ -1,6 +1,7 @@
 //! Delivers queued notifications: a template message when the user follows the official
 //! account, else a subscribe message when they accepted that template, else the row is marked
-//! undeliverable (it stays visible in the application's timeline). Retries with exponential
+//! undeliverable (it stays visible in the application's timeline). An officer's morning digest
+//! is addressed to the user of the WeChat the officer bound (`services::digest`). Retries with exponential
 //! backoff up to a bound; 43004, 43101 and 40003 are final, retrying cannot help.
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use tracing::Instrument;
 
 use crate::clients::wechat::{ErrKind, MiniProgramLink, SubscribeMessage, TemplateMessage, WechatClient, WechatError};
 use crate::config::Settings;
+use crate::domain::notification::Notification;
 use crate::persistence::outbox::{self, OutboxRow, Outcome};
 use crate::persistence::{users, Db, PersistenceError};
 
@@ -70,7 +72,8 @@ impl OutboxWorker {
             let message = TemplateMessage {
                 touser: openid,
                 template_id,
-                miniprogram: Some(MiniProgramLink {
+                // An officer's digest is for the console, not the families' mini-program.
+                miniprogram: (!matches!(row.notification, Notification::DailyDigest { .. })).then(|| MiniProgramLink {
                     appid: self.settings.wechat.mini_program_app_id.clone(),
                     pagepath: self.page(row),
                 }),
@@ -104,6 +107,15 @@ impl OutboxWorker {
             .await;
         };
 
+        self.record_sent(row, result).await
+    }
+
+    /// Records what the platform answered: sent, retried later with backoff, or failed.
+    async fn record_sent(
+        &self,
+        row: &OutboxRow,
+        result: Result<(&str, String), WechatError>,
+    ) -> Result<(), PersistenceError> {
         match result {
             Ok((channel, msgid)) => {
                 tracing::info!(seq = row.seq, channel, "notification sent");

@@ -14,6 +14,11 @@ pub struct Model {
     pub is_admin: bool,
     pub created_at: DateTimeUtc,
     pub disabled_at: Option<DateTimeUtc>,
+    /// Where the morning digest goes (the officer's official-account openid), once bound.
+    pub digest_openid: Option<String>,
+    /// SHA-256 (hex) of a binding code waiting to be sent to the official account.
+    pub digest_code_hash: Option<String>,
+    pub digest_code_expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

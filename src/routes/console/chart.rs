@@ -18,7 +18,7 @@ pub fn per_day_svg(days: &[(NaiveDate, u32)]) -> String {
     let slot = (WIDTH - LEFT) / u32::try_from(days.len().max(1)).unwrap_or(1).max(1);
     let bar = slot.saturating_sub(2).max(1);
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
          role=\"img\" aria-label=\"每日申请数\" font-size=\"10\" font-family=\"sans-serif\">"
     );
     let base = HEIGHT - BOTTOM;

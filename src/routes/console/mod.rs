@@ -12,6 +12,7 @@ mod admin;
 mod cases;
 pub mod chart;
 mod hospital;
+mod settings;
 
 use std::fmt;
 
@@ -367,5 +368,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cases::configure(cfg);
     admin::configure(cfg);
     hospital::configure(cfg);
+    settings::configure(cfg);
     cfg.route("/console/{rest:.*}", web::route().to(not_found));
 }
