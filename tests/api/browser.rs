@@ -27,6 +27,11 @@ async fn an_officer_signs_in_and_walks_a_case_through_approval_printing_and_the_
     account(&app, "PY-RMYY", "zhou.officer", false).await;
     account(&app, "PY-ZYY", "feng.officer", false).await;
     let (family, app_id) = app.submitted().await;
+    // Due at the end of today (China time): the queue marks it as the day's work.
+    let today = birthcert::domain::working_days::to_china(chrono::Utc::now()).date_naive();
+    let tonight =
+        birthcert::domain::working_days::china_midnight(today + chrono::Days::new(1)) - chrono::Duration::minutes(1);
+    app.set_column("applications", "review_due_at", tonight, &format!("id = '{app_id}'")).await;
     let b = app.browser().await;
 
     // Signed out, the console opens on its sign-in page; a wrong password is refused there.
@@ -39,7 +44,8 @@ async fn an_officer_signs_in_and_walks_a_case_through_approval_printing_and_the_
     b.sign_in("zhou.officer", PASSWORD).await;
     assert_eq!(b.path().await, "/console/queue", "{}", b.text().await);
     let queue = b.text().await;
-    assert!(queue.contains("待审核") && queue.contains(MOTHER) && queue.contains("今日到期"), "{queue}");
+    assert!(queue.contains("待审核") && queue.contains(MOTHER), "{queue}");
+    assert_eq!(b.text_of("table.cases span.due-today").await, "今日到期");
     b.screenshot("queue").await;
 
     // From the queue to the case.
@@ -155,7 +161,7 @@ async fn an_admin_receives_stock_sees_the_dashboard_and_downloads_a_register() {
     b.fill("input[name=first]", "R370000804").await;
     b.fill("input[name=last]", "R370000806").await;
     b.submit_and_confirm("#receive").await;
-    assert!(b.text().await.contains("未能入库"));
+    assert!(b.text().await.contains("未能完成"));
     assert_eq!(b.text_of("#stock-left").await, "5");
 
     // A case issued today is in the register; its CSV downloads.

@@ -177,3 +177,86 @@ async fn an_officer_approves_a_case_from_its_page_and_another_institution_cannot
     let elsewhere = session_cookie(&sign_in(&app, "feng.officer", PASSWORD).await);
     assert_eq!(get(&app, &path, Some(&elsewhere)).await.status(), 404, "another institution's case, even with its URL");
 }
+
+#[tokio::test]
+async fn each_role_reaches_only_its_pages_and_its_institution() {
+    let app = spawn_app().await;
+    officer(&app, "lu.officer").await;
+    birthcert::services::staff::add_officer(
+        &app.state.db,
+        birthcert::services::staff::By::Operator,
+        "PY-RMYY",
+        "lu.admin",
+        PASSWORD,
+        true,
+    )
+    .await
+    .expect("admin");
+    birthcert::services::staff::add_officer(
+        &app.state.db,
+        birthcert::services::staff::By::Operator,
+        "PY-ZYY",
+        "ma.officer",
+        PASSWORD,
+        false,
+    )
+    .await
+    .expect("officer elsewhere");
+    let key =
+        birthcert::services::staff::add_hospital_key(&app.state.db, birthcert::services::staff::By::Operator, "PY-ZYY")
+            .await
+            .expect("key");
+    let officer_cookie = session_cookie(&sign_in(&app, "lu.officer", PASSWORD).await);
+    let admin_cookie = session_cookie(&sign_in(&app, "lu.admin", PASSWORD).await);
+
+    // An officer is not an admin; an unknown console path is the console's own 404 page.
+    let res = get(&app, "/console/admin/stock", Some(&officer_cookie)).await;
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.expect("page").contains("无权操作"));
+    let res = get(&app, "/console/no-such-page", Some(&officer_cookie)).await;
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()["content-type"].to_str().expect("type").starts_with("text/html"));
+    // Absurd paging is a 400 page, not a 500.
+    assert_eq!(get(&app, "/console/queue?page=99999999999999999", Some(&officer_cookie)).await.status(), 400);
+    assert_eq!(get(&app, "/console/queue?state=nonsense", Some(&officer_cookie)).await.status(), 400);
+
+    // An admin cannot touch another institution's officer or key: "unknown", nothing changed.
+    let page = get(&app, "/console/admin/officers", Some(&admin_cookie)).await.text().await.expect("page");
+    assert!(page.contains("lu.officer") && !page.contains("ma.officer"), "{page}");
+    let csrf = csrf_of(&page);
+    let post = |path: &str| {
+        app.client.post(app.url(path)).header(COOKIE, &admin_cookie).form(&[("csrf_token", csrf.as_str())]).send()
+    };
+    assert_eq!(post("/console/admin/officers/ma.officer/disable").await.expect("sent").status(), 404);
+    assert_eq!(sign_in(&app, "ma.officer", PASSWORD).await.status(), 303, "still signed in elsewhere");
+    let keys = birthcert::services::staff::hospital_keys(&app.state.db, "PY-ZYY").await.expect("keys");
+    assert_eq!(post(&format!("/console/admin/hospital-keys/{}/revoke", keys[0].id)).await.expect("sent").status(), 404);
+    let keys = birthcert::services::staff::hospital_keys(&app.state.db, "PY-ZYY").await.expect("keys");
+    assert!(keys.iter().all(|k| k.revoked_at.is_none()), "not revoked");
+    // Nor disable their own account (they would lock themselves out).
+    assert_eq!(post("/console/admin/officers/lu.admin/disable").await.expect("sent").status(), 409);
+
+    // A hospital signs in with its key and sees only its pages.
+    let res = app
+        .client
+        .post(app.url("/console/hospital-login"))
+        .form(&[("institution_code", "PY-ZYY"), ("api_key", key.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.headers()[LOCATION], "/console/hospital/deliveries");
+    let hospital = session_cookie(&res);
+    assert_eq!(get(&app, "/console/queue", Some(&hospital)).await.status(), 403);
+    assert_eq!(get(&app, "/console/hospital/deliveries", Some(&hospital)).await.status(), 200);
+    let bad = app
+        .client
+        .post(app.url("/console/hospital-login"))
+        .form(&[("institution_code", "PY-RMYY"), ("api_key", key.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bad.status(), 401, "a key works only for its own institution");
+    // Another institution's delivery record is not found.
+    let delivery = app.seed_delivery(MOTHER, &crate::helpers::mother_id()).await;
+    assert_eq!(get(&app, &format!("/console/hospital/deliveries/{delivery}"), Some(&hospital)).await.status(), 404);
+}

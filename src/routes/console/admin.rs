@@ -77,9 +77,10 @@ struct StockPage {
     next: String,
 }
 
-async fn stock_page(state: &AppState, who: &Admin, notice: Option<String>, error: Option<String>) -> Page {
+async fn stock_page(state: &AppState, who: &Admin, notice: Option<String>, refused: Option<ServiceError>) -> Page {
     let (left, next) = stock::left(&state.db, who.institution()).await?;
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = refused.as_ref().map_or(StatusCode::OK, actix_web::ResponseError::status_code);
+    let error = refused.map(|e| format!("未能完成：{}", refusal(&e)));
     html(status, &StockPage { nav: who.nav(), notice, error, left, next: next.unwrap_or_default() })
 }
 
@@ -107,7 +108,7 @@ async fn receive(state: web::Data<AppState>, who: Admin, body: web::Bytes) -> Pa
     match stock::receive_stock(&state.db, &actor, who.institution(), form.text("first"), form.text("last")).await {
         Ok(_) => Ok(see_other("/console/admin/stock?done=received")),
         Err(e @ ServiceError::Internal(_)) => Err(e.into()),
-        Err(refused) => stock_page(&state, &who, None, Some(format!("未能入库：{}", refusal(&refused)))).await,
+        Err(refused) => stock_page(&state, &who, None, Some(refused)).await,
     }
 }
 
@@ -120,7 +121,7 @@ async fn waste(state: web::Data<AppState>, who: Admin, body: web::Bytes) -> Page
     match stock::waste(&state.db, &actor, who.institution(), form.text("number"), form.text("reason")).await {
         Ok(()) => Ok(see_other("/console/admin/stock?done=wasted")),
         Err(e @ ServiceError::Internal(_)) => Err(e.into()),
-        Err(refused) => stock_page(&state, &who, None, Some(format!("未能作废：{}", refusal(&refused)))).await,
+        Err(refused) => stock_page(&state, &who, None, Some(refused)).await,
     }
 }
 
@@ -139,14 +140,15 @@ struct OfficersPage {
     rows: Vec<OfficerRow>,
 }
 
-async fn officers_page(state: &AppState, who: &Admin, notice: Option<String>, error: Option<String>) -> Page {
+async fn officers_page(state: &AppState, who: &Admin, notice: Option<String>, refused: Option<ServiceError>) -> Page {
     let rows = staff::officers(&state.db, who.institution())
         .await
         .map_err(ServiceError::from)?
         .into_iter()
         .map(|o| OfficerRow { username: o.username, admin: o.is_admin, active: o.active })
         .collect();
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = refused.as_ref().map_or(StatusCode::OK, actix_web::ResponseError::status_code);
+    let error = refused.map(|e| format!("未能完成：{}", refusal(&e)));
     html(status, &OfficersPage { nav: who.nav(), notice, error, rows })
 }
 
@@ -165,8 +167,8 @@ async fn officers(state: web::Data<AppState>, who: Admin, q: web::Query<Done>) -
 async fn account_change(state: &AppState, who: &Admin, outcome: Result<(), staff::AccountError>, done: &str) -> Page {
     match outcome.map_err(ServiceError::from) {
         Ok(()) => Ok(see_other(&format!("/console/admin/officers?done={done}"))),
-        Err(e @ ServiceError::Internal(_)) => Err(e.into()),
-        Err(refused) => officers_page(state, who, None, Some(format!("未能完成：{}", refusal(&refused)))).await,
+        Err(e @ (ServiceError::NotFound(_) | ServiceError::Internal(_))) => Err(e.into()),
+        Err(refused) => officers_page(state, who, None, Some(refused)).await,
     }
 }
 

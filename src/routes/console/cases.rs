@@ -53,6 +53,49 @@ fn document_label(kind: &str) -> &str {
     }
 }
 
+/// The Chinese an officer reads for a stored code (sex, health, document type, relation, how an
+/// identity was verified, certificate, payment and parcel states); an unknown code shows as it is.
+pub fn zh(code: &str) -> &str {
+    match code {
+        "male" => "男",
+        "female" => "女",
+        "unknown" => "不明",
+        "good" => "良好",
+        "fair" => "一般",
+        "poor" => "差",
+        "resident_id" => "居民身份证",
+        "hk_macao_permit" => "港澳居民来往内地通行证",
+        "taiwan_permit" => "台湾居民来往大陆通行证",
+        "passport" => "护照",
+        "foreign_permanent_residence_id" => "外国人永久居留身份证",
+        "father" => "父亲",
+        "mother" => "母亲",
+        "face" => "人脸识别",
+        "handheld_photo" => "手持身份证照片",
+        "passed" => "通过",
+        "failed" => "未通过",
+        "pending" => "待处理",
+        "awaiting_review" => "待人工审核",
+        "accepted" => "已认可",
+        "issued" => "已签发",
+        "delivered" => "已签收",
+        "lost" => "遗失",
+        "voided" => "已作废",
+        "recovered" => "已收回",
+        "booked" => "已下单",
+        "picked_up" => "已揽收",
+        "in_transit" => "运输中",
+        "approved" => "已同意",
+        "rejected" => "未同意",
+        "created" => "待支付",
+        "paid" => "已支付",
+        "closed" => "已关闭",
+        "refund_pending" => "退款中",
+        "refunded" => "已退款",
+        other => other,
+    }
+}
+
 /// A state's Chinese name (the text itself if it is not a state).
 fn state_label(state: &str) -> &str {
     match ApplicationState::parse(state) {
@@ -255,14 +298,14 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
     let d = &case["delivery"];
     let delivery = vec![
         ("母亲姓名", text(d, &["mother_name"])),
-        ("母亲证件", format!("{} {}", text(d, &["mother_id_type"]), id_number(text(d, &["mother_id_number"])))),
-        ("新生儿性别", text(d, &["baby_sex"])),
+        ("母亲证件", format!("{} {}", zh(&text(d, &["mother_id_type"])), id_number(text(d, &["mother_id_number"])))),
+        ("新生儿性别", zh(&text(d, &["baby_sex"])).to_string()),
         ("出生时间", when(d, &["birth_at"])),
         ("出生地点", text(d, &["birth_place"])),
         ("出生孕周", text(d, &["gestational_weeks"])),
         ("出生体重（克）", text(d, &["weight_g"])),
         ("出生身长（厘米）", text(d, &["length_cm"])),
-        ("健康状况", text(d, &["health_status"])),
+        ("健康状况", zh(&text(d, &["health_status"])).to_string()),
         ("接生人员", text(d, &["midwife_name"])),
         ("补录（出生 24 小时后录入）", text(d, &["late"])),
     ];
@@ -273,7 +316,7 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
         .map(|p| ParentView {
             role: if p["role"] == "mother" { "母亲" } else { "父亲" },
             name: text(p, &["name"]),
-            id_type: text(p, &["id_type"]),
+            id_type: zh(&text(p, &["id_type"])).to_string(),
             id_number: id_number(text(p, &["id_number"])),
             nationality: text(p, &["nationality"]),
             ethnicity: text(p, &["ethnicity"]),
@@ -282,8 +325,9 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
             identity: match text(p, &["identity", "method"]).as_str() {
                 "" => "未核验".to_string(),
                 method => format!(
-                    "{method}：{}（{}）",
-                    text(p, &["identity", "status"]),
+                    "{}：{}（{}）",
+                    zh(method),
+                    zh(&text(p, &["identity", "status"])),
                     when(p, &["identity", "verified_at"])
                 ),
             },
@@ -313,7 +357,7 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
         due: when(&case, &["review_due_at"]),
         overdue: case["overdue"].as_bool().unwrap_or(false),
         newborn_name: text(&case, &["newborn_name"]),
-        claimant: text(&case, &["claimant_relation"]),
+        claimant: zh(&text(&case, &["claimant_relation"])).to_string(),
         return_reasons: case["return_reasons"]
             .as_array()
             .into_iter()
@@ -330,7 +374,7 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
             Some(fen) => format!(
                 "{}，{}，商户订单号 {}",
                 yuan(fen),
-                text(&case, &["payment", "status"]),
+                zh(&text(&case, &["payment", "status"])),
                 text(&case, &["payment", "out_trade_no"])
             ),
             None => String::new(),
@@ -347,14 +391,14 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
         },
         shipment: match &case["shipment"] {
             Value::Null => String::new(),
-            s => format!("{} {}，{}", text(s, &["carrier"]), text(s, &["tracking_number"]), text(s, &["status"])),
+            s => format!("{} {}，{}", text(s, &["carrier"]), text(s, &["tracking_number"]), zh(&text(s, &["status"]))),
         },
         certificates: certificates
             .iter()
             .enumerate()
             .map(|(i, c)| CertificateView {
                 number: text(c, &["number"]),
-                state: text(c, &["state"]),
+                state: zh(&text(c, &["state"])).to_string(),
                 issued_at: when(c, &["issued_at"]),
                 note: [text(c, &["void_reason"]), text(c, &["loss_certificate_no"])].join(" ").trim().to_string(),
                 current: i == last,
@@ -579,7 +623,7 @@ async fn modifications_page(state: &AppState, who: &Officer, error: Option<Strin
             id: text(m, &["id"]),
             application_id: text(m, &["application_id"]),
             items: m["items"].to_string(),
-            state: text(m, &["state"]),
+            state: zh(&text(m, &["state"])).to_string(),
             created_at: when(m, &["created_at"]),
             note: text(m, &["decision_note"]),
             pending: m["state"] == "pending",

@@ -232,7 +232,7 @@ async fn list(state: web::Data<AppState>, who: Hospital, q: web::Query<Deliverie
             id: d.id,
             mother_name: d.mother_name,
             mother_id: d.mother_id_number_masked,
-            baby_sex: d.baby_sex,
+            baby_sex: super::cases::zh(&d.baby_sex).to_string(),
             birth_at: china(d.birth_at),
             late: d.late,
         })

@@ -9,7 +9,7 @@
 //! - `hospital`: delivery records entered by hand.
 
 mod admin;
-mod cases;
+pub mod cases;
 pub mod chart;
 mod hospital;
 mod settings;
