@@ -396,7 +396,8 @@ pub async fn counts_per_state(
     let rows = application::Entity::find()
         .select_only()
         .column(application::Column::State)
-        .column_as(Expr::col(application::Column::Id).count(), "n")
+        // COUNT(*): answered from the queue index alone.
+        .column_as(Expr::cust("COUNT(*)"), "n")
         .filter(application::Column::InstitutionCode.eq(institution))
         .group_by(application::Column::State)
         .into_model::<StateCount>()
@@ -481,21 +482,45 @@ pub async fn due_counts(
     Ok((due_today, overdue))
 }
 
-/// When each of the institution's applications since `since` was started (for the dashboard's
-/// chart; only the one column is read).
-pub async fn created_since(
+#[derive(Debug, FromQueryResult)]
+struct DayCount {
+    day: String,
+    n: i64,
+}
+
+/// How many of the institution's applications were started on each China day since `since`
+/// (days without any are absent), counted in the database.
+pub async fn started_per_day(
     db: &impl ConnectionTrait,
     institution: &str,
     since: DateTime<Utc>,
-) -> Result<Vec<DateTime<Utc>>, PersistenceError> {
-    Ok(application::Entity::find()
-        .select_only()
-        .column(application::Column::CreatedAt)
-        .filter(application::Column::InstitutionCode.eq(institution))
-        .filter(application::Column::CreatedAt.gte(since))
-        .into_tuple::<DateTime<Utc>>()
-        .all(db)
-        .await?)
+) -> Result<Vec<(chrono::NaiveDate, i64)>, PersistenceError> {
+    let p: [String; 2] = placeholders(db);
+    let day = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            "to_char(created_at AT TIME ZONE 'UTC' + interval '8 hours', 'YYYY-MM-DD')"
+        }
+        _ => "date(created_at, '+8 hours')",
+    };
+    let sql = format!(
+        "SELECT {day} AS day, COUNT(*) AS n FROM applications \
+         WHERE institution_code = {} AND created_at >= {} GROUP BY 1",
+        p[0], p[1]
+    );
+    let rows = DayCount::find_by_statement(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [institution.into(), since.into()],
+    ))
+    .all(db)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let day = chrono::NaiveDate::parse_from_str(&r.day, "%Y-%m-%d")
+                .map_err(|e| PersistenceError::Corrupt(format!("day {:?}: {e}", r.day)))?;
+            Ok((day, r.n))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]

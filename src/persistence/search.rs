@@ -3,7 +3,7 @@
 //! always within one institution.
 
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::applications::{application_from, Application};
 use super::entities::{application, certificate, delivery_record, parent, shipment};
@@ -28,47 +28,55 @@ pub async fn search(
     limit: u64,
 ) -> Result<Vec<Application>, PersistenceError> {
     // `column IN (SELECT out FROM table WHERE ...)`, one per place a key can be found.
-    fn within<T: EntityTrait>(
-        column: impl ColumnTrait,
-        out: T::Column,
-        table: T,
-        condition: Condition,
-    ) -> sea_orm::sea_query::SimpleExpr {
-        column.in_subquery(Query::select().column(out).from(table).cond_where(condition).to_owned())
+    use sea_orm::sea_query::{Expr, SelectStatement, UnionType};
+    // Each key names application ids; one IN over their UNION lets the database look each key up
+    // by its index and fetch the few cases by primary key (an OR of IN-subqueries scans the
+    // applications table instead).
+    fn ids_of<T: EntityTrait>(table: T, out: T::Column, key: impl ColumnTrait, value: &str) -> SelectStatement {
+        Query::select().column(out).from(table).and_where(key.eq(value)).to_owned()
     }
-    let mut any = Condition::any();
+    fn ids_by_record(key: delivery_record::Column, value: &str, institution: &str) -> SelectStatement {
+        Query::select()
+            .column((application::Entity, application::Column::Id))
+            .from(application::Entity)
+            .inner_join(
+                delivery_record::Entity,
+                Expr::col((delivery_record::Entity, delivery_record::Column::Id))
+                    .equals((application::Entity, application::Column::DeliveryId)),
+            )
+            .and_where(Expr::col((delivery_record::Entity, key)).eq(value))
+            .and_where(Expr::col((delivery_record::Entity, delivery_record::Column::InstitutionCode)).eq(institution))
+            .to_owned()
+    }
+    let mut parts: Vec<SelectStatement> = Vec::new();
     if let Some(id) = keys.case_reference {
-        any = any.add(application::Column::Id.eq(id));
+        parts.push(ids_of(application::Entity, application::Column::Id, application::Column::Id, id));
     }
     if let Some(name) = keys.name {
-        let by_parent = Condition::all().add(parent::Column::Name.eq(name));
-        let by_record = Condition::all()
-            .add(delivery_record::Column::MotherName.eq(name))
-            .add(delivery_record::Column::InstitutionCode.eq(institution));
-        any = any.add(within(application::Column::Id, parent::Column::ApplicationId, parent::Entity, by_parent)).add(
-            within(application::Column::DeliveryId, delivery_record::Column::Id, delivery_record::Entity, by_record),
-        );
+        parts.push(ids_of(parent::Entity, parent::Column::ApplicationId, parent::Column::Name, name));
+        parts.push(ids_by_record(delivery_record::Column::MotherName, name, institution));
     }
     if let Some(bidx) = keys.id_number_bidx {
-        let by_parent = Condition::all().add(parent::Column::IdNumberBidx.eq(bidx));
-        let by_record = Condition::all().add(delivery_record::Column::MotherIdNumberBidx.eq(bidx));
-        any = any.add(within(application::Column::Id, parent::Column::ApplicationId, parent::Entity, by_parent)).add(
-            within(application::Column::DeliveryId, delivery_record::Column::Id, delivery_record::Entity, by_record),
-        );
+        parts.push(ids_of(parent::Entity, parent::Column::ApplicationId, parent::Column::IdNumberBidx, bidx));
+        parts.push(ids_by_record(delivery_record::Column::MotherIdNumberBidx, bidx, institution));
     }
     if let Some(number) = keys.number {
-        let certificate = Condition::all().add(certificate::Column::Number.eq(number));
-        let parcel = Condition::all().add(shipment::Column::TrackingNumber.eq(number));
-        any = any
-            .add(within(application::Column::Id, certificate::Column::ApplicationId, certificate::Entity, certificate))
-            .add(within(application::Column::Id, shipment::Column::ApplicationId, shipment::Entity, parcel));
+        parts.push(ids_of(
+            certificate::Entity,
+            certificate::Column::ApplicationId,
+            certificate::Column::Number,
+            number,
+        ));
+        parts.push(ids_of(shipment::Entity, shipment::Column::ApplicationId, shipment::Column::TrackingNumber, number));
     }
-    if any.is_empty() {
-        return Ok(Vec::new());
+    let mut parts = parts.into_iter();
+    let Some(mut ids) = parts.next() else { return Ok(Vec::new()) };
+    for part in parts {
+        ids.union(UnionType::Distinct, part);
     }
     application::Entity::find()
         .filter(application::Column::InstitutionCode.eq(institution))
-        .filter(any)
+        .filter(application::Column::Id.in_subquery(ids))
         .order_by_desc(application::Column::CreatedAt)
         .limit(limit)
         .all(db)

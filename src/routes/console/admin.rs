@@ -39,8 +39,6 @@ struct DashboardPage {
     per_state: Vec<(String, i64)>,
     month_met: i64,
     month_missed: i64,
-    met: i64,
-    missed: i64,
     overdue_now: i64,
     blank_stock: u64,
     chart: String,
@@ -52,17 +50,14 @@ async fn dashboard(state: web::Data<AppState>, who: Admin) -> Page {
     ok(&DashboardPage {
         nav: who.nav(),
         per_state: d
-            .stats
             .per_state
-            .iter()
-            .map(|(s, n)| (ApplicationState::parse(s).map_or_else(|| s.clone(), |known| known.label().to_string()), *n))
+            .into_iter()
+            .map(|(s, n)| (ApplicationState::parse(&s).map_or(s.clone(), |known| known.label().to_string()), n))
             .collect(),
         month_met: d.month_met,
         month_missed: d.month_missed,
-        met: d.stats.deadlines_met,
-        missed: d.stats.deadlines_missed,
-        overdue_now: d.stats.overdue_now,
-        blank_stock: d.stats.blank_stock,
+        overdue_now: d.overdue_now,
+        blank_stock: d.blank_stock,
         chart: super::chart::per_day_svg(&d.per_day),
     })
 }

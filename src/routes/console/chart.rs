@@ -12,21 +12,22 @@ const BOTTOM: u32 = 30;
 const LEFT: u32 = 40;
 
 /// One bar per day, scaled to the busiest day; the count above each non-empty bar.
-pub fn per_day_svg(days: &[(NaiveDate, u32)]) -> String {
+pub fn per_day_svg(days: &[(NaiveDate, i64)]) -> String {
     let most = days.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-    let plot_h = HEIGHT - TOP - BOTTOM;
+    let plot_h = i64::from(HEIGHT - TOP - BOTTOM);
     let slot = (WIDTH - LEFT) / u32::try_from(days.len().max(1)).unwrap_or(1).max(1);
     let bar = slot.saturating_sub(2).max(1);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
          role=\"img\" aria-label=\"每日申请数\" font-size=\"10\" font-family=\"sans-serif\">"
     );
-    let base = HEIGHT - BOTTOM;
+    let base = i64::from(HEIGHT - BOTTOM);
     let _ = write!(svg, "<line x1=\"{LEFT}\" y1=\"{base}\" x2=\"{WIDTH}\" y2=\"{base}\" stroke=\"#888\"/>");
     let _ = write!(svg, "<text x=\"0\" y=\"{}\">{most}</text>", TOP + 4);
     for (i, (day, n)) in days.iter().enumerate() {
         let x = LEFT + u32::try_from(i).unwrap_or(0) * slot;
-        let h = n * plot_h / most;
+        // A negative count cannot come from a COUNT; clamp rather than draw upwards.
+        let h = (*n).max(0) * plot_h / most;
         let _ = write!(
             svg,
             "<rect class=\"day\" data-day=\"{day}\" data-count=\"{n}\" x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{h}\" fill=\"#1f4e79\"><title>{day}：{n} 件</title></rect>",
