@@ -64,6 +64,9 @@ async fn an_officer_signs_in_and_walks_a_case_through_approval_printing_and_the_
     b.screenshot("case").await;
     b.submit("#unmask").await;
     assert!(b.text().await.contains(&mother_id()), "shown on request");
+    let audit =
+        birthcert::persistence::audit::entries_about(&app.state.db, "application", &app_id).await.expect("audit");
+    assert!(audit.iter().any(|e| e.action == "show_unmasked"), "the show is in the audit log");
 
     // A form posted without its CSRF token is refused, and nothing happens.
     b.goto(&format!("/console/applications/{app_id}")).await;

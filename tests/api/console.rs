@@ -260,3 +260,145 @@ async fn each_role_reaches_only_its_pages_and_its_institution() {
     let delivery = app.seed_delivery(MOTHER, &crate::helpers::mother_id()).await;
     assert_eq!(get(&app, &format!("/console/hospital/deliveries/{delivery}"), Some(&hospital)).await.status(), 404);
 }
+
+/// Posts a console form with the session's cookie → the response.
+async fn post_form(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client.post(app.url(path)).header(COOKIE, cookie).form(form).send().await.expect("sent")
+}
+
+#[tokio::test]
+async fn certificates_are_voided_reissued_and_recovered_and_modifications_decided_from_the_console() {
+    let app = spawn_app().await;
+    app.stock("R370000900", "R370000902").await;
+    officer(&app, "tang.officer").await;
+    let (family, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    let tracking = app.ship(&app_id).await;
+    app.courier(&tracking, serde_json::json!({"event": "delivered", "signed_by": MOTHER})).await;
+    let cookie = session_cookie(&sign_in(&app, "tang.officer", PASSWORD).await);
+    let case = format!("/console/applications/{app_id}");
+    let page = get(&app, &case, Some(&cookie)).await.text().await.expect("page");
+    let csrf = csrf_of(&page);
+
+    // Void: the API's refusal without a reason, then the void and its new number.
+    let void = "/console/certificates/R370000900/void";
+    let res =
+        post_form(&app, &cookie, void, &[("csrf_token", &csrf), ("application_id", &app_id), ("reason", "")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("page").contains("未能完成"));
+    let reason = "出生地点打印错误";
+    let form = [("csrf_token", csrf.as_str()), ("application_id", app_id.as_str()), ("reason", reason)];
+    let res = post_form(&app, &cookie, void, &form).await;
+    assert_eq!(res.headers()[LOCATION].to_str().expect("to"), format!("{case}?done=voided"));
+    let page = get(&app, &case, Some(&cookie)).await.text().await.expect("page");
+    assert!(page.contains("R370000901") && page.contains("已作废") && page.contains(reason), "{page}");
+    // The voided one comes back.
+    let recovery = "/console/certificates/R370000900/recovery";
+    let res = post_form(&app, &cookie, recovery, &[("csrf_token", &csrf), ("application_id", &app_id)]).await;
+    assert_eq!(res.status(), 303);
+    assert!(get(&app, &case, Some(&cookie)).await.text().await.expect("page").contains("已收回"));
+    // A certificate of another institution's number is not found, whatever case it names.
+    let res = post_form(
+        &app,
+        &cookie,
+        "/console/certificates/R999999999/recovery",
+        &[("csrf_token", &csrf), ("application_id", &app_id)],
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+
+    // A family's correction request, decided on the console's list.
+    let (token, other) = app.documents_uploaded().await;
+    let path = format!("/api/v1/applications/{other}/modification-requests");
+    let items = serde_json::json!({"items": [{"field": "weight_g", "requested": "3350", "reason": "称重记录有误"}]});
+    assert_eq!(app.send(reqwest::Method::POST, &path, &token, Some(items)).await.0, 201);
+    let list = get(&app, "/console/modification-requests", Some(&cookie)).await.text().await.expect("page");
+    let at = list.find("/console/modification-requests/").expect("a decision form")
+        + "/console/modification-requests/".len();
+    let request: String = list[at..].split('/').next().expect("id").to_string();
+    let decide = format!("/console/modification-requests/{request}/decision");
+    let res = post_form(&app, &cookie, &decide, &[("csrf_token", &csrf), ("approved", "true"), ("note", "")]).await;
+    assert_eq!(res.status(), 409, "a decision needs its note");
+    let res =
+        post_form(&app, &cookie, &decide, &[("csrf_token", &csrf), ("approved", "true"), ("note", "已核对原始记录")])
+            .await;
+    assert_eq!(res.headers()[LOCATION].to_str().expect("to"), format!("/console/applications/{other}?done=decided"));
+    let view = app.view(&token, &other).await;
+    assert_eq!(view["state"], "documents_uploaded", "{view}");
+    let res =
+        post_form(&app, &cookie, &decide, &[("csrf_token", &csrf), ("approved", "false"), ("note", "again")]).await;
+    assert_eq!(res.status(), 409, "decided once");
+    assert_eq!(app.view(&family, &app_id).await["state"], "issued");
+}
+
+#[tokio::test]
+async fn a_hospital_corrects_its_record_until_an_application_froze_it() {
+    let app = spawn_app().await;
+    let key = birthcert::services::staff::add_hospital_key(
+        &app.state.db,
+        birthcert::services::staff::By::Operator,
+        "PY-RMYY",
+    )
+    .await
+    .expect("key");
+    let res = app
+        .client
+        .post(app.url("/console/hospital-login"))
+        .form(&[("institution_code", "PY-RMYY"), ("api_key", key.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    let cookie = session_cookie(&res);
+    let (_, app_id) = app.documents_uploaded().await;
+    let delivery = app.state.db.clone();
+    let delivery = birthcert::persistence::applications::application(&delivery, &app_id)
+        .await
+        .expect("read")
+        .expect("app")
+        .delivery_id;
+    let path = format!("/console/hospital/deliveries/{delivery}");
+    let page = get(&app, &path, Some(&cookie)).await.text().await.expect("page");
+    assert!(page.contains(&format!("value=\"{}\"", crate::helpers::mother_id())), "the hospital's own entry, in full");
+    let csrf = csrf_of(&page);
+    // The form as shown, with one field changed.
+    let field = |name: &str| {
+        let at = page.find(&format!("name=\"{name}\"")).expect(name);
+        let rest = &page[at..];
+        let v = rest.find("value=\"").expect("value") + 7;
+        rest[v..].split('"').next().expect("end").to_string()
+    };
+    let mut form: Vec<(String, String)> = [
+        "mother_name",
+        "mother_id_number",
+        "birth_at",
+        "birth_place",
+        "gestational_weeks",
+        "length_cm",
+        "midwife_name",
+    ]
+    .iter()
+    .map(|n| (n.to_string(), field(n)))
+    .collect();
+    form.extend([
+        ("mother_id_type".into(), "resident_id".into()),
+        ("baby_sex".into(), "female".into()),
+        ("health_status".into(), "good".into()),
+        ("weight_g".into(), "3450".into()),
+        ("csrf_token".into(), csrf.clone()),
+    ]);
+    let res = app.client.post(app.url(&path)).header(COOKIE, &cookie).form(&form).send().await.expect("sent");
+    assert_eq!(res.headers()[LOCATION], "/console/hospital/deliveries?saved=1");
+    assert!(get(&app, &path, Some(&cookie)).await.text().await.expect("page").contains("value=\"3450\""));
+
+    // Once the family confirmed the form, the record is frozen: refused with the API's reason.
+    let app_state_form = app.ready_to_pay().await;
+    let frozen = birthcert::persistence::applications::application(&app.state.db, &app_state_form.1)
+        .await
+        .expect("read")
+        .expect("app")
+        .delivery_id;
+    let path = format!("/console/hospital/deliveries/{frozen}");
+    let res = app.client.post(app.url(&path)).header(COOKIE, &cookie).form(&form).send().await.expect("sent");
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.expect("page").contains("form_frozen"));
+}

@@ -222,7 +222,8 @@ pub struct CertificateView {
     pub note: String,
     /// The certificate the case holds now (the loss and void forms act on it).
     pub current: bool,
-    pub lost: bool,
+    /// Voided and not back yet: the recovery form acts on it.
+    pub voided: bool,
 }
 
 #[derive(Template)]
@@ -402,7 +403,7 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
                 issued_at: when(c, &["issued_at"]),
                 note: [text(c, &["void_reason"]), text(c, &["loss_certificate_no"])].join(" ").trim().to_string(),
                 current: i == last,
-                lost: text(c, &["state"]) == "lost",
+                voided: text(c, &["state"]) == "voided",
             })
             .collect(),
         timeline: case["timeline"]
