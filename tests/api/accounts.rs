@@ -26,16 +26,8 @@ async fn audit_actions(app: &TestApp, kind: &str, id: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_disabled_officer_is_refused_at_once_and_a_reset_password_replaces_the_old_one() {
     let app = spawn_app().await;
-    let officer = birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-RMYY",
-        "zhao.officer",
-        "first password 1",
-        false,
-    )
-    .await
-    .expect("created");
+    let officer =
+        app.officer_with_password("PY-RMYY", "zhao.officer", "first password 1", false).await.expect("created");
     let (status, session) = sign_in(&app, "zhao.officer", "first password 1").await;
     assert_eq!(status, 200);
     let token = session["token"].as_str().expect("token").to_string();
@@ -132,10 +124,7 @@ async fn a_family_sign_in_is_audited() {
 #[tokio::test]
 async fn guessing_hospital_keys_from_one_address_is_stopped_and_stops_filling_the_audit_log() {
     let app = spawn_app().await;
-    let key =
-        birthcert::services::staff::add_hospital_key(&app.state.db, birthcert::services::staff::By::Operator, "PY-ZYY")
-            .await
-            .expect("key");
+    let key = app.new_hospital_key("PY-ZYY").await.expect("key");
     let attempt = |api_key: String| {
         let app = &app;
         async move {

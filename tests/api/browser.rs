@@ -2,7 +2,6 @@
 //! clicking, answering "are you sure?". Screenshots of the main pages land in
 //! `target/console-screenshots/` (and in `docs/console/` through `scripts/screenshots`).
 
-use birthcert::services::staff::{self, By};
 use serde_json::json;
 
 use crate::helpers::{mother_id, spawn_app, TestApp, MOTHER};
@@ -10,7 +9,7 @@ use crate::helpers::{mother_id, spawn_app, TestApp, MOTHER};
 const PASSWORD: &str = "console password 1";
 
 async fn account(app: &TestApp, institution: &str, username: &str, admin: bool) {
-    staff::add_officer(&app.state.db, By::Operator, institution, username, PASSWORD, admin).await.expect("account");
+    app.officer_with_password(institution, username, PASSWORD, admin).await.expect("account");
 }
 
 /// The parent's messages the mock platform received, as their template ids.
@@ -211,7 +210,7 @@ async fn an_admin_receives_stock_sees_the_dashboard_and_downloads_a_register() {
 #[tokio::test]
 async fn a_hospital_enters_a_delivery_sees_the_one_bad_field_and_corrects_it() {
     let app = spawn_app().await;
-    let key = staff::add_hospital_key(&app.state.db, By::Operator, "PY-RMYY").await.expect("key");
+    let key = app.new_hospital_key("PY-RMYY").await.expect("key");
     let b = app.browser().await;
     b.goto("/console/login").await;
     b.fill("input[name=institution_code]", "PY-RMYY").await;

@@ -8,16 +8,7 @@ use crate::helpers::{spawn_app, TestApp, MOTHER};
 const PASSWORD: &str = "console password 1";
 
 async fn officer(app: &TestApp, username: &str) {
-    birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-RMYY",
-        username,
-        PASSWORD,
-        false,
-    )
-    .await
-    .expect("officer");
+    app.officer_with_password("PY-RMYY", username, PASSWORD, false).await.expect("officer");
 }
 
 async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
@@ -36,6 +27,11 @@ fn session_cookie(res: &reqwest::Response) -> String {
         assert!(set.contains(flag), "{flag} in {set}");
     }
     set.split(';').next().expect("name=value").to_string()
+}
+
+async fn hospital_sign_in(app: &TestApp, institution: &str, key: &str) -> reqwest::Response {
+    let form = [("institution_code", institution), ("api_key", key)];
+    app.client.post(app.url("/console/hospital-login")).form(&form).send().await.expect("sent")
 }
 
 async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
@@ -130,16 +126,7 @@ async fn an_officer_approves_a_case_from_its_page_and_another_institution_cannot
     let app = spawn_app().await;
     app.stock("R370000600", "R370000602").await;
     officer(&app, "zheng.officer").await;
-    birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-ZYY",
-        "feng.officer",
-        PASSWORD,
-        false,
-    )
-    .await
-    .expect("officer");
+    app.officer_with_password("PY-ZYY", "feng.officer", PASSWORD, false).await.expect("officer");
     let (family, app_id) = app.submitted().await;
     let cookie = session_cookie(&sign_in(&app, "zheng.officer", PASSWORD).await);
     let path = format!("/console/applications/{app_id}");
@@ -182,30 +169,9 @@ async fn an_officer_approves_a_case_from_its_page_and_another_institution_cannot
 async fn each_role_reaches_only_its_pages_and_its_institution() {
     let app = spawn_app().await;
     officer(&app, "lu.officer").await;
-    birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-RMYY",
-        "lu.admin",
-        PASSWORD,
-        true,
-    )
-    .await
-    .expect("admin");
-    birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-ZYY",
-        "ma.officer",
-        PASSWORD,
-        false,
-    )
-    .await
-    .expect("officer elsewhere");
-    let key =
-        birthcert::services::staff::add_hospital_key(&app.state.db, birthcert::services::staff::By::Operator, "PY-ZYY")
-            .await
-            .expect("key");
+    app.officer_with_password("PY-RMYY", "lu.admin", PASSWORD, true).await.expect("admin");
+    app.officer_with_password("PY-ZYY", "ma.officer", PASSWORD, false).await.expect("officer elsewhere");
+    let key = app.new_hospital_key("PY-ZYY").await.expect("key");
     let officer_cookie = session_cookie(&sign_in(&app, "lu.officer", PASSWORD).await);
     let admin_cookie = session_cookie(&sign_in(&app, "lu.admin", PASSWORD).await);
 
@@ -237,24 +203,12 @@ async fn each_role_reaches_only_its_pages_and_its_institution() {
     assert_eq!(post("/console/admin/officers/lu.admin/disable").await.expect("sent").status(), 409);
 
     // A hospital signs in with its key and sees only its pages.
-    let res = app
-        .client
-        .post(app.url("/console/hospital-login"))
-        .form(&[("institution_code", "PY-ZYY"), ("api_key", key.as_str())])
-        .send()
-        .await
-        .expect("sent");
+    let res = hospital_sign_in(&app, "PY-ZYY", &key).await;
     assert_eq!(res.headers()[LOCATION], "/console/hospital/deliveries");
     let hospital = session_cookie(&res);
     assert_eq!(get(&app, "/console/queue", Some(&hospital)).await.status(), 403);
     assert_eq!(get(&app, "/console/hospital/deliveries", Some(&hospital)).await.status(), 200);
-    let bad = app
-        .client
-        .post(app.url("/console/hospital-login"))
-        .form(&[("institution_code", "PY-RMYY"), ("api_key", key.as_str())])
-        .send()
-        .await
-        .expect("sent");
+    let bad = hospital_sign_in(&app, "PY-RMYY", &key).await;
     assert_eq!(bad.status(), 401, "a key works only for its own institution");
     // Another institution's delivery record is not found.
     let delivery = app.seed_delivery(MOTHER, &crate::helpers::mother_id()).await;
@@ -334,20 +288,8 @@ async fn certificates_are_voided_reissued_and_recovered_and_modifications_decide
 #[tokio::test]
 async fn a_hospital_corrects_its_record_until_an_application_froze_it() {
     let app = spawn_app().await;
-    let key = birthcert::services::staff::add_hospital_key(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-RMYY",
-    )
-    .await
-    .expect("key");
-    let res = app
-        .client
-        .post(app.url("/console/hospital-login"))
-        .form(&[("institution_code", "PY-RMYY"), ("api_key", key.as_str())])
-        .send()
-        .await
-        .expect("sent");
+    let key = app.new_hospital_key("PY-RMYY").await.expect("key");
+    let res = hospital_sign_in(&app, "PY-RMYY", &key).await;
     let cookie = session_cookie(&res);
     let (_, app_id) = app.documents_uploaded().await;
     let delivery = app.state.db.clone();

@@ -2,7 +2,6 @@
 //! account from the officer's own WeChat; one message a working morning through the outbox.
 
 use birthcert::services::digest;
-use birthcert::services::staff::{self, By};
 use chrono::{TimeZone, Utc};
 use reqwest::header::{COOKIE, SET_COOKIE};
 
@@ -45,7 +44,7 @@ async fn say(app: &TestApp, openid: &str, text: &str, msg_id: u64) -> String {
 #[tokio::test]
 async fn an_officer_opts_in_with_a_code_and_gets_one_message_a_working_morning() {
     let app = spawn_app().await;
-    staff::add_officer(&app.state.db, By::Operator, "PY-RMYY", "he.officer", PASSWORD, false).await.expect("officer");
+    app.officer_with_password("PY-RMYY", "he.officer", PASSWORD, false).await.expect("officer");
     let wechat = app.wechat_user(true).await;
     let openid = wechat["official_openid"].as_str().expect("openid").to_string();
 

@@ -6,16 +6,7 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn officer_signs_in_with_the_right_password_only() {
     let app = spawn_app().await;
-    birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-ZYY",
-        "li.officer",
-        "a long password 1",
-        false,
-    )
-    .await
-    .expect("created");
+    app.officer_with_password("PY-ZYY", "li.officer", "a long password 1", false).await.expect("created");
 
     let res = app
         .post_json("/api/v1/officer/session", &json!({"username": "li.officer", "password": "a long password 1"}))
@@ -37,16 +28,7 @@ async fn officer_signs_in_with_the_right_password_only() {
 #[tokio::test]
 async fn admin_officers_get_the_admin_role() {
     let app = spawn_app().await;
-    birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-RMYY",
-        "wang.admin",
-        "another long pass",
-        true,
-    )
-    .await
-    .expect("created");
+    app.officer_with_password("PY-RMYY", "wang.admin", "another long pass", true).await.expect("created");
     let body: Value = app
         .post_json("/api/v1/officer/session", &json!({"username": "wang.admin", "password": "another long pass"}))
         .await
@@ -59,48 +41,16 @@ async fn admin_officers_get_the_admin_role() {
 #[tokio::test]
 async fn accounts_refuse_unknown_institutions_and_taken_usernames() {
     let app = spawn_app().await;
-    assert!(birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "NOPE",
-        "x.officer",
-        "long enough pass",
-        false
-    )
-    .await
-    .is_err());
-    birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-RMYY",
-        "x.officer",
-        "long enough pass",
-        false,
-    )
-    .await
-    .expect("first");
-    let again = birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-ZYY",
-        "x.officer",
-        "long enough pass",
-        false,
-    )
-    .await;
+    assert!(app.officer_with_password("NOPE", "x.officer", "long enough pass", false).await.is_err());
+    app.officer_with_password("PY-RMYY", "x.officer", "long enough pass", false).await.expect("first");
+    let again = app.officer_with_password("PY-ZYY", "x.officer", "long enough pass", false).await;
     assert!(matches!(again, Err(birthcert::services::staff::AccountError::UsernameTaken(_))));
 }
 
 #[tokio::test]
 async fn hospital_key_gives_a_token_scoped_to_its_institution() {
     let app = spawn_app().await;
-    let key = birthcert::services::staff::add_hospital_key(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-FYBJ",
-    )
-    .await
-    .expect("key");
+    let key = app.new_hospital_key("PY-FYBJ").await.expect("key");
 
     let res = app.post_json("/api/v1/hospital/session", &json!({"institution_code": "PY-FYBJ", "api_key": key})).await;
     assert_eq!(res.status(), 200);
@@ -133,16 +83,7 @@ async fn guessing_an_officers_password_is_stopped_after_five_tries_and_every_che
         ..Default::default()
     })
     .await;
-    let id = birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-ZYY",
-        "li.officer",
-        "a long password 1",
-        false,
-    )
-    .await
-    .expect("created");
+    let id = app.officer_with_password("PY-ZYY", "li.officer", "a long password 1", false).await.expect("created");
     // Thirty guesses, each from another address: five are checked, the rest refused unchecked.
     let started = std::time::Instant::now();
     let mut statuses = Vec::new();
@@ -180,16 +121,7 @@ async fn guessing_an_officers_password_is_stopped_after_five_tries_and_every_che
 #[tokio::test]
 async fn one_address_trying_many_usernames_is_stopped_and_others_are_not() {
     let app = spawn_app().await;
-    birthcert::services::staff::add_officer(
-        &app.state.db,
-        birthcert::services::staff::By::Operator,
-        "PY-ZYY",
-        "li.officer",
-        "a long password 1",
-        false,
-    )
-    .await
-    .expect("created");
+    app.officer_with_password("PY-ZYY", "li.officer", "a long password 1", false).await.expect("created");
     for i in 0..5 {
         let res = officer_login(&app, &format!("user{i}"), "password123", "203.0.113.9").await;
         assert_eq!(res.status(), 401);

@@ -3,6 +3,7 @@
 
 use birthcert::auth::Role;
 use birthcert::persistence::outbox;
+use birthcert::services::staff;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -36,6 +37,23 @@ impl TestApp {
             .await
             .expect("officer");
         self.state.jwt.issue(&officer.id, Role::Officer, Some(institution)).expect("token")
+    }
+
+    /// An officer (or admin) who signs in with a password, made as the operator's command makes
+    /// one (argon2, audited).
+    pub async fn officer_with_password(
+        &self,
+        institution: &str,
+        username: &str,
+        password: &str,
+        admin: bool,
+    ) -> Result<birthcert::persistence::staff::Officer, staff::AccountError> {
+        staff::add_officer(&self.state.db, staff::By::Operator, institution, username, password, admin).await
+    }
+
+    /// A new API key of the institution's hospital system, as the operator's command makes one.
+    pub async fn new_hospital_key(&self, institution: &str) -> Result<String, staff::AccountError> {
+        staff::add_hospital_key(&self.state.db, staff::By::Operator, institution).await
     }
 
     /// Blank numbers `first`..=`last` received at Pingyin People's Hospital.
