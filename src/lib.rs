@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod demo;
 pub mod domain;

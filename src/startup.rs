@@ -393,7 +393,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
                     .error_handler(|e, _| ApiError::bad_request("invalid_path", format!("path: {e}")).into()),
             )
             .configure(routes::configure)
-            .configure(routes::console::configure)
+            .configure(crate::console::configure)
             .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .route(
                 "/docs",

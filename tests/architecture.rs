@@ -62,7 +62,7 @@ fn only_persistence_speaks_sea_orm() {
 
 #[test]
 fn the_web_framework_stays_at_the_edge() {
-    let edge = ["src/routes/", "src/startup.rs", "src/telemetry.rs", "src/main.rs"];
+    let edge = ["src/routes/", "src/console/", "src/startup.rs", "src/telemetry.rs", "src/main.rs"];
     let users: Vec<String> =
         files_mentioning("actix").into_iter().filter(|p| !edge.iter().any(|e| p.starts_with(e))).collect();
     assert!(users.is_empty(), "actix outside routes and start-up: {users:?}");

@@ -2,7 +2,6 @@
 
 pub mod applicant;
 pub mod auth_login;
-pub mod console;
 pub mod courier;
 pub mod error;
 pub mod extract;

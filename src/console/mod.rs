@@ -98,7 +98,7 @@ pub fn refusal(e: &ServiceError) -> String {
         }
         _ => String::new(),
     };
-    let message = super::error::public_message(e);
+    let message = crate::routes::error::public_message(e);
     if fields.is_empty() {
         format!("{message}（{}）", e.code())
     } else {
@@ -287,7 +287,7 @@ fn sign_in_refused(e: ServiceError, username: &str, institution_code: &str) -> P
 #[post("/console/login")]
 pub async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<LoginForm>) -> Page {
     let form = form.into_inner();
-    let client = super::sessions::client_address(&req.connection_info());
+    let client = crate::routes::sessions::client_address(&req.connection_info());
     let attempt = sign_in::OfficerAttempt { username: &form.username, password: form.password.into(), client: &client };
     match sign_in::officer(&state.db, state.kv.as_ref(), &state.jwt, &state.settings.security, attempt).await {
         Ok(session) => signed_in(&state, session, "/console/queue").await,
@@ -305,7 +305,7 @@ pub struct HospitalLoginForm {
 /// hospital sign-in: same limits, same audit).
 #[post("/console/hospital-login")]
 pub async fn hospital_login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<HospitalLoginForm>) -> Page {
-    let client = super::sessions::client_address(&req.connection_info());
+    let client = crate::routes::sessions::client_address(&req.connection_info());
     let limits = &state.settings.security;
     match sign_in::hospital(
         &state.db,
