@@ -180,6 +180,8 @@ pub struct TemplateIds {
     pub shipped: String,
     pub delivered: String,
     pub reissuing: String,
+    /// A case sent to the counter.
+    pub referred: String,
     /// The officers' morning digest.
     pub daily_digest: String,
 }
@@ -195,6 +197,7 @@ impl TemplateIds {
             E::Shipped => &self.shipped,
             E::Delivered => &self.delivered,
             E::Reissuing => &self.reissuing,
+            E::Referred => &self.referred,
             E::DailyDigest => &self.daily_digest,
         }
     }

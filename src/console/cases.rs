@@ -253,6 +253,7 @@ struct CasePage {
     can_approve: bool,
     can_return: bool,
     can_ship: bool,
+    can_refer: bool,
     can_print: bool,
     return_reasons_offered: Vec<(&'static str, &'static str)>,
     redo_kinds: Vec<(&'static str, &'static str)>,
@@ -419,6 +420,7 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
         can_approve: allows(state_now, Command::Approve),
         can_return: allows(state_now, Command::Return),
         can_ship: allows(state_now, Command::Ship),
+        can_refer: allows(state_now, Command::Refer),
         can_print: !case["form"].is_null(),
         return_reasons_offered: RETURN_REASONS.to_vec(),
         redo_kinds: DOCUMENT_KINDS.iter().chain([&HANDHELD_PHOTO]).map(|k| (*k, document_label(k))).collect(),
@@ -438,6 +440,7 @@ fn done_notice(done: &str) -> Option<String> {
             "lost" => "已登记遗失，请重新审核签发。",
             "voided" => "已作废并换发新证书。",
             "recovered" => "已登记原证书收回。",
+            "referred" => "已转窗口办理；已付邮寄费将原路退回，家长将收到微信通知。",
             _ => return None,
         }
         .to_string(),
@@ -500,6 +503,15 @@ async fn return_application(state: web::Data<AppState>, who: Officer, id: web::P
     let outcome =
         review::return_application(&state.db, &who.session.actor(), who.institution(), &id, &reasons, &redo).await;
     after(&state, &who, &id, outcome.map(|_| "returned")).await
+}
+
+/// Refer the case to the counter (`reason`), as the API's referral.
+#[post("/console/applications/{id}/referral")]
+async fn refer(state: web::Data<AppState>, who: Officer, id: web::Path<String>, body: web::Bytes) -> Page {
+    let form = Fields::parse(&body);
+    who.check(&form)?;
+    let outcome = review::refer(&state.db, &who.session.actor(), who.institution(), &id, form.text("reason")).await;
+    after(&state, &who, &id, outcome.map(|_| "referred")).await
 }
 
 /// Book the courier (the API's shipment).
@@ -670,6 +682,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(case_view)
         .service(approve)
         .service(return_application)
+        .service(refer)
         .service(ship)
         .service(unmask)
         .service(registration_form)

@@ -46,10 +46,12 @@ pub enum Command {
     /// Issuer error after delivery: the certificate is voided and a new one issued.
     VoidAndReissue,
     Withdraw,
+    /// The officer ends the case online: a special situation the counter handles.
+    Refer,
 }
 
 impl Command {
-    pub const ALL: [Command; 21] = [
+    pub const ALL: [Command; 22] = [
         Command::EnterParents { eligible: true },
         Command::EnterParents { eligible: false },
         Command::ExhaustFaceAttempts,
@@ -71,6 +73,7 @@ impl Command {
         Command::ReportLost,
         Command::VoidAndReissue,
         Command::Withdraw,
+        Command::Refer,
     ];
 }
 
@@ -97,6 +100,7 @@ impl Command {
             Command::ReportLost => "a loss report",
             Command::VoidAndReissue => "void and reissue",
             Command::Withdraw => "withdrawal",
+            Command::Refer => "a referral to the counter",
         }
     }
 
@@ -126,6 +130,9 @@ pub enum Effect {
     RecordReturn,
     /// Mark the open payment order closed (the platform has closed it first).
     CloseOrder,
+    /// Give a paid fee back: the order becomes `refund_pending` and the refund is owed to the
+    /// platform (the payment-calls worker makes it).
+    RefundPayment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +201,8 @@ pub fn transition(from: S, command: Command) -> Result<Transition, WrongState> {
         (S::Shipped, C::Deliver) => to(S::Delivered, &[Notify(N::Delivered)]),
         (S::Shipped, C::ReportLost) => to(S::LostInTransit, &[Notify(N::Reissuing)]),
         (f, C::Withdraw) if WITHDRAWABLE.contains(&f) => to(S::Withdrawn, &[]),
+        // Paid, so the fee goes back; the family is told where and when to go.
+        (S::Submitted | S::Returned, C::Refer) => to(S::Referred, &[RefundPayment, Notify(N::Referred)]),
         (from, command) => Err(WrongState { from, command }),
     }
 }
@@ -265,6 +274,8 @@ mod tests {
             (S::Issued, C::Ship, S::Shipped, vec![Notify(N::Shipped)]),
             (S::Shipped, C::Deliver, S::Delivered, vec![Notify(N::Delivered)]),
             (S::Shipped, C::ReportLost, S::LostInTransit, vec![Notify(N::Reissuing)]),
+            (S::Submitted, C::Refer, S::Referred, vec![RefundPayment, Notify(N::Referred)]),
+            (S::Returned, C::Refer, S::Referred, vec![RefundPayment, Notify(N::Referred)]),
         ]);
         t
     }
@@ -306,9 +317,16 @@ mod tests {
             .flat_map(|s| Command::ALL.into_iter().filter_map(move |c| transition(s, c).ok()))
             .flat_map(|t| t.effects)
             .collect();
-        for event in
-            [N::Submitted, N::Returned, N::ModificationDecided, N::Issued, N::Shipped, N::Delivered, N::Reissuing]
-        {
+        for event in [
+            N::Submitted,
+            N::Returned,
+            N::ModificationDecided,
+            N::Issued,
+            N::Shipped,
+            N::Delivered,
+            N::Reissuing,
+            N::Referred,
+        ] {
             assert!(sent.contains(&Notify(event)), "{event:?} is never sent");
         }
     }

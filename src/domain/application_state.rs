@@ -22,10 +22,12 @@ pub enum ApplicationState {
     LostInTransit,
     Delivered,
     Withdrawn,
+    /// Ended online by the officer: a special situation the counter handles (final online).
+    Referred,
 }
 
 impl ApplicationState {
-    pub const ALL: [ApplicationState; 16] = [
+    pub const ALL: [ApplicationState; 17] = [
         ApplicationState::Draft,
         ApplicationState::Ineligible,
         ApplicationState::ParentsEntered,
@@ -42,6 +44,7 @@ impl ApplicationState {
         ApplicationState::LostInTransit,
         ApplicationState::Delivered,
         ApplicationState::Withdrawn,
+        ApplicationState::Referred,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +65,7 @@ impl ApplicationState {
             ApplicationState::LostInTransit => "lost_in_transit",
             ApplicationState::Delivered => "delivered",
             ApplicationState::Withdrawn => "withdrawn",
+            ApplicationState::Referred => "referred",
         }
     }
 
@@ -109,6 +113,7 @@ impl ApplicationState {
             ApplicationState::LostInTransit => "邮寄丢失",
             ApplicationState::Delivered => "已签收",
             ApplicationState::Withdrawn => "已撤回",
+            ApplicationState::Referred => "转窗口办理",
         }
     }
 
@@ -130,6 +135,7 @@ impl ApplicationState {
             ApplicationState::LostInTransit => "邮寄途中遗失，正在补发",
             ApplicationState::Delivered => "已签收，办理完成",
             ApplicationState::Withdrawn => "已撤回",
+            ApplicationState::Referred => "需到签发机构窗口现场办理，邮寄费将原路退回",
         }
     }
 
@@ -167,7 +173,7 @@ impl ApplicationState {
     /// How far along the journey the state is (0 = not started or ended early).
     pub fn progress(self) -> usize {
         match self {
-            S::Draft | S::Ineligible | S::Withdrawn => 0,
+            S::Draft | S::Ineligible | S::Withdrawn | S::Referred => 0,
             S::ParentsEntered => 1,
             S::IdentityVerified => 2,
             S::DocumentsUploaded | S::ModificationRequested => 3,
@@ -180,7 +186,8 @@ impl ApplicationState {
         }
     }
 
-    /// Still in progress: blocks a second application for the same delivery record.
+    /// Still in progress: blocks a second application for the same delivery record. A referred
+    /// case stays live: the counter finishes it, not a new online application.
     pub fn is_live(self) -> bool {
         !matches!(self, ApplicationState::Withdrawn | ApplicationState::Ineligible)
     }

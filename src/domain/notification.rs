@@ -43,6 +43,12 @@ pub enum Notification {
         reference: String,
         reason: String,
     },
+    /// The case goes to the counter: where to go, and the way there.
+    Referred {
+        reference: String,
+        reason: String,
+        contact: String,
+    },
     /// To an officer who opted in: their institution's cases due today and already overdue.
     DailyDigest {
         institution: String,
@@ -61,6 +67,7 @@ pub enum NotificationEvent {
     Shipped,
     Delivered,
     Reissuing,
+    Referred,
     DailyDigest,
 }
 
@@ -74,6 +81,7 @@ impl NotificationEvent {
             NotificationEvent::Shipped => "shipped",
             NotificationEvent::Delivered => "delivered",
             NotificationEvent::Reissuing => "reissuing",
+            NotificationEvent::Referred => "referred",
             NotificationEvent::DailyDigest => "daily_digest",
         }
     }
@@ -89,6 +97,7 @@ impl Notification {
             Notification::Shipped { .. } => NotificationEvent::Shipped,
             Notification::Delivered { .. } => NotificationEvent::Delivered,
             Notification::Reissuing { .. } => NotificationEvent::Reissuing,
+            Notification::Referred { .. } => NotificationEvent::Referred,
             Notification::DailyDigest { .. } => NotificationEvent::DailyDigest,
         }
     }
@@ -101,7 +110,8 @@ impl Notification {
             | Notification::Issued { reference, .. }
             | Notification::Shipped { reference, .. }
             | Notification::Delivered { reference }
-            | Notification::Reissuing { reference, .. } => reference,
+            | Notification::Reissuing { reference, .. }
+            | Notification::Referred { reference, .. } => reference,
             Notification::DailyDigest { institution, .. } => institution,
         }
     }
@@ -125,6 +135,8 @@ impl Notification {
             }
             Notification::Delivered { .. } => ("已签收".to_string(), "出生医学证明已送达".to_string()),
             Notification::Reissuing { reason, .. } => ("补发办理中".to_string(), reason.clone()),
+            // The contact (where, phone, hours) is the detail: the reason is in the mini-program.
+            Notification::Referred { contact, .. } => ("请到窗口现场办理".to_string(), contact.clone()),
             Notification::DailyDigest { institution, date, due_today, overdue } => {
                 return vec![
                     ("keyword1", field_value(&format!("{institution}待审核申请"))),
@@ -200,6 +212,11 @@ mod tests {
             },
             Notification::Delivered { reference: "A1B2".into() },
             Notification::Reissuing { reference: "A1B2".into(), reason: "邮寄遗失，补发新证".into() },
+            Notification::Referred {
+                reference: "A1B2".into(),
+                reason: "父母一方为外籍".into(),
+                contact: "平阴县人民医院 0531-87888565".into(),
+            },
             Notification::DailyDigest {
                 institution: "PY-RMYY".into(),
                 date: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).expect("day"),
@@ -218,7 +235,7 @@ mod tests {
         }
         assert_eq!(all[0].fields(at)[3].1, "2026-11-26 14:30");
         assert_eq!(all[0].fields(at)[2].1, "11月26日14:30前审核");
-        assert_eq!(all[7].fields(at)[1].1, "今日到期12件，已逾期3件");
+        assert_eq!(all[8].fields(at)[1].1, "今日到期12件，已逾期3件");
         let json = serde_json::to_string(&all[4]).expect("json");
         assert_eq!(serde_json::from_str::<Notification>(&json).expect("back"), all[4]);
     }

@@ -74,6 +74,7 @@ endpoints!(
     officer::search,
     officer::document,
     officer::return_application,
+    officer::refer,
     officer::approve,
     officer::ship,
     officer::registration_form_pdf,

@@ -118,6 +118,26 @@ pub async fn return_application(
     Ok(HttpResponse::Ok().json(serde_json::json!({"id": app.id, "state": app.state.as_str()})))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReferralBody {
+    /// Why the case cannot be handled online (the family reads it).
+    pub reason: String,
+}
+
+/// The case goes to the counter: `referred`, a paid fee refunded, the family told where to go.
+#[utoipa::path(tag = "officer", request_body = ReferralBody, security(("bearer" = [])),
+    responses((status = 200, description = "{id, state}"), (status = 404), (status = 409), (status = 422)))]
+#[post("/api/v1/officer/applications/{id}/referral")]
+pub async fn refer(
+    state: web::Data<AppState>,
+    who: Officer,
+    id: web::Path<String>,
+    body: web::Json<ReferralBody>,
+) -> Result<HttpResponse, ApiError> {
+    let app = review::refer(&state.db, &actor(&who), who.institution(), &id, &body.reason).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"id": app.id, "state": app.state.as_str()})))
+}
+
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ApprovalBody {
     /// A blank number of the institution's stock; omitted = the next free one.

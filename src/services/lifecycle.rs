@@ -8,7 +8,7 @@
 //! caller).
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::issuing::certificates::{self, IssueRequest};
 use super::ServiceError;
@@ -44,6 +44,15 @@ pub struct Facts {
     pub reissue_reason: Option<String>,
     /// `CloseOrder`: whether the platform has closed the order already.
     pub order_at_platform: Option<OrderAtPlatform>,
+    /// The "referred" message: why, and where and when to go.
+    pub referral: Option<Referral>,
+}
+
+#[derive(Debug)]
+pub struct Referral {
+    pub reason: String,
+    /// The institution's name, address, phone and office hours, as the family reads them.
+    pub contact: String,
 }
 
 /// Where an order stands at WeChat Pay when the case lets go of it.
@@ -145,6 +154,21 @@ pub async fn apply(
                 let at_platform = facts.order_at_platform.ok_or_else(|| missing("where the order stands"))?;
                 payments::close_open(txn, &app.id, at_platform == OrderAtPlatform::CloseOwed).await?;
             }
+            Effect::RefundPayment => {
+                // The paid order (if any) becomes refund_pending, owed to the platform now.
+                let paid = payments::of_application(txn, &app.id)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.state == crate::domain::payment::PaymentState::Paid)
+                    .collect::<Vec<_>>();
+                for order in paid {
+                    if payments::begin_refund(txn, &order.out_trade_no).await? {
+                        let detail = json!({"out_trade_no": order.out_trade_no, "amount_fen": order.amount_fen});
+                        applications::add_event(txn, &app.id, "payment_refund_started", None, None, Some(detail))
+                            .await?;
+                    }
+                }
+            }
             Effect::IssueCertificate => {
                 let request = facts.issue.as_ref().ok_or_else(|| missing("the number to issue"))?;
                 certificate_number = Some(certificates::issue(txn, actor, app, request).await?);
@@ -181,6 +205,10 @@ pub async fn apply(
                         reference,
                         reason: facts.reissue_reason.clone().ok_or_else(|| missing("the reissue reason"))?,
                     },
+                    NotificationEvent::Referred => {
+                        let r = facts.referral.as_ref().ok_or_else(|| missing("the referral"))?;
+                        Notification::Referred { reference, reason: r.reason.clone(), contact: r.contact.clone() }
+                    }
                     // Officers' only: no move of a case sends it.
                     NotificationEvent::DailyDigest => return Err(missing("a case notification")),
                 };

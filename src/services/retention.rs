@@ -18,7 +18,8 @@ use crate::persistence::{self, retention, Db};
 use super::ServiceError;
 
 /// The cases retention erases: ended without a certificate.
-pub const UNFINISHED_ENDS: [ApplicationState; 2] = [ApplicationState::Withdrawn, ApplicationState::Ineligible];
+pub const UNFINISHED_ENDS: [ApplicationState; 3] =
+    [ApplicationState::Withdrawn, ApplicationState::Ineligible, ApplicationState::Referred];
 
 /// Cases erased per pass; the next pass takes the rest.
 const BATCH: u64 = 200;

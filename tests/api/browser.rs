@@ -110,7 +110,7 @@ async fn an_officer_signs_in_and_walks_a_case_through_approval_printing_and_the_
 }
 
 #[tokio::test]
-async fn an_officer_returns_a_case_with_reasons_and_the_parent_sees_them() {
+async fn an_officer_returns_a_case_with_reasons_the_parent_sees_them_and_it_goes_to_the_counter() {
     let app = spawn_app().await;
     account(&app, "PY-RMYY", "qian.officer", false).await;
     let (family, app_id) = app.submitted().await;
@@ -129,6 +129,13 @@ async fn an_officer_returns_a_case_with_reasons_and_the_parent_sees_them() {
     assert!(reasons.contains("身份证照片不清晰") && reasons.contains("国徽面反光"), "{reasons}");
     let sent = templates_sent(&app).await;
     assert!(sent.iter().any(|t| t == "TPL_RETURNED"), "{sent:?} {}", app.mock_get("/_mock/messages").await);
+
+    // A returned case can still go to the counter instead: the console asks, then it is final.
+    b.goto(&format!("/console/applications/{app_id}")).await;
+    b.fill("input[name=reason]", "父亲为外籍人士，需到窗口核验护照").await;
+    b.submit_and_confirm("#refer").await;
+    assert!(b.text().await.contains("已转窗口办理"));
+    assert_eq!(app.view(&family, &app_id).await["state"], "referred");
 
     // Searching by the mother's name finds the case.
     b.goto("/console/queue").await;

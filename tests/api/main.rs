@@ -21,6 +21,7 @@ mod mock_platform;
 mod outbox;
 mod payment;
 mod query_limits;
+mod referral;
 mod retention;
 mod schema;
 mod search;

@@ -368,6 +368,50 @@ pub async fn return_application(
     Ok(applied.app)
 }
 
+/// Referral to the counter (a special situation the online path cannot handle): the case ends
+/// `referred`, a paid fee is refunded (owed to WeChat Pay in the same transaction), and the
+/// family is told where to go — the institution's name, address, phone and office hours.
+#[tracing::instrument(skip_all, fields(application_id = %id))]
+pub async fn refer(
+    db: &Db,
+    officer: &Actor,
+    institution: &str,
+    id: &str,
+    reason: &str,
+) -> Result<Application, ServiceError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ServiceError::Validation { fields: vec![FieldError::new("reason", "required")] });
+    }
+    let app = application_in(db, institution, id).await?;
+    lifecycle::check(&app, Command::Refer, "a referral to the counter")?;
+    let place = crate::persistence::institutions::get(db, &app.institution_code)
+        .await?
+        .ok_or(ServiceError::NotFound("institution"))?;
+    let contact = format!(
+        "{}{}，电话{}，工作日{}",
+        place.name,
+        place.office,
+        place.phone,
+        place.office_hours.display().join("、")
+    );
+    let txn = crate::persistence::begin(db).await?;
+    let applied = lifecycle::apply(
+        &txn,
+        officer,
+        &app,
+        Command::Refer,
+        Facts {
+            detail: Some(json!({"reason": reason, "contact": contact})),
+            referral: Some(lifecycle::Referral { reason: reason.to_string(), contact }),
+            ..Facts::default()
+        },
+    )
+    .await?;
+    crate::persistence::commit(txn).await?;
+    Ok(applied.app)
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn modification_requests(
     db: &Db,
