@@ -90,6 +90,9 @@ pub enum OfficerAction {
         username: String,
         #[arg(long)]
         admin: bool,
+        /// Keeps the special seal (印章管理人员): records each certificate's stamping.
+        #[arg(long)]
+        can_seal: bool,
     },
     /// Disable an officer: sign-in is refused and every token they hold stops working at once.
     Disable {
@@ -272,12 +275,18 @@ async fn officer(settings: &Settings, action: OfficerAction) -> Result<(), CliEr
     use crate::services::staff;
     let db = prepared_db(settings).await?;
     match action {
-        OfficerAction::Add { institution, username, admin } => {
+        OfficerAction::Add { institution, username, admin, can_seal } => {
             let password = read_password()?;
             let officer = staff::add_officer(&db, staff::By::Operator, &institution, &username, &password, admin)
                 .await
                 .map_err(usage)?;
-            eprintln!("officer {} created for {} (admin: {admin})", officer.username, officer.institution_code);
+            if can_seal {
+                staff::set_seal_keeper(&db, staff::By::Operator, &username, true).await.map_err(usage)?;
+            }
+            eprintln!(
+                "officer {} created for {} (admin: {admin}, seal keeper: {can_seal})",
+                officer.username, officer.institution_code
+            );
         }
         OfficerAction::Disable { username } => {
             staff::set_officer_enabled(&db, staff::By::Operator, &username, false).await.map_err(usage)?;

@@ -11,6 +11,7 @@ mod m20261202_000005_payment_platform_calls;
 mod m20261202_000006_retention;
 mod m20261202_000007_search;
 mod m20261202_000008_officer_digest;
+mod m20261202_000009_seal;
 
 pub use m20261126_000002_audit_head::GENESIS as AUDIT_GENESIS;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_retention::Migration),
             Box::new(m20261202_000007_search::Migration),
             Box::new(m20261202_000008_officer_digest::Migration),
+            Box::new(m20261202_000009_seal::Migration),
         ]
     }
 }

@@ -123,6 +123,7 @@ async fn waste(state: web::Data<AppState>, who: Admin, body: web::Bytes) -> Page
 pub struct OfficerRow {
     pub username: String,
     pub admin: bool,
+    pub can_seal: bool,
     pub active: bool,
 }
 
@@ -140,7 +141,7 @@ async fn officers_page(state: &AppState, who: &Admin, notice: Option<String>, re
         .await
         .map_err(ServiceError::from)?
         .into_iter()
-        .map(|o| OfficerRow { username: o.username, admin: o.is_admin, active: o.active })
+        .map(|o| OfficerRow { username: o.username, admin: o.is_admin, can_seal: o.can_seal, active: o.active })
         .collect();
     let status = refused.as_ref().map_or(StatusCode::OK, actix_web::ResponseError::status_code);
     let error = refused.map(|e| format!("未能完成：{}", refusal(&e)));
@@ -172,11 +173,15 @@ async fn account_change(state: &AppState, who: &Admin, outcome: Result<(), staff
 async fn add_officer(state: web::Data<AppState>, who: Admin, body: web::Bytes) -> Page {
     let form = Fields::parse(&body);
     who.check(&form)?;
-    let admin = form.one("admin").is_some();
-    let outcome =
-        staff::add_officer(&state.db, who.by(), who.institution(), form.text("username"), form.text("password"), admin)
+    let (admin, can_seal) = (form.one("admin").is_some(), form.one("can_seal").is_some());
+    let username = form.text("username");
+    let mut outcome =
+        staff::add_officer(&state.db, who.by(), who.institution(), username, form.text("password"), admin)
             .await
             .map(|_| ());
+    if outcome.is_ok() && can_seal {
+        outcome = staff::set_seal_keeper(&state.db, who.by(), username, true).await;
+    }
     account_change(&state, &who, outcome, "created").await
 }
 

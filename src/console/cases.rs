@@ -224,6 +224,10 @@ pub struct CertificateView {
     pub current: bool,
     /// Voided and not back yet: the recovery form acts on it.
     pub voided: bool,
+    /// Issued and not yet posted: it prints (with its stub) and takes the seal.
+    pub printable: bool,
+    /// When the seal was stamped ("" before).
+    pub sealed_at: String,
 }
 
 #[derive(Template)]
@@ -405,6 +409,8 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
                 note: [text(c, &["void_reason"]), text(c, &["loss_certificate_no"])].join(" ").trim().to_string(),
                 current: i == last,
                 voided: text(c, &["state"]) == "voided",
+                printable: text(c, &["state"]) == "issued",
+                sealed_at: when(c, &["sealed_at"]),
             })
             .collect(),
         timeline: case["timeline"]
@@ -440,6 +446,7 @@ fn done_notice(done: &str) -> Option<String> {
             "lost" => "已登记遗失，请重新审核签发。",
             "voided" => "已作废并换发新证书。",
             "recovered" => "已登记原证书收回。",
+            "sealed" => "已记录盖章。",
             "referred" => "已转窗口办理；已付邮寄费将原路退回，家长将收到微信通知。",
             _ => return None,
         }
@@ -601,6 +608,38 @@ async fn void(state: web::Data<AppState>, who: Officer, number: web::Path<String
     after(&state, &who, &id, outcome.map(|_| "voided")).await
 }
 
+/// The certificate with its stub, for printing (the API's PDF; an audited read).
+#[get("/console/certificates/{number}/print.pdf")]
+async fn certificate_pdf(state: web::Data<AppState>, who: Officer, number: web::Path<String>) -> Page {
+    let actor = who.session.actor();
+    let pdf = printing::certificate_for(
+        &state.db,
+        &state.cipher,
+        &state.blobs,
+        &state.print_font,
+        &actor,
+        who.institution(),
+        &number,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((header::CONTENT_DISPOSITION, "inline; filename=\"certificate.pdf\""))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(pdf))
+}
+
+/// The seal keeper records stamping the seal.
+#[post("/console/certificates/{number}/seal")]
+async fn seal(state: web::Data<AppState>, who: Officer, number: web::Path<String>, body: web::Bytes) -> Page {
+    let form = Fields::parse(&body);
+    who.check(&form)?;
+    let id = back_to(&form)?;
+    let actor = who.session.actor();
+    let outcome = certificates::seal(&state.db, &actor, &who.session.claims.sub, who.institution(), &number).await;
+    after(&state, &who, &id, outcome.map(|_| "sealed")).await
+}
+
 #[post("/console/certificates/{number}/recovery")]
 async fn recovery(state: web::Data<AppState>, who: Officer, number: web::Path<String>, body: web::Bytes) -> Page {
     let form = Fields::parse(&body);
@@ -690,6 +729,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(loss)
         .service(void)
         .service(recovery)
+        .service(certificate_pdf)
+        .service(seal)
         .service(modifications)
         .service(decide);
 }

@@ -138,6 +138,8 @@ pub struct Certificate {
     pub issued_by: String,
     pub issued_at: DateTime<Utc>,
     pub recovered_at: Option<DateTime<Utc>>,
+    pub sealed_by: Option<String>,
+    pub sealed_at: Option<DateTime<Utc>>,
 }
 
 fn certificate_from(c: certificate::Model) -> Result<Certificate, PersistenceError> {
@@ -153,6 +155,8 @@ fn certificate_from(c: certificate::Model) -> Result<Certificate, PersistenceErr
         issued_by: c.issued_by,
         issued_at: c.issued_at,
         recovered_at: c.recovered_at,
+        sealed_by: c.sealed_by,
+        sealed_at: c.sealed_at,
     })
 }
 
@@ -177,6 +181,8 @@ pub async fn insert_certificate(
         issued_by: Set(issued_by.to_string()),
         issued_at: Set(issued_at),
         recovered_at: Set(None),
+        sealed_by: Set(None),
+        sealed_at: Set(None),
     })
     .exec_without_returning(db)
     .await;
@@ -185,6 +191,23 @@ pub async fn insert_certificate(
         Err(e) if is_unique_violation(&e) => Err(PersistenceError::Conflict("certificate number")),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Records the stamping of the seal, once: false when the certificate was sealed already.
+pub async fn seal(
+    db: &impl ConnectionTrait,
+    number: &str,
+    officer_id: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, PersistenceError> {
+    let r = certificate::Entity::update_many()
+        .col_expr(certificate::Column::SealedBy, sea_orm::sea_query::Expr::value(officer_id))
+        .col_expr(certificate::Column::SealedAt, sea_orm::sea_query::Expr::value(at))
+        .filter(certificate::Column::Number.eq(number))
+        .filter(certificate::Column::SealedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
 }
 
 pub async fn certificate_by_number(

@@ -10,6 +10,8 @@ use super::{is_unique_violation, new_id, PersistenceError};
 #[derive(Debug, Clone)]
 pub struct Officer {
     pub id: String,
+    /// Keeps the special seal.
+    pub can_seal: bool,
     pub institution_code: String,
     pub username: String,
     pub password_hash: String,
@@ -36,6 +38,7 @@ pub async fn create_officer(
         digest_openid: Set(None),
         digest_code_hash: Set(None),
         digest_code_expires_at: Set(None),
+        can_seal: Set(false),
     };
     officer::Entity::insert(model).exec(db).await.map_err(|e| {
         if is_unique_violation(&e) {
@@ -50,12 +53,14 @@ pub async fn create_officer(
         username: username.to_string(),
         password_hash: password_hash.to_string(),
         is_admin,
+        can_seal: false,
         active: true,
     })
 }
 
 fn officer_of(m: officer::Model) -> Officer {
     Officer {
+        can_seal: m.can_seal,
         active: m.disabled_at.is_none(),
         id: m.id,
         institution_code: m.institution_code,
@@ -307,4 +312,23 @@ pub async fn digest_recipients(db: &impl ConnectionTrait) -> Result<Vec<(String,
         .into_iter()
         .filter_map(|o| Some((o.id, o.institution_code, o.digest_openid?)))
         .collect())
+}
+
+/// Makes the officer a keeper of the special seal (or not) → the officer's id, None if no such
+/// username.
+pub async fn set_can_seal(
+    db: &impl ConnectionTrait,
+    username: &str,
+    can_seal: bool,
+) -> Result<Option<String>, PersistenceError> {
+    update_officer(db, username, officer::Column::CanSeal, Expr::value(can_seal), None).await
+}
+
+/// Does the active officer with this id keep the seal?
+pub async fn keeps_seal(db: &impl ConnectionTrait, officer_id: &str) -> Result<bool, PersistenceError> {
+    Ok(officer::Entity::find_by_id(officer_id.to_string())
+        .filter(officer::Column::DisabledAt.is_null())
+        .one(db)
+        .await?
+        .is_some_and(|o| o.can_seal))
 }

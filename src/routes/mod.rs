@@ -83,6 +83,8 @@ endpoints!(
     officer::loss,
     officer::void,
     officer::recovery,
+    officer::certificate_pdf,
+    officer::seal,
     officer::receive_stock,
     officer::waste,
     officer::stats,

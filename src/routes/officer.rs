@@ -294,6 +294,52 @@ pub async fn recovery(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The certificate with its stub (存根), for printing: the mother's e-signature in the stub's
+/// witness box. Only an issued certificate prints.
+#[utoipa::path(tag = "officer", security(("bearer" = [])),
+    responses((status = 200, description = "application/pdf; the read is audited"), (status = 404), (status = 409), (status = 503)))]
+#[get("/api/v1/officer/certificates/{number}/print.pdf")]
+pub async fn certificate_pdf(
+    state: web::Data<AppState>,
+    who: Officer,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let pdf = printing::certificate_for(
+        &state.db,
+        &state.cipher,
+        &state.blobs,
+        &state.print_font,
+        &actor(&who),
+        who.institution(),
+        &number,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(("Content-Disposition", "inline; filename=\"certificate.pdf\""))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(pdf))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Sealed {
+    pub certificate_number: String,
+    pub sealed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The seal keeper records stamping the special seal (once; 403 `not_seal_keeper` for others).
+#[utoipa::path(tag = "officer", security(("bearer" = [])),
+    responses((status = 200, body = Sealed), (status = 403), (status = 404), (status = 409)))]
+#[post("/api/v1/officer/certificates/{number}/seal")]
+pub async fn seal(
+    state: web::Data<AppState>,
+    who: Officer,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let sealed_at = certificates::seal(&state.db, &actor(&who), &who.0.sub, who.institution(), &number).await?;
+    Ok(HttpResponse::Ok().json(Sealed { certificate_number: number.into_inner(), sealed_at }))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct StockRange {
     pub first: String,

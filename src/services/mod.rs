@@ -50,6 +50,8 @@ pub enum PersonalRead<'a> {
     ModificationRequests { institution: &'a str, state: Option<&'a str> },
     /// A search of the institution's cases (`kind` of term: the term itself is personal data).
     Search { institution: &'a str, kind: &'a str },
+    /// The certificate with its stub, printed.
+    PrintedCertificate { application_id: &'a str, number: &'a str },
     /// The console's "show" of a case's ID numbers and phones in full (masked until asked).
     Unmasked(&'a str),
 }
@@ -83,6 +85,9 @@ pub async fn audit_read(
             ("read_modification_requests", "institution", institution, json!({"state": state}))
         }
         PersonalRead::Search { institution, kind } => ("search", "institution", institution, json!({"kind": kind})),
+        PersonalRead::PrintedCertificate { application_id, number } => {
+            ("print_certificate", "certificate", number, json!({"application_id": application_id}))
+        }
         PersonalRead::Unmasked(id) => ("show_unmasked", "application", id, json!({})),
     };
     crate::persistence::audit::append_alone(db, reader, action, kind, subject, detail).await?;

@@ -197,6 +197,19 @@ pub async fn add_hospital_key(db: &Db, by: By<'_>, institution: &str) -> Result<
     Ok(key)
 }
 
+/// Makes the officer a keeper of the special seal (the notice's 印章管理人员), who records each
+/// certificate's stamping, or takes that away.
+#[tracing::instrument(skip_all)]
+pub async fn set_seal_keeper(db: &Db, by: By<'_>, username: &str, keeps: bool) -> Result<(), AccountError> {
+    reachable_officer(db, by, username).await?;
+    let txn = persistence::begin(db).await?;
+    let id = staff::set_can_seal(&*txn, username, keeps)
+        .await?
+        .ok_or_else(|| AccountError::UnknownOfficer(username.to_string()))?;
+    audited(txn, by, "officer.seal_keeper", ("officer", &id), serde_json::json!({"username": username, "keeps": keeps}))
+        .await
+}
+
 /// The officer with this username, if the change may touch them.
 async fn reachable_officer(db: &Db, by: By<'_>, username: &str) -> Result<staff::Officer, AccountError> {
     staff::find_officer_by_username(db, username)

@@ -90,6 +90,18 @@ async fn an_officer_signs_in_and_walks_a_case_through_approval_printing_and_the_
     assert_eq!((status, content_type.as_str()), (200, "application/pdf"));
     assert!(body.starts_with("%PDF"));
 
+    // The certificate prints with its stub; the stamp is recorded by the seal keeper only.
+    let href = b.find("a.print-certificate").await.attr("href").await.expect("attr").expect("href");
+    let (status, content_type, body) = b.fetch(&href).await;
+    assert_eq!((status, content_type.as_str(), body.starts_with("%PDF")), (200, "application/pdf", true));
+    b.submit_and_confirm("button.seal").await;
+    assert!(b.text().await.contains("not_seal_keeper"));
+    let keeper = birthcert::services::staff::By::Operator;
+    birthcert::services::staff::set_seal_keeper(&app.state.db, keeper, "zhou.officer", true).await.expect("keeper");
+    b.goto(&format!("/console/applications/{app_id}")).await;
+    b.submit_and_confirm("button.seal").await;
+    assert!(b.text().await.contains("已记录盖章"));
+
     // The courier is booked; the tracking number shows on the case.
     b.submit_and_confirm("#ship").await;
     assert!(b.text().await.contains("已预约快递"));
@@ -203,8 +215,11 @@ async fn an_admin_receives_stock_sees_the_dashboard_and_downloads_a_register() {
     b.goto("/console/admin/officers").await;
     b.fill("form[action='/console/admin/officers'] input[name=username]", "li.new").await;
     b.fill("form[action='/console/admin/officers'] input[name=password]", "a fresh password 1").await;
+    b.click("form[action='/console/admin/officers'] input[name=can_seal]").await;
     b.submit("form[action='/console/admin/officers'] button").await;
     assert!(b.text().await.contains("li.new"));
+    let keeper = birthcert::persistence::staff::find_officer_by_username(&app.state.db, "li.new").await.expect("read");
+    assert!(keeper.is_some_and(|o| o.can_seal && !o.is_admin), "a seal keeper, not an admin");
     b.goto("/console/admin/hospital-keys").await;
     b.submit("#new-key-button").await;
     let key = b.text_of("#new-key").await;

@@ -1057,3 +1057,77 @@ async fn reading_the_queue_and_the_modification_requests_is_audited_and_a_refuse
         birthcert::persistence::audit::entries_about(&app.state.db, "institution", "PY-RMYY").await.expect("audit");
     assert!(entries[0].detail.contains("\"page\":2"), "{}", entries[0].detail);
 }
+
+/// The images of a PDF as poppler's pdfimages lists them: (type, width, height) per image.
+fn pdf_images(pdf: &[u8]) -> Vec<(String, u32, u32)> {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf).expect("written");
+    let out = std::process::Command::new("pdfimages")
+        .arg("-list")
+        .arg(&path)
+        .output()
+        .expect("pdfimages (poppler-utils) is installed: scripts/test installs it");
+    assert!(out.status.success(), "pdfimages reads it: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((f.get(2)?.to_string(), f.get(3)?.parse().ok()?, f.get(4)?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_certificate_prints_with_its_stub_and_the_seal_keeper_records_the_stamp() {
+    let app = spawn_app().await;
+    app.stock("R370000510", "R370000511").await;
+    let (_, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    let officer = app.officer_token("PY-RMYY");
+    let print = "/api/v1/officer/certificates/R370000510/print.pdf";
+    let res = app.client.get(app.url(print)).bearer_auth(&officer).send().await.expect("sent");
+    assert_eq!((res.status().as_u16(), res.headers()["content-type"].to_str().ok()), (200, Some("application/pdf")));
+    let pdf = res.bytes().await.expect("pdf");
+    let text = pdf_text(&pdf);
+    for expected in
+        ["出生医学证明", "出生医学证明存根", "见证人签字", "R370000510", "张小满", "李梅", "张伟", "平阴县人民医院"]
+    {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    assert!(
+        pdf_images(&pdf).iter().any(|(kind, w, h)| kind == "image" && *w > 1 && *h > 1),
+        "the mother's signature is in the stub's witness box"
+    );
+    let (status, _) = app.send(GET, print, &app.officer_token("PY-ZYY"), None).await;
+    assert_eq!(status, 404, "another institution's certificate");
+
+    // Only the seal keeper records the stamp; once.
+    let seal = "/api/v1/officer/certificates/R370000510/seal";
+    let (status, body) = app.send(POST, seal, &officer, None).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("not_seal_keeper")), "{body}");
+    let password = "seal keeper password";
+    let added = app.command(
+        &["officer", "add", "--institution", "PY-RMYY", "--username", "kong.seal", "--can-seal"],
+        Some(password),
+    );
+    assert!(added.success, "{}", added.stderr);
+    let res = app.post_json("/api/v1/officer/session", &json!({"username": "kong.seal", "password": password})).await;
+    let keeper = res.json::<Value>().await.expect("json")["token"].as_str().expect("token").to_string();
+    let (status, body) = app.send(POST, seal, &keeper, None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app.send(POST, seal, &keeper, None).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("already_sealed")));
+    let (_, detail) = app.send(GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    assert!(detail["certificates"][0]["sealed_at"].is_string(), "{detail}");
+    assert!(detail["timeline"].to_string().contains("certificate_sealed"));
+
+    // A voided certificate neither prints nor takes the seal.
+    let tracking = app.ship(&app_id).await;
+    app.courier(&tracking, json!({"event": "delivered", "signed_by": "李梅"})).await;
+    app.send(POST, "/api/v1/officer/certificates/R370000510/void", &officer, Some(json!({"reason": "打印错误"}))).await;
+    assert_eq!(app.send(GET, print, &officer, None).await.0, 409);
+    let (status, _) = app.send(POST, seal, &keeper, None).await;
+    assert_eq!(status, 409);
+}

@@ -18,6 +18,9 @@ pub struct Model {
     pub issued_by: String,
     pub issued_at: DateTimeUtc,
     pub recovered_at: Option<DateTimeUtc>,
+    /// The seal keeper (officer id) who stamped it, and when.
+    pub sealed_by: Option<String>,
+    pub sealed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,8 @@ pub struct Model {
     /// SHA-256 (hex) of a binding code waiting to be sent to the official account.
     pub digest_code_hash: Option<String>,
     pub digest_code_expires_at: Option<DateTimeUtc>,
+    /// Keeps the special seal (the notice's 印章管理人员): may record a certificate's stamping.
+    pub can_seal: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

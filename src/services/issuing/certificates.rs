@@ -253,3 +253,42 @@ pub async fn recover(db: &Db, officer: &Actor, institution: &str, number: &str) 
     crate::persistence::commit(txn).await?;
     Ok(())
 }
+
+/// The seal keeper records that they stamped the special seal on a printed certificate: once,
+/// on an issued certificate of their institution, with who and when (audited, and on the case's
+/// timeline). Only an officer who keeps the seal (`officer add --can-seal`) may.
+#[tracing::instrument(skip_all, fields(certificate = %number))]
+pub async fn seal(
+    db: &Db,
+    officer: &Actor,
+    officer_id: &str,
+    institution: &str,
+    number: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, ServiceError> {
+    if !crate::persistence::staff::keeps_seal(db, officer_id).await? {
+        return Err(ServiceError::Denied {
+            code: "not_seal_keeper",
+            message: "only the keeper of the special seal records its stamping".into(),
+        });
+    }
+    let (certificate, app) = certificate_in(db, institution, number).await?;
+    if certificate.state != CertificateState::Issued {
+        return Err(ServiceError::Conflict {
+            code: "certificate_state",
+            message: format!("only an issued certificate is stamped; {} is {}", certificate.number, certificate.state),
+        });
+    }
+    let now = chrono::Utc::now();
+    let txn = crate::persistence::begin(db).await?;
+    if !certificates::seal(&txn, &certificate.number, officer_id, now).await? {
+        return Err(ServiceError::Conflict {
+            code: "already_sealed",
+            message: format!("certificate {} was stamped already", certificate.number),
+        });
+    }
+    let detail = json!({"certificate_number": certificate.number, "sealed_by": officer_id});
+    applications::add_event(&txn, &app.id, "certificate_sealed", None, None, Some(detail.clone())).await?;
+    audit::append(&txn, officer, "certificate_sealed", "certificate", &certificate.number, detail).await?;
+    crate::persistence::commit(txn).await?;
+    Ok(now)
+}

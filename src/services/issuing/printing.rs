@@ -143,28 +143,123 @@ pub fn render(
         y -= 7.5;
     }
     layer.use_text("母亲签名：", 10.5, Mm(20.0), Mm(y - 4.0), &font);
+    place_signature(&layer, &font, signature_png, (75.0, y - 20.0), 60.0);
+    save(doc)
+}
+
+fn save(doc: printpdf::PdfDocumentReference) -> Result<Vec<u8>, PdfError> {
+    let mut out = BufWriter::new(Vec::new());
+    doc.save(&mut out).map_err(|e| PdfError::Write(e.to_string()))?;
+    out.into_inner().map_err(|e| PdfError::Write(e.to_string()))
+}
+
+/// The mother's e-signature at `at` (mm, lower left), scaled to `width_mm` whatever its pixel
+/// size; a note instead when there is none or it does not decode.
+fn place_signature(
+    layer: &printpdf::PdfLayerReference,
+    font: &printpdf::IndirectFontRef,
+    signature_png: Option<&[u8]>,
+    at: (f32, f32),
+    width_mm: f32,
+) {
     match signature_png.map(image::load_from_memory) {
         Some(Ok(img)) => {
-            // Scale the signature to about 60 mm wide, whatever its pixel size.
             let width_px = img.width().max(1) as f32;
-            let dpi = (width_px / (60.0 / 25.4)).max(1.0);
+            let dpi = (width_px / (width_mm / 25.4)).max(1.0);
             Image::from_dynamic_image(&img).add_to_layer(
                 layer.clone(),
                 ImageTransform {
-                    translate_x: Some(Mm(75.0)),
-                    translate_y: Some(Mm(y - 20.0)),
+                    translate_x: Some(Mm(at.0)),
+                    translate_y: Some(Mm(at.1)),
                     dpi: Some(dpi),
                     ..Default::default()
                 },
             );
         }
         Some(Err(_)) | None => {
-            layer.use_text("（签名图像不可读，见电子档案）", 10.5, Mm(75.0), Mm(y - 4.0), &font);
+            layer.use_text("（签名图像不可读，见电子档案）", 10.5, Mm(at.0), Mm(at.1 + 16.0), font);
         }
     }
-    let mut out = BufWriter::new(Vec::new());
-    doc.save(&mut out).map_err(|e| PdfError::Write(e.to_string()))?;
-    out.into_inner().map_err(|e| PdfError::Write(e.to_string()))
+}
+
+/// A rectangle's outline, lower left `at`, `w` × `h` mm.
+fn frame(layer: &printpdf::PdfLayerReference, at: (f32, f32), w: f32, h: f32) {
+    use printpdf::{Line, Point};
+    let (x, y) = at;
+    let corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)];
+    layer.add_line(Line {
+        points: corners.iter().map(|(a, b)| (Point::new(Mm(*a), Mm(*b)), false)).collect(),
+        is_closed: true,
+    });
+}
+
+/// The certificate's fields in the order of the paper certificate (the stub repeats them).
+pub fn certificate_lines(form: &RegistrationForm, number: &str, issued_on: &str) -> Vec<(String, String)> {
+    vec![
+        ("新生儿姓名".into(), form.newborn_name.clone().unwrap_or_default()),
+        ("性别".into(), sex(&form.baby_sex).to_string()),
+        ("出生时间".into(), form.birth_at.clone()),
+        ("出生孕周".into(), format!("{} 周", form.gestational_weeks)),
+        ("出生体重".into(), format!("{} 克", form.weight_g)),
+        ("出生身长".into(), format!("{} 厘米", form.length_cm)),
+        ("出生地点".into(), form.birth_place.clone()),
+        ("健康状况".into(), health(&form.health_status).to_string()),
+        ("母亲姓名".into(), form.mother.name.clone()),
+        ("母亲有效身份证件号码".into(), form.mother.id_number.clone()),
+        ("父亲姓名".into(), form.father.name.clone()),
+        ("父亲有效身份证件号码".into(), form.father.id_number.clone()),
+        ("接生机构名称".into(), form.midwifery_institution.clone()),
+        ("出生证编号".into(), number.to_string()),
+        ("签发日期".into(), issued_on.to_string()),
+        ("签发机构".into(), form.issuing_institution.clone()),
+    ]
+}
+
+/// The certificate (upper half) and its stub (存根, lower half) on one A4 sheet, cut apart
+/// along the line between them; the stub's witness box (见证人签字) holds the mother's
+/// e-signature. The seal is stamped by hand on the certificate's 签发机构 line.
+pub fn render_certificate(
+    form: &RegistrationForm,
+    number: &str,
+    issued_on: &str,
+    signature_png: Option<&[u8]>,
+    font: &[u8],
+) -> Result<Vec<u8>, PdfError> {
+    let (doc, page, layer) = PdfDocument::new("出生医学证明", Mm(210.0), Mm(297.0), "certificate");
+    let font = doc.add_external_font(Cursor::new(font)).map_err(|e| PdfError::Font(e.to_string()))?;
+    let layer = doc.get_page(page).get_layer(layer);
+    let lines = certificate_lines(form, number, issued_on);
+    // The certificate: two columns of fields.
+    layer.use_text("出生医学证明", 20.0, Mm(80.0), Mm(282.0), &font);
+    layer.use_text(format!("编号 {number}"), 10.5, Mm(150.0), Mm(274.0), &font);
+    frame(&layer, (15.0, 160.0), 180.0, 108.0);
+    for (i, (label, value)) in lines.iter().enumerate() {
+        let (column, row) = (i % 2, i / 2);
+        let x = 20.0 + 90.0 * column as f32;
+        let y = 258.0 - 12.0 * row as f32;
+        layer.use_text(format!("{label}："), 9.0, Mm(x), Mm(y), &font);
+        layer.use_text(value.clone(), 10.5, Mm(x), Mm(y - 5.0), &font);
+    }
+    layer.use_text(
+        "- - - - - - - - - - - - - - - - 沿此线裁开 - - - - - - - - - - - - - - - -",
+        9.0,
+        Mm(30.0),
+        Mm(150.0),
+        &font,
+    );
+    // The stub: the same fields, compact, and the witness box.
+    layer.use_text("出生医学证明存根", 16.0, Mm(75.0), Mm(138.0), &font);
+    frame(&layer, (15.0, 15.0), 180.0, 115.0);
+    for (i, (label, value)) in lines.iter().enumerate() {
+        let (column, row) = (i % 2, i / 2);
+        let x = 20.0 + 90.0 * column as f32;
+        let y = 124.0 - 8.0 * row as f32;
+        layer.use_text(format!("{label}：{value}"), 8.5, Mm(x), Mm(y), &font);
+    }
+    layer.use_text("见证人签字：", 10.5, Mm(20.0), Mm(50.0), &font);
+    frame(&layer, (55.0, 20.0), 75.0, 35.0);
+    place_signature(&layer, &font, signature_png, (60.0, 24.0), 60.0);
+    save(doc)
 }
 
 /// The officer's printable form for one application of their institution (an audited read).
@@ -190,6 +285,43 @@ pub async fn for_application(
     let font = font.bytes().await?;
     audit_read(db, officer, PersonalRead::PrintedForm { application_id: &app.id, form_digest: &digest }).await?;
     tokio::task::spawn_blocking(move || render(&form, &digest, number.as_deref(), signature.as_deref(), &font))
+        .await
+        .map_err(ServiceError::internal)?
+        .map_err(ServiceError::internal)
+}
+
+/// The certificate with its stub, for printing (an audited read): only an issued certificate of
+/// the officer's institution prints (a voided, lost or delivered one is not printed again).
+#[tracing::instrument(skip_all, fields(certificate = %number))]
+pub async fn certificate_for(
+    db: &Db,
+    cipher: &crate::crypto::PersonalDataCipher,
+    blobs: &BlobStore,
+    font: &PrintFont,
+    officer: &Actor,
+    institution: &str,
+    number: &str,
+) -> Result<Vec<u8>, ServiceError> {
+    let (certificate, app) = super::certificates::certificate_in(db, institution, number).await?;
+    if certificate.state != crate::domain::certificate::CertificateState::Issued {
+        return Err(ServiceError::Conflict {
+            code: "certificate_state",
+            message: format!("only an issued certificate is printed; {} is {}", certificate.number, certificate.state),
+        });
+    }
+    let (form, _) = crate::services::frozen_form(db, cipher, &app.id)
+        .await?
+        .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("issued case {} has no frozen form", app.id)))?;
+    let signature = match signatures::signature_of(db, &app.id).await? {
+        Some((sha, _, _)) => blobs.read(&sha).await.ok(),
+        None => None,
+    };
+    let issued_on = crate::domain::working_days::to_china(certificate.issued_at).format("%Y年%m月%d日").to_string();
+    let font = font.bytes().await?;
+    let read = PersonalRead::PrintedCertificate { application_id: &app.id, number: &certificate.number };
+    audit_read(db, officer, read).await?;
+    let number = certificate.number;
+    tokio::task::spawn_blocking(move || render_certificate(&form, &number, &issued_on, signature.as_deref(), &font))
         .await
         .map_err(ServiceError::internal)?
         .map_err(ServiceError::internal)

@@ -260,6 +260,7 @@ pub fn certificate_view(c: &Certificate) -> Value {
         "number": c.number, "state": c.state.as_str(), "issued_at": to_china(c.issued_at),
         "replaces_certificate_id": c.replaces_certificate_id, "loss_certificate_no": c.loss_certificate_no,
         "void_reason": c.void_reason, "recovered_at": c.recovered_at.map(to_china),
+        "sealed_by": c.sealed_by, "sealed_at": c.sealed_at.map(to_china),
     })
 }
 
