@@ -730,6 +730,8 @@ async fn the_printed_form_carries_every_field_the_digest_and_the_certificate_num
     let pdf = res.bytes().await.expect("pdf");
     assert!(pdf.starts_with(b"%PDF-"));
     assert!(pdf.len() < 2_000_000, "only the glyphs used are embedded ({} bytes)", pdf.len());
+    let images = pdf_images(&pdf);
+    assert_eq!(images, [("image".to_string(), 480, 180)], "the signature whole, with no mis-sized soft mask");
     let text = pdf_text(&pdf);
     for expected in [
         "出生医学证明首次签发登记表",
@@ -1096,10 +1098,12 @@ async fn the_certificate_prints_with_its_stub_and_the_seal_keeper_records_the_st
     {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
+    let images = pdf_images(&pdf);
     assert!(
-        pdf_images(&pdf).iter().any(|(kind, w, h)| kind == "image" && *w > 1 && *h > 1),
-        "the mother's signature is in the stub's witness box"
+        images.iter().any(|(kind, w, h)| kind == "image" && *w > 1 && *h > 1),
+        "the mother's signature is in the stub's witness box: {images:?}"
     );
+    assert!(images.iter().all(|(kind, _, _)| kind != "smask"), "no soft mask a strict reader refuses: {images:?}");
     let (status, _) = app.send(GET, print, &app.officer_token("PY-ZYY"), None).await;
     assert_eq!(status, 404, "another institution's certificate");
 

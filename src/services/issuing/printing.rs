@@ -164,6 +164,7 @@ fn place_signature(
 ) {
     match signature_png.map(image::load_from_memory) {
         Some(Ok(img)) => {
+            let img = on_white(&img);
             let width_px = img.width().max(1) as f32;
             let dpi = (width_px / (width_mm / 25.4)).max(1.0);
             Image::from_dynamic_image(&img).add_to_layer(
@@ -180,6 +181,20 @@ fn place_signature(
             layer.use_text("（签名图像不可读，见电子档案）", 10.5, Mm(at.0), Mm(at.1 + 16.0), font);
         }
     }
+}
+
+/// The signature laid on white paper: no transparency left. printpdf declares an image's soft
+/// mask with the wrong size for non-square images, which strict readers refuse; ink on white is
+/// all the paper shows anyway.
+fn on_white(img: &image::DynamicImage) -> image::DynamicImage {
+    let rgba = img.to_rgba8();
+    let mut out = image::RgbImage::new(rgba.width(), rgba.height());
+    for (x, y, p) in rgba.enumerate_pixels() {
+        let a = u16::from(p[3]);
+        let blend = |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
+        out.put_pixel(x, y, image::Rgb([blend(p[0]), blend(p[1]), blend(p[2])]));
+    }
+    image::DynamicImage::ImageRgb8(out)
 }
 
 /// A rectangle's outline, lower left `at`, `w` × `h` mm.
@@ -330,6 +345,18 @@ pub async fn certificate_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transparent_signature_is_laid_on_white() {
+        let mut sig = image::RgbaImage::new(4, 2);
+        sig.put_pixel(0, 0, image::Rgba([0, 0, 0, 255]));
+        sig.put_pixel(1, 0, image::Rgba([0, 0, 0, 128]));
+        let flat = on_white(&image::DynamicImage::ImageRgba8(sig)).to_rgb8();
+        assert_eq!((flat.width(), flat.height()), (4, 2));
+        assert_eq!(flat.get_pixel(0, 0), &image::Rgb([0, 0, 0]));
+        assert_eq!(flat.get_pixel(1, 0), &image::Rgb([127, 127, 127]));
+        assert_eq!(flat.get_pixel(3, 1), &image::Rgb([255, 255, 255]), "transparent is paper");
+    }
 
     fn form() -> RegistrationForm {
         let parent = |name: &str, id: &str| FormParent {

@@ -50,6 +50,22 @@ pub fn png_with(extra: usize) -> Vec<u8> {
     out.into_inner()
 }
 
+/// The mother's signature as the mini-program's canvas exports it: a 480 × 180 PNG, ink strokes on
+/// a transparent background.
+pub fn signature() -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let img = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(480, 180, |x, y| {
+        let on_stroke = (y as i64 - 90 - ((x as i64 / 12) % 20 - 10)).abs() < 4;
+        if on_stroke {
+            image::Rgba([20, 20, 60, 255])
+        } else {
+            image::Rgba([0, 0, 0, 0])
+        }
+    }));
+    img.write_to(&mut out, image::ImageOutputFormat::Png).expect("png");
+    out.into_inner()
+}
+
 /// A real JPEG photo of `width` × `height` pixels (what a phone camera sends).
 pub fn photo(width: u32, height: u32) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
@@ -200,7 +216,7 @@ impl TestApp {
             .send(Method::POST, &format!("{base}/confirmation"), &token, Some(json!({"newborn_name": "张小满"})))
             .await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(self.upload(&token, &format!("{base}/signature"), png(), "s.png").await.0, 200);
+        assert_eq!(self.upload(&token, &format!("{base}/signature"), signature(), "s.png").await.0, 200);
         let (status, body) = self.send(Method::PUT, &format!("{base}/delivery-address"), &token,
             Some(json!({"recipient": "张伟", "phone": "13987654321", "region_code": "370124", "address": "平阴县榆山街道青龙路1号"}))).await;
         assert_eq!((status, body["courier_fee_fen"].clone()), (200, json!(1800)));
