@@ -43,7 +43,8 @@ pub enum Command {
     Ship,
     Deliver,
     ReportLost,
-    /// Issuer error after delivery: the certificate is voided and a new one issued.
+    /// Issuer error (misprint, wrong data), before or after delivery: the certificate is voided
+    /// and a new one issued.
     VoidAndReissue,
     Withdraw,
     /// The officer ends the case online: a special situation the counter handles.
@@ -104,11 +105,13 @@ impl Command {
         }
     }
 
-    /// The timeline's name for a command that leaves the state where it was.
-    pub fn in_place_event(self) -> &'static str {
+    /// The timeline's name for a command that may leave the state where it was without being a
+    /// move (editing parents); None: even in place it is a move, versioned and audited (a void
+    /// and reissue of a certificate that has not left).
+    pub fn in_place_event(self) -> Option<&'static str> {
         match self {
-            Command::EnterParents { .. } => "parents_updated",
-            _ => "state_kept",
+            Command::EnterParents { .. } => Some("parents_updated"),
+            _ => None,
         }
     }
 }
@@ -193,8 +196,10 @@ pub fn transition(from: S, command: Command) -> Result<Transition, WrongState> {
         (S::Submitted, C::Approve) | (S::LostInTransit, C::Approve) => {
             to(S::Issued, &[IssueCertificate, Notify(N::Issued)])
         }
-        // The family hears why before they hear the new number.
-        (S::Delivered, C::VoidAndReissue) => {
+        // The family hears why before they hear the new number. Before delivery too: a misprint
+        // or wrong data found while the certificate waits or travels voids it; a shipped one is
+        // posted again once reissued.
+        (S::Delivered | S::Issued | S::Shipped, C::VoidAndReissue) => {
             to(S::Issued, &[Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)])
         }
         (S::Issued, C::Ship) => to(S::Shipped, &[Notify(N::Shipped)]),
@@ -271,6 +276,8 @@ mod tests {
                 S::Issued,
                 vec![Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)],
             ),
+            (S::Issued, C::VoidAndReissue, S::Issued, vec![Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)]),
+            (S::Shipped, C::VoidAndReissue, S::Issued, vec![Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)]),
             (S::Issued, C::Ship, S::Shipped, vec![Notify(N::Shipped)]),
             (S::Shipped, C::Deliver, S::Delivered, vec![Notify(N::Delivered)]),
             (S::Shipped, C::ReportLost, S::LostInTransit, vec![Notify(N::Reissuing)]),

@@ -24,7 +24,8 @@ impl LifeCycle for CertificateState {
         match self {
             C::Issued => &[],
             C::Delivered | C::Lost => &[C::Issued],
-            C::Voided => &[C::Delivered],
+            // A misprint or wrong data is voided before it leaves, on its way, or after delivery.
+            C::Voided => &[C::Issued, C::Delivered],
             C::Recovered => &[C::Voided],
         }
     }
@@ -67,8 +68,13 @@ mod tests {
     #[test]
     fn certificate_moves_match_the_table() {
         use CertificateState as C;
-        let allowed =
-            [(C::Issued, C::Delivered), (C::Issued, C::Lost), (C::Delivered, C::Voided), (C::Voided, C::Recovered)];
+        let allowed = [
+            (C::Issued, C::Delivered),
+            (C::Issued, C::Lost),
+            (C::Issued, C::Voided),
+            (C::Delivered, C::Voided),
+            (C::Voided, C::Recovered),
+        ];
         for &from in C::ALL {
             for &to in C::ALL {
                 assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from} → {to}");

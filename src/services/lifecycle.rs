@@ -220,8 +220,8 @@ pub async fn apply(
     if let (Some(number), Some(Value::Object(map))) = (&certificate_number, detail.as_mut()) {
         map.insert("certificate_number".into(), Value::String(number.clone()));
     }
-    let app = if t.to == app.state {
-        applications::add_event(txn, &app.id, command.in_place_event(), Some(app.state), Some(t.to), detail).await?;
+    let app = if let Some(event) = command.in_place_event().filter(|_| t.to == app.state) {
+        applications::add_event(txn, &app.id, event, Some(app.state), Some(t.to), detail).await?;
         applications::application(txn, &app.id).await?.ok_or(ServiceError::NotFound("application"))?
     } else {
         // Last before commit: the audited move holds the audit chain's head until then.

@@ -1135,3 +1135,37 @@ async fn the_certificate_prints_with_its_stub_and_the_seal_keeper_records_the_st
     let (status, _) = app.send(POST, seal, &keeper, None).await;
     assert_eq!(status, 409);
 }
+
+#[tokio::test]
+async fn a_misprint_is_voided_before_it_leaves_or_on_its_way_and_a_new_number_issued() {
+    let app = spawn_app().await;
+    app.stock("R370000520", "R370000523").await;
+    let officer = app.officer_token("PY-RMYY");
+    let (token, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    let void = |number: &str| format!("/api/v1/officer/certificates/{number}/void");
+
+    // Still in the office: voided at once, the next blank issued, the family told both.
+    let (status, body) = app.send(POST, &void("R370000520"), &officer, Some(json!({"reason": "套打错位"}))).await;
+    assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000521")), "{body}");
+    assert_eq!(app.state_of(&token, &app_id).await, "issued");
+    // A second misprint of the new one is its own move, with its own messages.
+    let (status, body) = app.send(POST, &void("R370000521"), &officer, Some(json!({"reason": "姓名打印错误"}))).await;
+    assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000522")), "{body}");
+    assert_eq!(app.events_of(&app_id).await, ["submitted", "issued", "reissuing", "issued", "reissuing", "issued"]);
+
+    // On its way: voided, reissued, posted again; the old parcel's later delivery moves only
+    // that parcel.
+    let first_parcel = app.ship(&app_id).await;
+    let (status, body) = app.send(POST, &void("R370000522"), &officer, Some(json!({"reason": "出生时间有误"}))).await;
+    assert_eq!((status, body["certificate_number"].clone()), (200, json!("R370000523")), "{body}");
+    assert_eq!(app.state_of(&token, &app_id).await, "issued");
+    let second_parcel = app.ship(&app_id).await;
+    assert_ne!(first_parcel, second_parcel);
+    app.courier(&first_parcel, json!({"event": "delivered", "signed_by": "李梅"})).await;
+    assert_eq!(app.state_of(&token, &app_id).await, "shipped", "the voided parcel does not deliver the case");
+    let (_, detail) = app.send(GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    let states: Vec<_> = detail["certificates"].as_array().expect("list").iter().map(|c| c["state"].clone()).collect();
+    assert_eq!(states, [json!("voided"), json!("voided"), json!("voided"), json!("issued")]);
+    assert_eq!(detail["certificates"][0]["void_reason"], "套打错位");
+}
