@@ -40,6 +40,7 @@ struct DashboardPage {
     month_met: i64,
     month_missed: i64,
     overdue_now: i64,
+    modifications_overdue: u64,
     blank_stock: u64,
     chart: String,
 }
@@ -57,6 +58,7 @@ async fn dashboard(state: web::Data<AppState>, who: Admin) -> Page {
         month_met: d.month_met,
         month_missed: d.month_missed,
         overdue_now: d.overdue_now,
+        modifications_overdue: d.modifications_overdue,
         blank_stock: d.blank_stock,
         chart: super::chart::per_day_svg(&d.per_day),
     })

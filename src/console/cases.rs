@@ -657,6 +657,8 @@ pub struct ModificationRow {
     pub created_at: String,
     pub note: String,
     pub pending: bool,
+    pub due: String,
+    pub overdue: bool,
 }
 
 #[derive(Template)]
@@ -679,6 +681,8 @@ async fn modifications_page(state: &AppState, who: &Officer, error: Option<Strin
             created_at: when(m, &["created_at"]),
             note: text(m, &["decision_note"]),
             pending: m["state"] == "pending",
+            due: when(m, &["due_at"]),
+            overdue: m["overdue"].as_bool().unwrap_or(false),
         })
         .collect();
     let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };

@@ -18,6 +18,7 @@ pub struct ModificationRequest {
     pub decision_note: Option<String>,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 fn modification_from(m: modification_request::Model) -> Result<ModificationRequest, PersistenceError> {
@@ -30,6 +31,7 @@ fn modification_from(m: modification_request::Model) -> Result<ModificationReque
         decision_note: m.decision_note,
         created_at: m.created_at,
         decided_at: m.decided_at,
+        due_at: m.due_at,
     })
 }
 
@@ -91,6 +93,7 @@ pub async fn add_modification_request(
     db: &impl ConnectionTrait,
     application_id: &str,
     items: &serde_json::Value,
+    due_at: DateTime<Utc>,
 ) -> Result<String, PersistenceError> {
     let id = new_id();
     modification_request::Entity::insert(modification_request::ActiveModel {
@@ -102,8 +105,32 @@ pub async fn add_modification_request(
         decided_by: Set(None),
         created_at: Set(Utc::now()),
         decided_at: Set(None),
+        due_at: Set(Some(due_at)),
     })
     .exec_without_returning(db)
     .await?;
     Ok(id)
+}
+
+/// The institution's pending requests past their deadline.
+pub async fn count_overdue(
+    db: &impl ConnectionTrait,
+    institution: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, PersistenceError> {
+    use sea_orm::{sea_query::Query, PaginatorTrait};
+    Ok(modification_request::Entity::find()
+        .filter(modification_request::Column::State.eq(ModificationState::Pending.as_str()))
+        .filter(modification_request::Column::DueAt.lt(now))
+        .filter(
+            modification_request::Column::ApplicationId.in_subquery(
+                Query::select()
+                    .column(application::Column::Id)
+                    .from(application::Entity)
+                    .and_where(application::Column::InstitutionCode.eq(institution))
+                    .to_owned(),
+            ),
+        )
+        .count(db)
+        .await?)
 }

@@ -368,7 +368,7 @@ pub async fn request_modification(
     id: web::Path<String>,
     body: web::Json<ModificationRequestBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let request_id = form::request_modification(&state.db, who.id(), &id, &body.items).await?;
+    let request_id = form::request_modification(&state.db, &state.calendar, who.id(), &id, &body.items).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({"id": request_id, "state": "pending"})))
 }
 

@@ -210,3 +210,38 @@ async fn eligibility_is_checked_again_at_confirmation() {
     let (status, body) = app.send(reqwest::Method::PUT, &path, &token, Some(parents)).await;
     assert_eq!((status, body["eligibility"]["eligible"].as_bool()), (200, Some(true)), "{body}");
 }
+
+#[tokio::test]
+async fn a_modification_request_is_due_in_two_working_days_and_counted_when_overdue() {
+    let app = spawn_app().await;
+    let officer = app.officer_token("PY-RMYY");
+    let (token, app_id) = app.documents_uploaded().await;
+    let items = json!({"items": [{"field": "length_cm", "requested": "51", "reason": "测量有误"}]});
+    let path = format!("/api/v1/applications/{app_id}/modification-requests");
+    assert_eq!(app.send(reqwest::Method::POST, &path, &token, Some(items)).await.0, 201);
+    let (_, list) = app.send(reqwest::Method::GET, "/api/v1/officer/modification-requests", &officer, None).await;
+    let due = chrono::DateTime::parse_from_rfc3339(list[0]["due_at"].as_str().expect("due_at")).expect("time");
+    // Two working days, exactly as a review submitted now would be due (the calendar's rule).
+    let review = birthcert::services::lifecycle::review_deadline(&app.state.db, &app.state.calendar, "PY-RMYY")
+        .await
+        .expect("deadline");
+    assert_eq!(due.with_timezone(&chrono::Utc), review, "{list}");
+    assert_eq!(list[0]["overdue"], false);
+    let (_, stats) = app.send(reqwest::Method::GET, "/api/v1/officer/stats", &officer, None).await;
+    assert_eq!(stats["modifications_overdue"], 0);
+
+    // Past its deadline and still pending: flagged in the list and counted in the stats.
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    app.set_column("modification_requests", "due_at", past, &format!("application_id = '{app_id}'")).await;
+    let (_, list) = app.send(reqwest::Method::GET, "/api/v1/officer/modification-requests", &officer, None).await;
+    assert_eq!(list[0]["overdue"], true, "{list}");
+    let (_, stats) = app.send(reqwest::Method::GET, "/api/v1/officer/stats", &officer, None).await;
+    assert_eq!(stats["modifications_overdue"], 1, "{stats}");
+    // Decided, it is no longer overdue.
+    let id = list[0]["id"].as_str().expect("id");
+    let decide = format!("/api/v1/officer/modification-requests/{id}/decision");
+    app.send(reqwest::Method::POST, &decide, &officer, Some(json!({"approved": false, "note": "与原始记录一致"})))
+        .await;
+    let (_, stats) = app.send(reqwest::Method::GET, "/api/v1/officer/stats", &officer, None).await;
+    assert_eq!(stats["modifications_overdue"], 0);
+}

@@ -16,6 +16,8 @@ pub struct Model {
     pub decided_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub decided_at: Option<DateTimeUtc>,
+    /// Answered within 2 working days, like a review (None on requests older than the rule).
+    pub due_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

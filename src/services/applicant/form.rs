@@ -100,6 +100,7 @@ pub struct ModificationItem {
 #[tracing::instrument(skip_all, fields(application_id = %application_id))]
 pub async fn request_modification(
     db: &Db,
+    calendar: &crate::domain::Calendar,
     user_id: &str,
     application_id: &str,
     items: &[ModificationItem],
@@ -125,8 +126,10 @@ pub async fn request_modification(
     let app = own_application(db, user_id, application_id).await?;
     lifecycle::check(&app, Command::RequestModification, "a modification request")?;
     let items = serde_json::to_value(items).map_err(ServiceError::internal)?;
+    // Answered within 2 working days, like a review.
+    let due_at = lifecycle::review_deadline(db, calendar, &app.institution_code).await?;
     let txn = crate::persistence::begin(db).await?;
-    let id = modifications::add_modification_request(&txn, &app.id, &items).await?;
+    let id = modifications::add_modification_request(&txn, &app.id, &items, due_at).await?;
     lifecycle::apply(
         &txn,
         &Actor::applicant(&app.user_id),

@@ -428,13 +428,15 @@ pub async fn modification_requests(
         .transpose()?;
     let read = PersonalRead::ModificationRequests { institution, state: state.map(|s| s.as_str()) };
     audit_read(db, reader, read).await?;
+    let now = Utc::now();
     Ok(modifications::modification_requests(db, institution, state)
         .await?
         .into_iter()
         .map(|m| {
+            let overdue = m.state == ModificationState::Pending && m.due_at.is_some_and(|due| due < now);
             json!({"id": m.id, "application_id": m.application_id, "items": m.items, "state": m.state.as_str(),
                    "decision_note": m.decision_note, "created_at": to_china(m.created_at),
-                   "decided_at": m.decided_at.map(to_china)})
+                   "decided_at": m.decided_at.map(to_china), "due_at": m.due_at.map(to_china), "overdue": overdue})
         })
         .collect())
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 
-use crate::persistence::{applications, certificates, Db};
+use crate::persistence::{applications, certificates, modifications, Db};
 use crate::services::ServiceError;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -14,6 +14,8 @@ pub struct Stats {
     pub deadlines_met: i64,
     pub deadlines_missed: i64,
     pub overdue_now: i64,
+    /// Modification requests still pending past their 2 working days.
+    pub modifications_overdue: u64,
     pub blank_stock: u64,
 }
 
@@ -27,6 +29,7 @@ pub async fn stats(db: &Db, institution: &str) -> Result<Stats, ServiceError> {
         deadlines_met: d.met,
         deadlines_missed: d.missed,
         overdue_now: d.overdue_open,
+        modifications_overdue: modifications::count_overdue(db, institution, Utc::now()).await?,
         blank_stock: certificates::blank_count(db, institution).await?,
     })
 }
@@ -41,6 +44,7 @@ pub struct Dashboard {
     pub month_met: i64,
     pub month_missed: i64,
     pub overdue_now: i64,
+    pub modifications_overdue: u64,
     pub blank_stock: u64,
     pub per_day: Vec<(chrono::NaiveDate, i64)>,
 }
@@ -63,6 +67,7 @@ pub async fn dashboard(db: &Db, institution: &str, now: DateTime<Utc>, days: u32
         month_met: month.met,
         month_missed: month.missed,
         overdue_now: month.overdue_open,
+        modifications_overdue: modifications::count_overdue(db, institution, now).await?,
         blank_stock: certificates::blank_count(db, institution).await?,
         per_day,
     })
