@@ -50,6 +50,27 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// The official account at WeChat.
+    Wechat {
+        #[command(subcommand)]
+        action: WechatAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WechatAction {
+    /// The account's menu.
+    Menu {
+        #[command(subcommand)]
+        action: MenuAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MenuAction {
+    /// Create the menu at WeChat (a mini-program button, how to apply, whom to ask), replacing
+    /// the one there.
+    Sync,
 }
 
 #[derive(Subcommand)]
@@ -221,6 +242,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::HospitalKey { action } => hospital_key(&settings, action).await,
+        Command::Wechat { action: WechatAction::Menu { action: MenuAction::Sync } } => {
+            use crate::services::official_account::{sync_menu, MiniProgramPage};
+            let kv: std::sync::Arc<dyn crate::kv::KvStore> = match &settings.redis.url {
+                Some(url) => std::sync::Arc::new(
+                    crate::kv::RedisKv::new(secrecy::ExposeSecret::expose_secret(url), &settings.redis.key_prefix)
+                        .map_err(|e| CliError::Usage(e.to_string()))?,
+                ),
+                None => std::sync::Arc::new(crate::kv::MemoryKv::new()),
+            };
+            let wechat =
+                crate::clients::wechat::WechatClient::new(&settings, kv).map_err(|e| CliError::Usage(e.to_string()))?;
+            let page = MiniProgramPage::from_settings(&settings);
+            sync_menu(&wechat, &page).await.map_err(|e| CliError::Usage(format!("WeChat refused the menu: {e}")))?;
+            eprintln!("menu created: {}", page.menu());
+            Ok(())
+        }
         Command::Retention { action: RetentionAction::Run { dry_run } } => {
             let db = prepared_db(&settings).await?;
             let blobs = crate::blobs::BlobStore::new(settings.blobs.dir.clone(), settings.cipher()?);

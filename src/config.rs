@@ -155,6 +155,9 @@ pub struct WechatSettings {
     pub echo_unknown_text: bool,
     /// Where the template message takes the family (mini-program page).
     pub mini_program_page: String,
+    /// The web page a WeChat too old for mini-programs opens from the menu's mini-program button
+    /// (WeChat requires one).
+    pub menu_fallback_url: String,
     pub templates: TemplateIds,
     /// A callback stamped further than this from now is refused (403 `stale_timestamp`): a
     /// recorded, correctly signed callback cannot be replayed later. 0 switches the check off.

@@ -113,6 +113,7 @@ impl Application {
             wechat: wechat.clone(),
             calendar: calendar.clone(),
             echo_unknown_text: settings.wechat.echo_unknown_text,
+            mini_program: crate::services::official_account::MiniProgramPage::from_settings(&settings),
         });
         let outbound_timeout = std::time::Duration::from_secs(settings.wechat.request_timeout_secs);
         let health_cards: Arc<dyn HealthCardPlatform> = Arc::new(HttpHealthCardPlatform {

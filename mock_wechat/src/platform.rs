@@ -32,6 +32,8 @@ pub(crate) struct Platform {
     next_msgid: u64,
     pub(crate) callbacks_sent: u64,
     pub(crate) user_info_calls: u64,
+    /// The official account's menu as last created.
+    menu: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -351,6 +353,50 @@ pub(crate) async fn create_user(state: State, body: Option<web::Json<NewUser>>) 
     }))
 }
 
+/// Why WeChat would refuse this menu (errcodes of `/cgi-bin/menu/create`), if it would.
+fn menu_problem(body: &Value) -> Option<(i64, String)> {
+    let buttons = body["button"].as_array().filter(|b| (1..=3).contains(&b.len()));
+    let Some(buttons) = buttons else { return Some((40017, "invalid button size".into())) };
+    for (i, b) in
+        buttons.iter().flat_map(|b| b["sub_button"].as_array().cloned().unwrap_or_else(|| vec![b.clone()])).enumerate()
+    {
+        let name = b["name"].as_str().unwrap_or_default();
+        if name.is_empty() || name.len() > 60 {
+            return Some((40018, format!("invalid button name size at {i}")));
+        }
+        match b["type"].as_str() {
+            Some("click") if b["key"].as_str().is_some_and(|k| !k.is_empty() && k.len() <= 128) => {}
+            Some("view") if b["url"].as_str().is_some_and(|u| u.starts_with("http")) => {}
+            // A mini-program button needs the appid, the page and a web page for old clients.
+            Some("miniprogram")
+                if b["appid"].as_str().is_some_and(|a| !a.is_empty())
+                    && b["pagepath"].as_str().is_some_and(|p| !p.is_empty())
+                    && b["url"].as_str().is_some_and(|u| u.starts_with("http")) => {}
+            Some("miniprogram") => return Some((40027, format!("invalid miniprogram button at {i}"))),
+            _ => return Some((40016, format!("invalid button at {i}"))),
+        }
+    }
+    None
+}
+
+#[post("/cgi-bin/menu/create")]
+pub(crate) async fn menu_create(state: State, req: HttpRequest, body: web::Json<Value>) -> HttpResponse {
+    if token_app(&state, &req).as_deref() != Some(state.settings.app_id.as_str()) {
+        return err(40001, "invalid credential, access_token is invalid or not latest");
+    }
+    if let Some((code, message)) = menu_problem(&body) {
+        return err(code, &message);
+    }
+    state.platform().menu = Some(body.into_inner());
+    HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok"}))
+}
+
+/// The menu as created (null before).
+#[get("/_mock/menu")]
+pub(crate) async fn menu(state: State) -> HttpResponse {
+    HttpResponse::Ok().json(state.platform().menu.clone())
+}
+
 #[get("/_mock/messages")]
 pub(crate) async fn messages(state: State) -> HttpResponse {
     HttpResponse::Ok().json(state.platform().messages.clone())
@@ -466,6 +512,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(subscribe_send)
         .service(create_user)
         .service(messages)
+        .service(menu_create)
+        .service(menu)
         .service(expire_tokens)
         .service(post_callback);
 }

@@ -456,6 +456,13 @@ impl WechatClient {
         })
     }
 
+    /// `/cgi-bin/menu/create`: the official account's menu, replacing the one there.
+    pub async fn create_menu(&self, menu: &Value) -> Result<(), WechatError> {
+        let _: Value =
+            self.call(&self.official, reqwest::Method::POST, "/cgi-bin/menu/create", &[], Some(menu)).await?;
+        Ok(())
+    }
+
     pub async fn send_subscribe(&self, message: &SubscribeMessage) -> Result<(), WechatError> {
         let body = serde_json::to_value(message).map_err(|e| WechatError::Decode(e.to_string()))?;
         let _: Value =

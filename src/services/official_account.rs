@@ -30,6 +30,57 @@ pub struct OfficialAccount {
     pub wechat: Arc<WechatClient>,
     pub calendar: Arc<crate::domain::Calendar>,
     pub echo_unknown_text: bool,
+    /// Where the menu and the replies send a family: the mini-program's page.
+    pub mini_program: MiniProgramPage,
+}
+
+/// The mini-program page the account links to, and the web page a WeChat too old for
+/// mini-programs opens instead.
+#[derive(Debug, Clone)]
+pub struct MiniProgramPage {
+    pub app_id: String,
+    pub page: String,
+    pub fallback_url: String,
+}
+
+/// What the "咨询" menu button sends back (the same as the text "咨询").
+pub const CONSULT_MENU_KEY: &str = "CONSULT";
+
+impl MiniProgramPage {
+    pub fn from_settings(settings: &crate::config::Settings) -> MiniProgramPage {
+        MiniProgramPage {
+            app_id: settings.wechat.mini_program_app_id.clone(),
+            page: settings.wechat.mini_program_page.clone(),
+            fallback_url: settings.wechat.menu_fallback_url.clone(),
+        }
+    }
+
+    /// A link in a text reply that opens the mini-program page (WeChat's
+    /// `data-miniprogram-*` attributes; older clients follow the href).
+    pub fn link(&self, text: &str) -> String {
+        format!(
+            "<a href=\"{}\" data-miniprogram-appid=\"{}\" data-miniprogram-path=\"{}\">{text}</a>",
+            self.fallback_url, self.app_id, self.page
+        )
+    }
+
+    /// The account's menu: the mini-program first, then how to apply and whom to ask.
+    pub fn menu(&self) -> serde_json::Value {
+        serde_json::json!({"button": [
+            {"type": "miniprogram", "name": "申领出生证", "url": self.fallback_url,
+             "appid": self.app_id, "pagepath": self.page},
+            {"type": "click", "name": "办理说明", "key": APPLY_MENU_KEY},
+            {"type": "click", "name": "咨询电话", "key": CONSULT_MENU_KEY},
+        ]})
+    }
+}
+
+/// `birthcert wechat menu sync`: creates the account's menu at WeChat (replacing the old one).
+pub async fn sync_menu(
+    wechat: &WechatClient,
+    page: &MiniProgramPage,
+) -> Result<(), crate::clients::wechat::WechatError> {
+    wechat.create_menu(&page.menu()).await
 }
 
 impl OfficialAccount {
@@ -75,7 +126,10 @@ impl OfficialAccount {
                 tracing::info!(removed, "follower left; official-account link removed");
                 Ok(None)
             }
-            Event::Click { key } if key == APPLY_MENU_KEY => Ok(Some(Reply::Text(HOW_TO_APPLY.to_string()))),
+            Event::Click { key } if key == APPLY_MENU_KEY => {
+                Ok(Some(Reply::Text(format!("{HOW_TO_APPLY}\n{}", self.mini_program.link("点此打开小程序申领")))))
+            }
+            Event::Click { key } if key == CONSULT_MENU_KEY => Ok(Some(Reply::Text(self.consultation().await?))),
             Event::TemplateSendJobFinish { msg_id, status } => {
                 let state = match status {
                     TemplateDelivery::Success => outbox::OutboxState::Delivered,

@@ -351,3 +351,43 @@ async fn with_the_age_check_off_old_timestamps_pass_and_safe_mode_only_refuses_p
     assert_eq!(res.status(), 403);
     assert_eq!(res.json::<Value>().await.expect("json")["code"], "safe_mode_required");
 }
+
+#[tokio::test]
+async fn the_menu_is_synced_with_a_mini_program_button_and_its_replies_open_the_mini_program() {
+    let app = spawn_app().await;
+    assert!(app.mock_get("/_mock/menu").await.is_null(), "no menu before");
+    let out = app.command_with(
+        &["wechat", "menu", "sync"],
+        &[("BIRTHCERT__WECHAT__API_BASE_URL", app.mock.base_url().as_str())],
+    );
+    assert!(out.success, "{}", out.stderr);
+    let menu = app.mock_get("/_mock/menu").await;
+    let first = &menu["button"][0];
+    assert_eq!(first["type"], "miniprogram", "{menu}");
+    assert_eq!(first["appid"], app.state.settings.wechat.mini_program_app_id.as_str());
+    assert_eq!(first["pagepath"], "pages/application/index");
+    assert!(first["url"].as_str().expect("fallback url").starts_with("https://"));
+    assert_eq!(menu["button"][1]["key"], "APPLY_BIRTH_CERT");
+
+    // "How to apply" links to the mini-program page; "whom to ask" gives the phone numbers.
+    let click = |key: &str| event_xml("oUserM", "CLICK", &format!("<EventKey><![CDATA[{key}]]></EventKey>"), now());
+    let answer = app.wechat_callback(&click("APPLY_BIRTH_CERT"), false).await;
+    let content = reply_content(answer["body"].as_str().expect("body"));
+    let link = format!(
+        "data-miniprogram-appid=\"{}\" data-miniprogram-path=\"pages/application/index\"",
+        app.state.settings.wechat.mini_program_app_id
+    );
+    assert!(content.contains(&link), "{content}");
+    let answer = app.wechat_callback(&click("CONSULT"), false).await;
+    assert!(reply_content(answer["body"].as_str().expect("body")).contains("0531-87888565"));
+
+    // WeChat refuses a menu the service did not build right; the command says so and fails.
+    let out = app.command_with(
+        &["wechat", "menu", "sync"],
+        &[
+            ("BIRTHCERT__WECHAT__API_BASE_URL", app.mock.base_url().as_str()),
+            ("BIRTHCERT__WECHAT__MENU_FALLBACK_URL", "not a url"),
+        ],
+    );
+    assert!(!out.success && out.stderr.contains("40027"), "{}", out.stderr);
+}
