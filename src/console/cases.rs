@@ -49,6 +49,7 @@ fn document_label(kind: &str) -> &str {
         "father_id_back" => "父亲身份证国徽面",
         "father_handheld_photo" => "父亲手持身份证照片",
         "signature" => "母亲电子签名",
+        "loss_certificate" => "快递遗失证明",
         other => other,
     }
 }
@@ -80,6 +81,8 @@ pub fn zh(code: &str) -> &str {
         "issued" => "已签发",
         "delivered" => "已签收",
         "lost" => "遗失",
+        "damaged" => "破损",
+        "destroyed" => "损毁",
         "voided" => "已作废",
         "recovered" => "已收回",
         "booked" => "已下单",

@@ -1,6 +1,7 @@
 //! A parcel's life, and the courier's events that move it. Progress events may arrive out of
 //! order (a late `picked_up` after `in_transit`), so progress moves among the open states;
-//! `delivered` and `lost` end the parcel.
+//! `delivered` ends the parcel, and so do `lost`, `damaged` and `destroyed` (each a loss: the
+//! certificate is reissued with unchanged data).
 
 use super::text_enum::LifeCycle;
 
@@ -11,12 +12,14 @@ crate::text_enum! {
         InTransit = "in_transit",
         Delivered = "delivered",
         Lost = "lost",
+        Damaged = "damaged",
+        Destroyed = "destroyed",
     }
 }
 
 impl ShipmentStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, ShipmentStatus::Delivered | ShipmentStatus::Lost)
+        !matches!(self, ShipmentStatus::Booked | ShipmentStatus::PickedUp | ShipmentStatus::InTransit)
     }
 }
 
@@ -29,7 +32,9 @@ impl LifeCycle for ShipmentStatus {
         use ShipmentStatus as S;
         match self {
             S::Booked => &[],
-            S::PickedUp | S::InTransit | S::Delivered | S::Lost => &[S::Booked, S::PickedUp, S::InTransit],
+            S::PickedUp | S::InTransit | S::Delivered | S::Lost | S::Damaged | S::Destroyed => {
+                &[S::Booked, S::PickedUp, S::InTransit]
+            }
         }
     }
 }
@@ -41,10 +46,18 @@ crate::text_enum! {
         InTransit = "in_transit",
         Delivered = "delivered",
         Lost = "lost",
+        Damaged = "damaged",
+        Destroyed = "destroyed",
     }
 }
 
 impl CourierEventKind {
+    /// The certificate did not reach the family (lost, damaged or destroyed on the way): the
+    /// courier's loss certificate is needed, and the certificate is reissued.
+    pub fn is_loss(self) -> bool {
+        matches!(self, CourierEventKind::Lost | CourierEventKind::Damaged | CourierEventKind::Destroyed)
+    }
+
     /// Where the event takes the parcel.
     pub fn shipment_status(self) -> ShipmentStatus {
         match self {
@@ -52,6 +65,8 @@ impl CourierEventKind {
             CourierEventKind::InTransit => ShipmentStatus::InTransit,
             CourierEventKind::Delivered => ShipmentStatus::Delivered,
             CourierEventKind::Lost => ShipmentStatus::Lost,
+            CourierEventKind::Damaged => ShipmentStatus::Damaged,
+            CourierEventKind::Destroyed => ShipmentStatus::Destroyed,
         }
     }
 }
@@ -65,10 +80,10 @@ mod tests {
     fn parcel_moves_match_the_table() {
         use ShipmentStatus as S;
         let open = [S::Booked, S::PickedUp, S::InTransit];
-        let reachable = [S::PickedUp, S::InTransit, S::Delivered, S::Lost];
+        let reachable = [S::PickedUp, S::InTransit, S::Delivered, S::Lost, S::Damaged, S::Destroyed];
         let allowed: Vec<(S, S)> = open.iter().flat_map(|&f| reachable.iter().map(move |&t| (f, t))).collect();
         assert_moves(&allowed);
-        assert!(S::Delivered.is_final() && S::Lost.is_final() && !S::InTransit.is_final());
+        assert!(S::Delivered.is_final() && S::Lost.is_final() && S::Destroyed.is_final() && !S::InTransit.is_final());
     }
 
     #[test]
@@ -78,6 +93,8 @@ mod tests {
             ("in_transit", ShipmentStatus::InTransit),
             ("delivered", ShipmentStatus::Delivered),
             ("lost", ShipmentStatus::Lost),
+            ("damaged", ShipmentStatus::Damaged),
+            ("destroyed", ShipmentStatus::Destroyed),
         ];
         assert_eq!(CourierEventKind::ALL.len(), table.len());
         for (text, status) in table {

@@ -253,7 +253,7 @@ pub async fn face_result(
 
 /// The multipart part named `file`, as a stream. The `Multipart` is returned too: the field
 /// can only be read while it is alive.
-async fn file_part(
+pub(crate) async fn file_part(
     req: &actix_web::HttpRequest,
     payload: web::Payload,
 ) -> Result<(actix_multipart::Multipart, actix_multipart::Field), ApiError> {

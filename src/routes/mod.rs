@@ -75,6 +75,7 @@ endpoints!(
     officer::document,
     officer::return_application,
     officer::refer,
+    officer::put_loss_certificate,
     officer::approve,
     officer::ship,
     officer::registration_form_pdf,

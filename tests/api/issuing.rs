@@ -4,7 +4,7 @@
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-use crate::helpers::{father_id, id, mother_id, parents, photo, png, spawn_app};
+use crate::helpers::{father_id, id, jpeg, mother_id, parents, photo, png, spawn_app};
 
 const GET: reqwest::Method = reqwest::Method::GET;
 const POST: reqwest::Method = reqwest::Method::POST;
@@ -1168,4 +1168,45 @@ async fn a_misprint_is_voided_before_it_leaves_or_on_its_way_and_a_new_number_is
     let states: Vec<_> = detail["certificates"].as_array().expect("list").iter().map(|c| c["state"].clone()).collect();
     assert_eq!(states, [json!("voided"), json!("voided"), json!("voided"), json!("issued")]);
     assert_eq!(detail["certificates"][0]["void_reason"], "套打错位");
+}
+
+#[tokio::test]
+async fn a_parcel_damaged_or_destroyed_is_reissued_like_a_lost_one_with_its_loss_certificate_kept() {
+    let app = spawn_app().await;
+    app.stock("R370000530", "R370000533").await;
+    let officer = app.officer_token("PY-RMYY");
+    let (token, app_id) = app.submitted().await;
+    let loss_doc = format!("/api/v1/officer/applications/{app_id}/documents/loss_certificate");
+    app.approve(&app_id, None).await;
+    // Nothing was lost yet: there is no loss certificate to keep.
+    let (status, body) = app.upload(&officer, &loss_doc, jpeg(), "loss.jpg").await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("no_loss")), "{body}");
+
+    let tracking = app.ship(&app_id).await;
+    let sent = app.courier(&tracking, json!({"event": "damaged"})).await;
+    assert_eq!(sent["status"], 422, "a damaged parcel needs the courier's loss certificate number");
+    let sent = app.courier(&tracking, json!({"event": "damaged", "loss_certificate_no": "YS-2026-0530"})).await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    assert_eq!(app.state_of(&token, &app_id).await, "lost_in_transit");
+    let (_, detail) = app.send(GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    assert_eq!(detail["shipment"]["status"], "damaged");
+    assert_eq!(detail["certificates"][0]["loss_certificate_no"], "YS-2026-0530");
+
+    // The loss certificate's image: only a real image, only by this institution, then readable.
+    let (status, _) = app.upload(&officer, &loss_doc, b"%PDF-1.4 not an image".to_vec(), "loss.pdf").await;
+    assert_eq!(status, 415);
+    let (status, _) = app.upload(&app.officer_token("PY-ZYY"), &loss_doc, jpeg(), "loss.jpg").await;
+    assert_eq!(status, 404);
+    let (status, body) = app.upload(&officer, &loss_doc, jpeg(), "loss.jpg").await;
+    assert_eq!((status, body["kind"].as_str()), (201, Some("loss_certificate")), "{body}");
+    let res = app.client.get(app.url(&loss_doc)).bearer_auth(&officer).send().await.expect("sent");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.expect("bytes").to_vec(), jpeg(), "the image as uploaded");
+
+    // Reissued with unchanged data; a destroyed parcel does the same.
+    assert_eq!(app.approve(&app_id, None).await.1["certificate_number"], "R370000531");
+    let tracking = app.ship(&app_id).await;
+    app.courier(&tracking, json!({"event": "destroyed", "loss_certificate_no": "YS-2026-0531"})).await;
+    assert_eq!(app.state_of(&token, &app_id).await, "lost_in_transit");
+    assert_eq!(app.approve(&app_id, None).await.1["certificate_number"], "R370000532");
 }

@@ -369,6 +369,46 @@ pub async fn return_application(
     Ok(applied.app)
 }
 
+/// The document kind of the courier's loss certificate, uploaded by the officer.
+pub const LOSS_CERTIFICATE: &str = "loss_certificate";
+
+/// The case's certificate that was lost on the way (lost, damaged or destroyed), with the
+/// courier's loss certificate number; 409 `no_loss` when there is none.
+pub async fn loss_to_document(db: &Db, institution: &str, id: &str) -> Result<(Application, String), ServiceError> {
+    let app = application_in(db, institution, id).await?;
+    certificates::certificates_of(db, &app.id)
+        .await?
+        .into_iter()
+        .find(|c| c.state == crate::domain::certificate::CertificateState::Lost)
+        .map(|c| (app, c.number))
+        .ok_or(ServiceError::Conflict {
+            code: "no_loss",
+            message: "no certificate of this case was lost on its way; there is no loss certificate to keep".into(),
+        })
+}
+
+/// Keeps the image of the courier's loss certificate with the case (audited; on the timeline).
+#[tracing::instrument(skip_all, fields(application_id = %id))]
+pub async fn put_loss_certificate(
+    db: &Db,
+    officer: &Actor,
+    institution: &str,
+    id: &str,
+    blob: &crate::blobs::StoredBlob,
+) -> Result<(), ServiceError> {
+    let (app, number) = loss_to_document(db, institution, id).await?;
+    let txn = crate::persistence::begin(db).await?;
+    let size = i64::try_from(blob.size).unwrap_or(i64::MAX);
+    documents::put_document(&txn, &app.id, LOSS_CERTIFICATE, &blob.sha256, size, blob.image_type.mime()).await?;
+    let detail = json!({"kind": LOSS_CERTIFICATE, "certificate_number": number, "sha256": blob.sha256});
+    crate::persistence::applications::add_event(&txn, &app.id, "document_uploaded", None, None, Some(detail.clone()))
+        .await?;
+    crate::persistence::audit::append(&txn, officer, "loss_certificate_uploaded", "application", &app.id, detail)
+        .await?;
+    crate::persistence::commit(txn).await?;
+    Ok(())
+}
+
 /// Referral to the counter (a special situation the online path cannot handle): the case ends
 /// `referred`, a paid fee is refunded (owed to WeChat Pay in the same transaction), and the
 /// family is told where to go — the institution's name, address, phone and office hours.

@@ -110,7 +110,7 @@ pub async fn courier_event(db: &Db, event: &CourierEvent, raw: &str) -> Result<b
     let shipment =
         shipments::shipment_by_tracking(db, &event.tracking_number).await?.ok_or(ServiceError::NotFound("shipment"))?;
     let loss = match kind {
-        CourierEventKind::Lost => Some(valid_loss_no(event.loss_certificate_no.as_deref().unwrap_or_default())?),
+        k if k.is_loss() => Some(valid_loss_no(event.loss_certificate_no.as_deref().unwrap_or_default())?),
         _ => None,
     };
     let actor = Actor { kind: "courier", id: event.tracking_number.clone() };
@@ -154,7 +154,7 @@ pub async fn courier_event(db: &Db, event: &CourierEvent, raw: &str) -> Result<b
             )
             .await?;
         }
-        CourierEventKind::Lost => {
+        CourierEventKind::Lost | CourierEventKind::Damaged | CourierEventKind::Destroyed => {
             let certificates = certificates::certificates_of(&txn, &app.id).await?;
             let certificate = certificates
                 .iter()
