@@ -155,6 +155,10 @@ async fn journey(c: Arc<Client>, n: usize) -> Result<(), String> {
     if p["eligibility"]["eligible"] != true {
         return Err(format!("not eligible: {p}"));
     }
+    for text in birthcert::services::applicant::consent::current() {
+        let body = json!({"kind": text.kind, "version": text.version});
+        c.call("POST /consents", auth(c.http.post(format!("{}/api/v1/consents", c.base))).json(&body)).await?;
+    }
     for role in ["mother", "father"] {
         let s =
             c.call("POST /face-sessions", auth(c.http.post(format!("{base}/identity/{role}/face-sessions")))).await?;

@@ -210,6 +210,18 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
         |b| format!("eligible: {}", b["eligibility"]["eligible"]),
     )
     .await?;
+    // The separate consents to face recognition and the privacy notice come first.
+    for consent in crate::services::applicant::consent::current() {
+        w.call(
+            "consent",
+            w.http
+                .post(w.url("/api/v1/consents"))
+                .bearer_auth(&token)
+                .json(&json!({"kind": consent.kind, "version": consent.version})),
+            |b| format!("{} {}", text(b, "kind"), text(b, "version")),
+        )
+        .await?;
+    }
     for role in ["mother", "father"] {
         let session = w
             .call(

@@ -13,6 +13,7 @@ mod m20261202_000007_search;
 mod m20261202_000008_officer_digest;
 mod m20261202_000009_seal;
 mod m20261202_000010_modification_due;
+mod m20261202_000011_consents;
 
 pub use m20261126_000002_audit_head::GENESIS as AUDIT_GENESIS;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_officer_digest::Migration),
             Box::new(m20261202_000009_seal::Migration),
             Box::new(m20261202_000010_modification_due::Migration),
+            Box::new(m20261202_000011_consents::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub mod application_state;
 pub mod audit;
 pub mod certificate;
 pub mod certificate_number;
+pub mod consent;
 pub mod courier_fee;
 pub mod delivery;
 pub mod eligibility;

@@ -5,6 +5,7 @@
 pub mod applications;
 pub mod audit;
 pub mod certificates;
+pub mod consents;
 pub mod deliveries;
 pub mod documents;
 pub mod entities;

@@ -297,6 +297,34 @@ pub struct DocumentAnswer {
     pub size: u64,
 }
 
+/// The consent texts in force (face recognition, the privacy notice), with their versions.
+#[utoipa::path(tag = "applicant", responses((status = 200, body = [crate::services::applicant::consent::ConsentTextView])))]
+#[get("/api/v1/consents/current")]
+pub async fn current_consents() -> HttpResponse {
+    HttpResponse::Ok().json(crate::services::applicant::consent::current())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ConsentBody {
+    /// `face_recognition` or `privacy_notice`.
+    pub kind: String,
+    /// The version of the text shown (`GET /api/v1/consents/current`).
+    pub version: String,
+}
+
+/// The parent consents to one text; a face session needs both, of the current versions.
+#[utoipa::path(tag = "applicant", request_body = ConsentBody, security(("bearer" = [])),
+    responses((status = 201, body = crate::services::applicant::consent::ConsentGiven), (status = 422)))]
+#[post("/api/v1/consents")]
+pub async fn give_consent(
+    state: web::Data<AppState>,
+    who: Applicant,
+    body: web::Json<ConsentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let given = crate::services::applicant::consent::give(&state.db, who.id(), &body.kind, &body.version).await?;
+    Ok(HttpResponse::Created().json(given))
+}
+
 #[utoipa::path(tag = "applicant", security(("bearer" = [])),
     responses((status = 201, body = DocumentAnswer), (status = 404), (status = 409), (status = 413), (status = 415)))]
 #[put("/api/v1/applications/{id}/documents/{kind}")]

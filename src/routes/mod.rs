@@ -53,6 +53,8 @@ endpoints!(
     applicant::get_application,
     applicant::put_parents,
     applicant::withdraw,
+    applicant::current_consents,
+    applicant::give_consent,
     applicant::start_face_session,
     applicant::face_result,
     applicant::put_document,

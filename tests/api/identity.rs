@@ -73,6 +73,7 @@ async fn three_failed_faces_end_online_eligibility_with_advice() {
 async fn face_sessions_are_rate_limited_per_user() {
     let app = spawn_app().await;
     let (token, app_id) = app.application_with_parents().await;
+    app.consent(&token).await;
     let path = format!("/api/v1/applications/{app_id}/identity/mother/face-sessions");
     for n in 0..birthcert::services::applicant::identity::FACE_SESSIONS_PER_HOUR {
         let (status, body) = app.send(reqwest::Method::POST, &path, &token, None).await;
@@ -274,4 +275,49 @@ async fn three_face_failures_count_per_person_and_birth_not_per_application() {
     assert_eq!(body["eligibility"]["eligible"], false);
     assert_eq!(body["eligibility"]["reasons"][0]["code"], "face_attempts_exhausted");
     assert_eq!(body["application"]["state"], "ineligible");
+}
+
+#[tokio::test]
+async fn face_verification_waits_for_both_consents_to_the_texts_in_force() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.application_with_parents().await;
+    let path = format!("/api/v1/applications/{app_id}/identity/mother/face-sessions");
+    let (status, body) = app.send(reqwest::Method::POST, &path, &token, None).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("consent_required")), "{body}");
+
+    let texts: serde_json::Value = app.get("/api/v1/consents/current").await.json().await.expect("json");
+    let version = |kind: &str| {
+        texts.as_array().expect("list").iter().find(|t| t["kind"] == kind).expect("kind")["version"].clone()
+    };
+    assert!(texts.to_string().contains("人脸"), "the face text is shown: {texts}");
+    let give = |kind: &str, version: serde_json::Value| {
+        let body = json!({"kind": kind, "version": version});
+        let (app, token) = (&app, token.clone());
+        async move { app.send(reqwest::Method::POST, "/api/v1/consents", &token, Some(body)).await }
+    };
+    // An older text, an unknown kind, or no sign-in consents to nothing.
+    let (status, body) = give("face_recognition", json!("2020-01-01")).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("outdated_version")), "{body}");
+    let (status, _) = give("marketing", json!("2026-12-01")).await;
+    assert_eq!(status, 422);
+    let res = app
+        .post_json("/api/v1/consents", &json!({"kind": "face_recognition", "version": version("face_recognition")}))
+        .await;
+    assert_eq!(res.status(), 401);
+
+    // One of the two is not enough.
+    let (status, given) = give("face_recognition", version("face_recognition")).await;
+    assert_eq!(status, 201, "{given}");
+    assert!(given["consented_at"].is_string());
+    let (status, body) = app.send(reqwest::Method::POST, &path, &token, None).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("consent_required")), "{body}");
+    assert!(body["message"].as_str().expect("message").contains("privacy_notice"));
+    // Both, at the versions in force: the session starts; the consents are in the audit log.
+    assert_eq!(give("privacy_notice", version("privacy_notice")).await.0, 201);
+    assert_eq!(give("privacy_notice", version("privacy_notice")).await.0, 201, "consenting again is harmless");
+    let (status, body) = app.send(reqwest::Method::POST, &path, &token, None).await;
+    assert_eq!(status, 201, "{body}");
+    let user = app.state.jwt.verify(&token).expect("token").sub;
+    let audit = birthcert::persistence::audit::entries_about(&app.state.db, "user", &user).await.expect("audit");
+    assert_eq!(audit.iter().filter(|e| e.action == "consent.given").count(), 3);
 }

@@ -7,6 +7,7 @@ pub mod audit_head;
 pub mod audit_log;
 pub mod certificate;
 pub mod certificate_stock;
+pub mod consent;
 pub mod courier_event;
 pub mod delivery_record;
 pub mod document;

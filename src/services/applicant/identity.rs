@@ -98,6 +98,7 @@ pub async fn start_face_session(
     if app.state != ApplicationState::ParentsEntered {
         return Err(ServiceError::wrong_state(app.state, "face verification"));
     }
+    super::consent::require_for_face(db, user_id).await?;
     if identity::passed(db, &app.id, role).await? {
         return Err(ServiceError::Conflict {
             code: "already_verified",

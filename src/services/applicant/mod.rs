@@ -5,6 +5,7 @@
 //! Every lookup is scoped to the signed-in user: another family's ids are "not found".
 
 pub mod applications;
+pub mod consent;
 pub mod documents;
 pub mod form;
 pub mod identity;

@@ -182,9 +182,20 @@ impl TestApp {
         (token, app_id)
     }
 
+    /// The family consents to the texts in force, as the mini-program asks before the face step.
+    pub async fn consent(&self, token: &str) {
+        let texts: Value = self.get("/api/v1/consents/current").await.json().await.expect("json");
+        for text in texts.as_array().expect("texts") {
+            let body = json!({"kind": text["kind"], "version": text["version"]});
+            let (status, given) = self.send(Method::POST, "/api/v1/consents", token, Some(body)).await;
+            assert_eq!(status, 201, "{given}");
+        }
+    }
+
     /// One face verification of a parent (session, then result) → the result's (status, body),
     /// or the session's when it was refused.
     pub async fn face(&self, token: &str, app_id: &str, role: &str) -> (u16, Value) {
+        self.consent(token).await;
         let base = format!("/api/v1/applications/{app_id}/identity/{role}");
         let (status, session) = self.send(Method::POST, &format!("{base}/face-sessions"), token, None).await;
         if status != 201 {
