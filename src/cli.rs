@@ -50,10 +50,28 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Case archives.
+    Archive {
+        #[command(subcommand)]
+        action: ArchiveAction,
+    },
     /// The official account at WeChat.
     Wechat {
         #[command(subcommand)]
         action: WechatAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ArchiveAction {
+    /// Write one ZIP per case whose certificate was first issued in the month (China time):
+    /// OUT/<institution>/<application id>.zip, each with its manifest of SHA-256 sums.
+    Export {
+        /// YYYY-MM
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
 }
 
@@ -242,6 +260,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::HospitalKey { action } => hospital_key(&settings, action).await,
+        Command::Archive { action: ArchiveAction::Export { month, out } } => {
+            archive_export(&settings, &month, &out).await
+        }
         Command::Wechat { action: WechatAction::Menu { action: MenuAction::Sync } } => {
             use crate::services::official_account::{sync_menu, MiniProgramPage};
             let kv: std::sync::Arc<dyn crate::kv::KvStore> = match &settings.redis.url {
@@ -391,4 +412,33 @@ fn read_password() -> Result<String, CliError> {
     let mut line = String::new();
     stdin.lock().read_line(&mut line).map_err(|e| CliError::Usage(format!("cannot read password: {e}")))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// `archive export`: the month's cases, one ZIP each, read as the operator (audited).
+async fn archive_export(settings: &Settings, month: &str, out: &std::path::Path) -> Result<(), CliError> {
+    use crate::services::issuing::{archive, printing::PrintFont};
+    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| CliError::Usage(format!("--month {month:?}: use YYYY-MM")))?;
+    let next =
+        first.checked_add_months(chrono::Months::new(1)).ok_or_else(|| CliError::Usage("month out of range".into()))?;
+    let (from, to) =
+        (crate::domain::working_days::china_midnight(first), crate::domain::working_days::china_midnight(next));
+    let db = prepared_db(settings).await?;
+    let cipher = settings.cipher()?;
+    let blobs = crate::blobs::BlobStore::new(settings.blobs.dir.clone(), cipher.clone());
+    let font = PrintFont::new(settings.pdf.font_path.clone());
+    let operator = crate::persistence::audit::Actor::operator();
+    let cases = archive::issued_between(&db, from, to).await.map_err(|e| CliError::Usage(e.to_string()))?;
+    for (institution, id) in &cases {
+        let files = archive::case_files(&db, &cipher, &blobs, &font, &operator, institution, id)
+            .await
+            .map_err(|e| CliError::Usage(format!("{id}: {e}")))?;
+        let zip = archive::zip(id, chrono::Utc::now(), &files).map_err(|e| CliError::Usage(e.to_string()))?;
+        let dir = out.join(institution);
+        std::fs::create_dir_all(&dir).map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(format!("{id}.zip"));
+        std::fs::write(&path, zip).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    }
+    eprintln!("{} case archive(s) of {month} written to {}", cases.len(), out.display());
+    Ok(())
 }

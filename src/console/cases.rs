@@ -565,6 +565,12 @@ async fn registration_form(state: web::Data<AppState>, who: Officer, id: web::Pa
         .body(pdf))
 }
 
+/// The case's archive as a ZIP (the API's; an audited read).
+#[get("/console/applications/{id}/archive.zip")]
+async fn archive(state: web::Data<AppState>, who: Officer, id: web::Path<String>) -> Page {
+    Ok(crate::routes::officer::archive_response(&state, &who.session.actor(), who.institution(), &id).await?)
+}
+
 /// One image of the case, shown in the page (an audited read, like the API's).
 #[get("/console/applications/{id}/documents/{kind}")]
 async fn document(state: web::Data<AppState>, who: Officer, path: web::Path<(String, String)>) -> Page {
@@ -733,6 +739,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(unmask)
         .service(registration_form)
         .service(document)
+        .service(archive)
         .service(loss)
         .service(void)
         .service(recovery)

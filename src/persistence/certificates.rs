@@ -278,3 +278,20 @@ pub async fn move_certificate(
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+/// Cases whose first certificate was issued in `[from, to)`: (institution, application id), by
+/// time of issue.
+pub async fn first_issued_between(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, PersistenceError> {
+    let rows = certificate::Entity::find()
+        .filter(certificate::Column::ReplacesCertificateId.is_null())
+        .filter(certificate::Column::IssuedAt.gte(from))
+        .filter(certificate::Column::IssuedAt.lt(to))
+        .order_by_asc(certificate::Column::IssuedAt)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|c| (c.institution_code, c.application_id)).collect())
+}

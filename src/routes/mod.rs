@@ -77,6 +77,7 @@ endpoints!(
     officer::document,
     officer::return_application,
     officer::refer,
+    officer::archive,
     officer::put_loss_certificate,
     officer::approve,
     officer::ship,

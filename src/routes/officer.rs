@@ -143,6 +143,41 @@ pub async fn put_loss_certificate(
     }))
 }
 
+/// The case's archive: registration form, ID images, each certificate with its stub, the
+/// signature, the audit extract and `manifest.json` with each file's SHA-256 (an audited read).
+#[utoipa::path(tag = "officer", security(("bearer" = [])),
+    responses((status = 200, description = "application/zip"), (status = 404), (status = 503)))]
+#[get("/api/v1/officer/applications/{id}/archive.zip")]
+pub async fn archive(
+    state: web::Data<AppState>,
+    who: Officer,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    archive_response(&state, &actor(&who), who.institution(), &id).await
+}
+
+/// The archive as a download (the API's and the console's).
+pub(crate) async fn archive_response(
+    state: &AppState,
+    reader: &Actor,
+    institution: &str,
+    id: &str,
+) -> Result<HttpResponse, ApiError> {
+    use crate::services::issuing::archive;
+    let files =
+        archive::case_files(&state.db, &state.cipher, &state.blobs, &state.print_font, reader, institution, id).await?;
+    let zip = archive::zip(id, chrono::Utc::now(), &files)?;
+    let name = format!(
+        "attachment; filename=\"archive-{}.zip\"",
+        id.chars().filter(char::is_ascii_alphanumeric).collect::<String>()
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header(("Content-Disposition", name))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(zip))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReferralBody {
     /// Why the case cannot be handled online (the family reads it).

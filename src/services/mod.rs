@@ -52,6 +52,8 @@ pub enum PersonalRead<'a> {
     Search { institution: &'a str, kind: &'a str },
     /// The certificate with its stub, printed.
     PrintedCertificate { application_id: &'a str, number: &'a str },
+    /// The whole archive of a case (forms, images, certificates, audit extract).
+    Archive(&'a str),
     /// The console's "show" of a case's ID numbers and phones in full (masked until asked).
     Unmasked(&'a str),
 }
@@ -88,6 +90,7 @@ pub async fn audit_read(
         PersonalRead::PrintedCertificate { application_id, number } => {
             ("print_certificate", "certificate", number, json!({"application_id": application_id}))
         }
+        PersonalRead::Archive(id) => ("read_archive", "application", id, json!({})),
         PersonalRead::Unmasked(id) => ("show_unmasked", "application", id, json!({})),
     };
     crate::persistence::audit::append_alone(db, reader, action, kind, subject, detail).await?;

@@ -1210,3 +1210,67 @@ async fn a_parcel_damaged_or_destroyed_is_reissued_like_a_lost_one_with_its_loss
     assert_eq!(app.state_of(&token, &app_id).await, "lost_in_transit");
     assert_eq!(app.approve(&app_id, None).await.1["certificate_number"], "R370000532");
 }
+
+/// The files of a ZIP by name.
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+    (0..zip.len())
+        .map(|i| {
+            let mut f = zip.by_index(i).expect("entry");
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).expect("read");
+            (f.name().to_string(), data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_case_archive_holds_every_filed_paper_with_a_manifest_of_checksums() {
+    use sha2::Digest;
+    let app = spawn_app().await;
+    app.stock("R370000540", "R370000540").await;
+    let officer = app.officer_token("PY-RMYY");
+    let (_, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    let path = format!("/api/v1/officer/applications/{app_id}/archive.zip");
+    let res = app.client.get(app.url(&path)).bearer_auth(&officer).send().await.expect("sent");
+    assert_eq!((res.status().as_u16(), res.headers()["content-type"].to_str().ok()), (200, Some("application/zip")));
+    let files = unzip(&res.bytes().await.expect("zip"));
+    for name in [
+        "registration-form.pdf",
+        "certificate-R370000540-issued.pdf",
+        "documents/mother_id_front.png",
+        "documents/father_id_back.png",
+        "signature.png",
+        "audit.json",
+        "manifest.json",
+    ] {
+        assert!(files.contains_key(name), "{name} in {:?}", files.keys().collect::<Vec<_>>());
+    }
+    assert!(pdf_text(&files["certificate-R370000540-issued.pdf"]).contains("出生医学证明存根"));
+    let manifest: Value = serde_json::from_slice(&files["manifest.json"]).expect("manifest");
+    assert_eq!(manifest["application_id"], app_id.as_str());
+    let listed = manifest["files"].as_array().expect("files");
+    assert_eq!(listed.len(), files.len() - 1, "every file but the manifest itself");
+    for f in listed {
+        let bytes = &files[f["name"].as_str().expect("name")];
+        assert_eq!(f["sha256"], hex::encode(sha2::Sha256::digest(bytes)), "{f}");
+        assert_eq!(f["size"], bytes.len());
+    }
+    let audit = String::from_utf8(files["audit.json"].clone()).expect("utf-8");
+    assert!(audit.contains("read_archive") && audit.contains("state_changed"), "{audit}");
+    let (status, _) = app.send(GET, &path, &app.officer_token("PY-ZYY"), None).await;
+    assert_eq!(status, 404, "another institution's case");
+
+    // The month's archives, as the operator exports them.
+    let out = tempfile::tempdir().expect("dir");
+    let month = birthcert::domain::working_days::to_china(chrono::Utc::now()).format("%Y-%m").to_string();
+    let done =
+        app.command(&["archive", "export", "--month", &month, "--out", out.path().to_str().expect("path")], None);
+    assert!(done.success, "{}", done.stderr);
+    let zip = std::fs::read(out.path().join("PY-RMYY").join(format!("{app_id}.zip"))).expect("the case's zip");
+    assert!(unzip(&zip).contains_key("manifest.json"));
+    let bad = app.command(&["archive", "export", "--month", "2026-13", "--out", out.path().to_str().expect("p")], None);
+    assert!(!bad.success && bad.stderr.contains("YYYY-MM"), "{}", bad.stderr);
+}

@@ -2,6 +2,7 @@
 //! certificate until the family holds it. Everything an officer does stays inside the officer's
 //! own institution: another institution's ids are "not found".
 
+pub mod archive;
 pub mod certificates;
 pub mod hospital;
 pub mod printing;

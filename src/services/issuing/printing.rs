@@ -30,7 +30,7 @@ impl PrintFont {
         PrintFont { path, bytes: tokio::sync::OnceCell::new() }
     }
 
-    async fn bytes(&self) -> Result<Arc<Vec<u8>>, ServiceError> {
+    pub(crate) async fn bytes(&self) -> Result<Arc<Vec<u8>>, ServiceError> {
         let bytes = self
             .bytes
             .get_or_try_init(|| async {
