@@ -430,9 +430,10 @@ async fn archive_export(settings: &Settings, month: &str, out: &std::path::Path)
     let operator = crate::persistence::audit::Actor::operator();
     let cases = archive::issued_between(&db, from, to).await.map_err(|e| CliError::Usage(e.to_string()))?;
     for (institution, id) in &cases {
-        let files = archive::case_files(&db, &cipher, &blobs, &font, &operator, institution, id)
-            .await
-            .map_err(|e| CliError::Usage(format!("{id}: {e}")))?;
+        let files =
+            archive::case_files(&db, &cipher, &settings.public_url(), &blobs, &font, &operator, institution, id)
+                .await
+                .map_err(|e| CliError::Usage(format!("{id}: {e}")))?;
         let zip = archive::zip(id, chrono::Utc::now(), &files).map_err(|e| CliError::Usage(e.to_string()))?;
         let dir = out.join(institution);
         std::fs::create_dir_all(&dir).map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;

@@ -86,6 +86,10 @@ pub struct ServerSettings {
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
     pub log_format: LogFormat,
+    /// Where the public reaches this service (the authenticity check's QR code on printed
+    /// certificates points here); absent = `http://host:port`.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -587,6 +591,14 @@ impl Settings {
 
     /// Where an outside system lives: its configured URL (without a trailing slash), else the
     /// in-process mock, which plays every one of them.
+    /// This service's address as the public reaches it.
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}:{}", self.server.host, self.server.port),
+        }
+    }
+
     pub fn base_url(&self, system: OutsideSystem) -> String {
         let configured = match system {
             OutsideSystem::Wechat => &self.wechat.api_base_url,

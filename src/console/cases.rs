@@ -624,6 +624,7 @@ async fn certificate_pdf(state: web::Data<AppState>, who: Officer, number: web::
     let pdf = printing::certificate_for(
         &state.db,
         &state.cipher,
+        &state.settings.public_url(),
         &state.blobs,
         &state.print_font,
         &actor,

@@ -12,6 +12,7 @@ pub mod officer;
 pub mod ops;
 pub mod payments;
 pub mod sessions;
+pub mod verify;
 pub mod wechat_callback;
 
 use actix_web::web;
@@ -40,6 +41,7 @@ endpoints!(
     ops::healthz,
     ops::readyz,
     institutions::list_institutions,
+    verify::verify,
     sessions::officer_session,
     sessions::hospital_session,
     auth_login::login,

@@ -164,8 +164,9 @@ pub(crate) async fn archive_response(
     id: &str,
 ) -> Result<HttpResponse, ApiError> {
     use crate::services::issuing::archive;
-    let files =
-        archive::case_files(&state.db, &state.cipher, &state.blobs, &state.print_font, reader, institution, id).await?;
+    let public = state.settings.public_url();
+    let (db, cipher, blobs, font) = (&state.db, &state.cipher, &state.blobs, &state.print_font);
+    let files = archive::case_files(db, cipher, &public, blobs, font, reader, institution, id).await?;
     let zip = archive::zip(id, chrono::Utc::now(), &files)?;
     let name = format!(
         "attachment; filename=\"archive-{}.zip\"",
@@ -367,6 +368,7 @@ pub async fn certificate_pdf(
     let pdf = printing::certificate_for(
         &state.db,
         &state.cipher,
+        &state.settings.public_url(),
         &state.blobs,
         &state.print_font,
         &actor(&who),

@@ -1274,3 +1274,65 @@ async fn a_case_archive_holds_every_filed_paper_with_a_manifest_of_checksums() {
     let bad = app.command(&["archive", "export", "--month", "2026-13", "--out", out.path().to_str().expect("p")], None);
     assert!(!bad.success && bad.stderr.contains("YYYY-MM"), "{}", bad.stderr);
 }
+
+#[tokio::test]
+async fn the_printed_qr_address_tells_anyone_whether_the_certificate_is_valid_or_void() {
+    let app = spawn_app().await;
+    app.stock("R370000550", "R370000551").await;
+    let officer = app.officer_token("PY-RMYY");
+    let (_, app_id) = app.submitted().await;
+    app.approve(&app_id, None).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/officer/certificates/R370000550/print.pdf"))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .expect("sent");
+    let pdf = res.bytes().await.expect("pdf");
+    let text = pdf_text(&pdf);
+    let at = text.find("/v/").expect("the check's address is printed beside the QR code") + 3;
+    let token: String = text[at..].chars().take_while(|c| !c.is_whitespace()).collect();
+    assert!(token.starts_with("R370000550."), "{token}");
+    assert_eq!(pdf_images(&pdf).iter().filter(|(kind, w, h)| kind == "image" && w == h).count(), 1, "the QR code");
+
+    let check = |token: String| {
+        let app = &app;
+        async move {
+            let res = app.client.get(app.url(&format!("/v/{token}"))).header("Accept", "application/json").send().await;
+            let res = res.expect("sent");
+            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, view) = check(token.clone()).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(
+        (view["status"].as_str(), view["certificate_number"].as_str(), view["newborn_name_masked"].as_str()),
+        (Some("valid"), Some("R370000550"), Some("张**"))
+    );
+    assert_eq!(view["institution"], "平阴县人民医院");
+    let page = app.get(&format!("/v/{token}")).await.text().await.expect("page");
+    assert!(page.contains("有效") && !page.contains("张小满"), "a page for a phone, the name masked");
+
+    // A forged tag, another number under this tag, or nonsense: not found, all the same.
+    let mut forged = token.clone();
+    let last = forged.pop().expect("a char");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let other = token.replacen("R370000550", "R370000551", 1);
+    for bad in [forged, other, "R370000550".into(), "x.y".into()] {
+        assert_eq!(check(bad.clone()).await.0, 404, "{bad}");
+    }
+
+    // Voided, it says so.
+    let tracking = app.ship(&app_id).await;
+    app.courier(&tracking, json!({"event": "delivered", "signed_by": "李梅"})).await;
+    app.send(POST, "/api/v1/officer/certificates/R370000550/void", &officer, Some(json!({"reason": "打印错误"}))).await;
+    assert_eq!(check(token.clone()).await.1["status"], "void");
+
+    // Asked too often from one address: 429.
+    let mut last = 0;
+    for _ in 0..birthcert::services::issuing::authenticity::CHECKS_PER_MINUTE {
+        last = check(token.clone()).await.0;
+    }
+    assert_eq!(last, 429);
+}

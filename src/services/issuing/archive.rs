@@ -36,9 +36,11 @@ async fn blob(blobs: &BlobStore, sha: &str) -> Result<Vec<u8>, ServiceError> {
 
 /// Every file of the case's archive (without the manifest), in a stable order. An audited read.
 #[tracing::instrument(skip_all, fields(application_id = %id))]
+#[allow(clippy::too_many_arguments)]
 pub async fn case_files(
     db: &Db,
     cipher: &crate::crypto::PersonalDataCipher,
+    public_url: &str,
     blobs: &BlobStore,
     font: &PrintFont,
     reader: &Actor,
@@ -67,8 +69,9 @@ pub async fn case_files(
         for c in certificates::certificates_of(db, &app.id).await? {
             let issued_on = crate::domain::working_days::to_china(c.issued_at).format("%Y年%m月%d日").to_string();
             let (sig, f, number, font_bytes) = (signature.clone(), form.clone(), c.number.clone(), font.clone());
+            let url = super::authenticity::url_for(public_url, cipher, &c.number);
             let pdf = tokio::task::spawn_blocking(move || {
-                printing::render_certificate(&f, &number, &issued_on, sig.as_deref(), &font_bytes)
+                printing::render_certificate(&f, &number, &issued_on, &url, sig.as_deref(), &font_bytes)
             })
             .await
             .map_err(ServiceError::internal)?

@@ -3,6 +3,7 @@
 //! own institution: another institution's ids are "not found".
 
 pub mod archive;
+pub mod authenticity;
 pub mod certificates;
 pub mod hospital;
 pub mod printing;

@@ -230,13 +230,35 @@ pub fn certificate_lines(form: &RegistrationForm, number: &str, issued_on: &str)
     ]
 }
 
+/// A QR code of `text` as a grey image: 4 pixels a module, the 4-module quiet zone around it.
+fn qr_image(text: &str) -> Result<image::DynamicImage, PdfError> {
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| PdfError::Write(format!("QR code: {e}")))?;
+    let (modules, scale, quiet) = (code.width(), 4u32, 4u32);
+    let colors = code.to_colors();
+    let side = (u32::try_from(modules).unwrap_or(0) + 2 * quiet) * scale;
+    let img = image::GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x / scale).checked_sub(quiet), (y / scale).checked_sub(quiet));
+        let dark = match (mx, my) {
+            (Some(mx), Some(my)) if (mx as usize) < modules && (my as usize) < modules => {
+                colors[my as usize * modules + mx as usize] == qrcode::Color::Dark
+            }
+            _ => false,
+        };
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    Ok(image::DynamicImage::ImageLuma8(img))
+}
+
 /// The certificate (upper half) and its stub (存根, lower half) on one A4 sheet, cut apart
 /// along the line between them; the stub's witness box (见证人签字) holds the mother's
-/// e-signature. The seal is stamped by hand on the certificate's 签发机构 line.
+/// e-signature. The seal is stamped by hand on the certificate's 签发机构 line. The certificate
+/// carries the authenticity check's QR code, with its address printed beside it for those who
+/// cannot scan.
 pub fn render_certificate(
     form: &RegistrationForm,
     number: &str,
     issued_on: &str,
+    verify_url: &str,
     signature_png: Option<&[u8]>,
     font: &[u8],
 ) -> Result<Vec<u8>, PdfError> {
@@ -255,6 +277,20 @@ pub fn render_certificate(
         layer.use_text(format!("{label}："), 9.0, Mm(x), Mm(y), &font);
         layer.use_text(value.clone(), 10.5, Mm(x), Mm(y - 5.0), &font);
     }
+    // The authenticity check: about 22 mm square, bottom right of the certificate.
+    let qr = qr_image(verify_url)?;
+    let dpi = (qr.width().max(1) as f32 / (22.0 / 25.4)).max(1.0);
+    Image::from_dynamic_image(&qr).add_to_layer(
+        layer.clone(),
+        ImageTransform {
+            translate_x: Some(Mm(170.0)),
+            translate_y: Some(Mm(163.0)),
+            dpi: Some(dpi),
+            ..Default::default()
+        },
+    );
+    layer.use_text("扫码或访问以下地址核验真伪：", 7.5, Mm(20.0), Mm(166.0), &font);
+    layer.use_text(verify_url, 7.0, Mm(20.0), Mm(162.0), &font);
     layer.use_text(
         "- - - - - - - - - - - - - - - - 沿此线裁开 - - - - - - - - - - - - - - - -",
         9.0,
@@ -308,9 +344,11 @@ pub async fn for_application(
 /// The certificate with its stub, for printing (an audited read): only an issued certificate of
 /// the officer's institution prints (a voided, lost or delivered one is not printed again).
 #[tracing::instrument(skip_all, fields(certificate = %number))]
+#[allow(clippy::too_many_arguments)]
 pub async fn certificate_for(
     db: &Db,
     cipher: &crate::crypto::PersonalDataCipher,
+    public_url: &str,
     blobs: &BlobStore,
     font: &PrintFont,
     officer: &Actor,
@@ -335,11 +373,14 @@ pub async fn certificate_for(
     let font = font.bytes().await?;
     let read = PersonalRead::PrintedCertificate { application_id: &app.id, number: &certificate.number };
     audit_read(db, officer, read).await?;
+    let verify_url = super::authenticity::url_for(public_url, cipher, &certificate.number);
     let number = certificate.number;
-    tokio::task::spawn_blocking(move || render_certificate(&form, &number, &issued_on, signature.as_deref(), &font))
-        .await
-        .map_err(ServiceError::internal)?
-        .map_err(ServiceError::internal)
+    tokio::task::spawn_blocking(move || {
+        render_certificate(&form, &number, &issued_on, &verify_url, signature.as_deref(), &font)
+    })
+    .await
+    .map_err(ServiceError::internal)?
+    .map_err(ServiceError::internal)
 }
 
 #[cfg(test)]
