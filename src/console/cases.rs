@@ -14,7 +14,7 @@ use crate::domain::application::{transition, Command, DOCUMENT_KINDS, HANDHELD_P
 use crate::domain::application_state::ApplicationState;
 use crate::domain::masking::{mask_id_number, mask_phone};
 use crate::services::issuing::review::{self, QueueItem, QueueQuery, ReturnReason};
-use crate::services::issuing::{certificates, printing, shipping};
+use crate::services::issuing::{certificates, shipping};
 use crate::services::ServiceError;
 use crate::state::AppState;
 
@@ -548,21 +548,7 @@ async fn unmask(state: web::Data<AppState>, who: Officer, id: web::Path<String>,
 /// The printable registration form (the API's PDF; an audited read).
 #[get("/console/applications/{id}/registration-form.pdf")]
 async fn registration_form(state: web::Data<AppState>, who: Officer, id: web::Path<String>) -> Page {
-    let pdf = printing::for_application(
-        &state.db,
-        &state.cipher,
-        &state.blobs,
-        &state.print_font,
-        &who.session.actor(),
-        who.institution(),
-        &id,
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/pdf")
-        .insert_header((header::CONTENT_DISPOSITION, "inline; filename=\"registration-form.pdf\""))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(pdf))
+    Ok(crate::routes::officer::registration_form_response(&state, &who.session.actor(), who.institution(), &id).await?)
 }
 
 /// The case's archive as a ZIP (the API's; an audited read).
@@ -620,23 +606,7 @@ async fn void(state: web::Data<AppState>, who: Officer, number: web::Path<String
 /// The certificate with its stub, for printing (the API's PDF; an audited read).
 #[get("/console/certificates/{number}/print.pdf")]
 async fn certificate_pdf(state: web::Data<AppState>, who: Officer, number: web::Path<String>) -> Page {
-    let actor = who.session.actor();
-    let pdf = printing::certificate_for(
-        &state.db,
-        &state.cipher,
-        &state.settings.public_url(),
-        &state.blobs,
-        &state.print_font,
-        &actor,
-        who.institution(),
-        &number,
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/pdf")
-        .insert_header((header::CONTENT_DISPOSITION, "inline; filename=\"certificate.pdf\""))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(pdf))
+    Ok(crate::routes::officer::certificate_response(&state, &who.session.actor(), who.institution(), &number).await?)
 }
 
 /// The seal keeper records stamping the seal.

@@ -89,9 +89,8 @@ impl ApplicationState {
         review_due_at: Option<chrono::DateTime<chrono::Utc>>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> bool {
-        use crate::domain::working_days::to_china;
         self == ApplicationState::Submitted
-            && review_due_at.is_some_and(|due| due >= now && to_china(due).date_naive() == to_china(now).date_naive())
+            && review_due_at.is_some_and(|due| crate::domain::working_days::falls_due_today(due, now))
     }
 
     /// The state's short name, as officers call it in the console.

@@ -22,6 +22,11 @@ pub fn to_china(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.with_timezone(&china_offset())
 }
 
+/// Not yet past `due`, and `due` falls on the day it is now in China: the day's work.
+pub fn falls_due_today(due: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    due >= now && to_china(due).date_naive() == to_china(now).date_naive()
+}
+
 /// The first moment of a China day, in UTC (a fixed offset: every day has exactly one).
 pub fn china_midnight(day: NaiveDate) -> DateTime<Utc> {
     (day.and_time(NaiveTime::MIN) - Duration::hours(8)).and_utc()

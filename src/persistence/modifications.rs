@@ -35,21 +35,24 @@ fn modification_from(m: modification_request::Model) -> Result<ModificationReque
     })
 }
 
+/// Requests about the institution's applications.
+fn of_institution(institution: &str) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::Query;
+    modification_request::Column::ApplicationId.in_subquery(
+        Query::select()
+            .column(application::Column::Id)
+            .from(application::Entity)
+            .and_where(application::Column::InstitutionCode.eq(institution))
+            .to_owned(),
+    )
+}
+
 pub async fn modification_requests(
     db: &impl ConnectionTrait,
     institution: &str,
     state: Option<ModificationState>,
 ) -> Result<Vec<ModificationRequest>, PersistenceError> {
-    use sea_orm::sea_query::Query;
-    let mut q = modification_request::Entity::find().filter(
-        modification_request::Column::ApplicationId.in_subquery(
-            Query::select()
-                .column(application::Column::Id)
-                .from(application::Entity)
-                .and_where(application::Column::InstitutionCode.eq(institution))
-                .to_owned(),
-        ),
-    );
+    let mut q = modification_request::Entity::find().filter(of_institution(institution));
     if let Some(state) = state {
         q = q.filter(modification_request::Column::State.eq(state.as_str()));
     }
@@ -133,4 +136,22 @@ pub async fn count_overdue(
         )
         .count(db)
         .await?)
+}
+
+/// The pending requests' deadlines of these applications: (application id, due at).
+pub async fn pending_due(
+    db: &impl ConnectionTrait,
+    application_ids: &[String],
+) -> Result<Vec<(String, DateTime<Utc>)>, PersistenceError> {
+    if application_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(modification_request::Entity::find()
+        .filter(modification_request::Column::ApplicationId.is_in(application_ids.iter().cloned()))
+        .filter(modification_request::Column::State.eq(ModificationState::Pending.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|m| Some((m.application_id, m.due_at?)))
+        .collect())
 }

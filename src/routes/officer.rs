@@ -245,21 +245,28 @@ pub async fn registration_form_pdf(
     who: Officer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let pdf = printing::for_application(
-        &state.db,
-        &state.cipher,
-        &state.blobs,
-        &state.print_font,
-        &actor(&who),
-        who.institution(),
-        &id,
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
+    registration_form_response(&state, &actor(&who), who.institution(), &id).await
+}
+
+/// A PDF to show in the browser, not to keep in its cache.
+fn pdf_response(pdf: Vec<u8>, file_name: &str) -> HttpResponse {
+    HttpResponse::Ok()
         .content_type("application/pdf")
-        .insert_header(("Content-Disposition", "inline; filename=\"registration-form.pdf\""))
+        .insert_header(("Content-Disposition", format!("inline; filename=\"{file_name}\"")))
         .insert_header(("Cache-Control", "no-store"))
-        .body(pdf))
+        .body(pdf)
+}
+
+/// The printable registration form (the API's and the console's; an audited read).
+pub(crate) async fn registration_form_response(
+    state: &AppState,
+    reader: &Actor,
+    institution: &str,
+    id: &str,
+) -> Result<HttpResponse, ApiError> {
+    let (db, cipher, blobs, font) = (&state.db, &state.cipher, &state.blobs, &state.print_font);
+    let pdf = printing::for_application(db, cipher, blobs, font, reader, institution, id).await?;
+    Ok(pdf_response(pdf, "registration-form.pdf"))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -365,22 +372,20 @@ pub async fn certificate_pdf(
     who: Officer,
     number: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let pdf = printing::certificate_for(
-        &state.db,
-        &state.cipher,
-        &state.settings.public_url(),
-        &state.blobs,
-        &state.print_font,
-        &actor(&who),
-        who.institution(),
-        &number,
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/pdf")
-        .insert_header(("Content-Disposition", "inline; filename=\"certificate.pdf\""))
-        .insert_header(("Cache-Control", "no-store"))
-        .body(pdf))
+    certificate_response(&state, &actor(&who), who.institution(), &number).await
+}
+
+/// The certificate with its stub (the API's and the console's; an audited read).
+pub(crate) async fn certificate_response(
+    state: &AppState,
+    reader: &Actor,
+    institution: &str,
+    number: &str,
+) -> Result<HttpResponse, ApiError> {
+    let public = state.settings.public_url();
+    let (db, cipher, blobs, font) = (&state.db, &state.cipher, &state.blobs, &state.print_font);
+    let pdf = printing::certificate_for(db, cipher, &public, blobs, font, reader, institution, number).await?;
+    Ok(pdf_response(pdf, "certificate.pdf"))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -237,6 +237,14 @@ async fn a_modification_request_is_due_in_two_working_days_and_counted_when_over
     assert_eq!(list[0]["overdue"], true, "{list}");
     let (_, stats) = app.send(reqwest::Method::GET, "/api/v1/officer/stats", &officer, None).await;
     assert_eq!(stats["modifications_overdue"], 1, "{stats}");
+    // The officer's queue of cases waiting for that decision marks it overdue, with its deadline.
+    let queue = "/api/v1/officer/applications?state=modification_requested";
+    let (_, page) = app.send(reqwest::Method::GET, queue, &officer, None).await;
+    assert_eq!(
+        (page["items"][0]["id"].as_str(), page["items"][0]["overdue"].as_bool()),
+        (Some(app_id.as_str()), Some(true))
+    );
+    assert!(page["items"][0]["review_due_at"].is_string(), "{page}");
     // Decided, it is no longer overdue.
     let id = list[0]["id"].as_str().expect("id");
     let decide = format!("/api/v1/officer/modification-requests/{id}/decision");

@@ -87,18 +87,28 @@ pub async fn queue(db: &Db, reader: &Actor, institution: &str, q: &QueueQuery) -
     Ok(QueuePage { items, total, page, per_page })
 }
 
-/// Cases as a list shows them: state, deadline, the mother's name and the birth.
+/// Cases as a list shows them: state, deadline, the mother's name and the birth. A case waiting
+/// for a modification decision shows that decision's deadline (2 working days) instead.
 async fn queue_items(db: &Db, apps: Vec<Application>, now: DateTime<Utc>) -> Result<Vec<QueueItem>, ServiceError> {
     let ids: Vec<String> = apps.iter().map(|a| a.delivery_id.clone()).collect();
     let deliveries = deliveries::deliveries_by_ids(db, &ids).await?;
+    let waiting: Vec<String> =
+        apps.iter().filter(|a| a.state == S::ModificationRequested).map(|a| a.id.clone()).collect();
+    let modification_due = modifications::pending_due(db, &waiting).await?;
     Ok(apps
         .into_iter()
         .map(|a| {
             let d = deliveries.iter().find(|d| d.id == a.delivery_id);
+            let decision_due = modification_due.iter().find(|(id, _)| *id == a.id).map(|(_, due)| *due);
+            let due_at = decision_due.or(a.review_due_at);
+            let (overdue, due_today) = match decision_due {
+                Some(due) => (due < now, crate::domain::working_days::falls_due_today(due, now)),
+                None => (a.state.is_overdue(a.review_due_at, now), a.state.is_due_today(a.review_due_at, now)),
+            };
             QueueItem {
-                overdue: a.state.is_overdue(a.review_due_at, now),
-                due_today: a.state.is_due_today(a.review_due_at, now),
-                review_due_at: a.review_due_at.map(to_china),
+                overdue,
+                due_today,
+                review_due_at: due_at.map(to_china),
                 mother_name: d.map(|d| d.record.mother_name.clone()).unwrap_or_default(),
                 birth_at: d.map(|d| to_china(d.record.birth_at)),
                 state: a.state.as_str().to_string(),
