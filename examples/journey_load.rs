@@ -229,6 +229,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     settings.health_card.base_url = Some(mock.base_url());
     settings.pay.base_url = Some(mock.base_url());
     settings.courier.base_url = Some(mock.base_url());
+    settings.sms.base_url = Some(mock.base_url());
     settings.server.workers = std::env::var("LOAD_SERVER_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(2);
     settings.database.max_connections = 30;
     settings.database.min_connections = 30;

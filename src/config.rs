@@ -67,6 +67,7 @@ pub struct Settings {
     pub health_card: HealthCardSettings,
     pub courier: CourierSettings,
     pub pay: PaySettings,
+    pub sms: SmsSettings,
     pub pdf: PdfSettings,
     #[serde(skip, default = "default_env")]
     pub environment: Environment,
@@ -320,6 +321,17 @@ pub struct CourierSettings {
     pub sender: String,
 }
 
+/// The SMS gateway: the last way to reach a family (`workers::outbox`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmsSettings {
+    /// Absent + mock.enabled = the in-process mock.
+    pub base_url: Option<String>,
+    pub app_key: String,
+    pub secret: SecretString,
+    /// The sender's registered sign name, shown as 【…】 before each text.
+    pub sign_name: String,
+}
+
 /// WeChat Pay v3 (the courier fee).
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaySettings {
@@ -402,6 +414,7 @@ pub enum OutsideSystem {
     HealthCard,
     Courier,
     Pay,
+    Sms,
 }
 
 impl Settings {
@@ -454,7 +467,7 @@ impl Settings {
 
     /// Refuses settings the service cannot run with; the error names the key in one line.
     /// The secrets that have a development value in `config/default.toml`, by key.
-    fn shippable_secrets(&self) -> [(&'static str, &SecretString); 11] {
+    fn shippable_secrets(&self) -> [(&'static str, &SecretString); 12] {
         [
             ("jwt.secret", &self.jwt.secret),
             ("crypto.data_key", &self.crypto.data_key),
@@ -466,6 +479,7 @@ impl Settings {
             ("health_card.app_secret", &self.health_card.app_secret),
             ("pay.api_v3_key", &self.pay.api_v3_key),
             ("courier.secret", &self.courier.secret),
+            ("sms.secret", &self.sms.secret),
             ("seed.demo_password", &self.seed.demo_password),
         ]
     }
@@ -506,7 +520,7 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let required: [(&'static str, &SecretString); 10] = [
+        let required: [(&'static str, &SecretString); 11] = [
             ("database.url", &self.database.url),
             ("jwt.secret", &self.jwt.secret),
             ("crypto.data_key", &self.crypto.data_key),
@@ -517,6 +531,7 @@ impl Settings {
             ("health_card.app_secret", &self.health_card.app_secret),
             ("pay.api_v3_key", &self.pay.api_v3_key),
             ("courier.secret", &self.courier.secret),
+            ("sms.secret", &self.sms.secret),
         ];
         for (key, value) in required {
             if value.expose_secret().trim().is_empty() {
@@ -605,6 +620,7 @@ impl Settings {
             OutsideSystem::HealthCard => &self.health_card.base_url,
             OutsideSystem::Courier => &self.courier.base_url,
             OutsideSystem::Pay => &self.pay.base_url,
+            OutsideSystem::Sms => &self.sms.base_url,
         };
         match configured {
             Some(url) => url.trim_end_matches('/').to_string(),

@@ -104,6 +104,7 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
         &mut settings.health_card.base_url,
         &mut settings.pay.base_url,
         &mut settings.courier.base_url,
+        &mut settings.sms.base_url,
     ] {
         *url = Some(mock.base_url());
     }

@@ -133,6 +133,13 @@ impl Application {
             app_key: settings.courier.app_key.clone(),
             secret: settings.courier.secret.clone(),
         });
+        let sms: Arc<dyn crate::clients::sms::SmsGateway> = Arc::new(crate::clients::sms::HttpSmsGateway {
+            http: crate::clients::http_client(outbound_timeout)
+                .map_err(|e| StartupError::Setting { key: "sms", reason: e.to_string() })?,
+            base_url: settings.base_url(OutsideSystem::Sms),
+            app_key: settings.sms.app_key.clone(),
+            secret: settings.sms.secret.clone(),
+        });
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind { addr: addr.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
@@ -153,6 +160,7 @@ impl Application {
             blobs,
             health_cards,
             courier,
+            sms,
             print_font: Arc::new(PrintFont::new(settings.pdf.font_path.clone())),
             jwt: JwtKeys::new(&settings.jwt),
             settings: Arc::new(settings),

@@ -39,6 +39,8 @@ pub struct AppState {
     pub official_account: Arc<OfficialAccount>,
     pub health_cards: Arc<dyn HealthCardPlatform>,
     pub courier: Arc<dyn crate::clients::courier::Courier>,
+    /// The last way to reach a family (the outbox's fallback).
+    pub sms: Arc<dyn crate::clients::sms::SmsGateway>,
     pub print_font: Arc<PrintFont>,
     pub face: Arc<dyn FaceVerifier>,
     pub blobs: BlobStore,
@@ -52,7 +54,13 @@ pub struct AppState {
 impl AppState {
     /// The notification worker over this state (tests drain with its `run_once`).
     pub fn outbox_worker(&self) -> OutboxWorker {
-        OutboxWorker::new(self.db.clone(), self.wechat.clone(), self.settings.clone())
+        OutboxWorker::new(
+            self.db.clone(),
+            self.wechat.clone(),
+            self.sms.clone(),
+            self.cipher.clone(),
+            self.settings.clone(),
+        )
     }
 
     /// The worker that makes the platform calls payments owe (closing, refunding).

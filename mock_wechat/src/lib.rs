@@ -17,6 +17,7 @@ mod face;
 mod health_card;
 mod pay;
 mod platform;
+mod sms;
 mod wxcrypto;
 
 use std::net::TcpListener;
@@ -61,6 +62,9 @@ pub struct MockSettings {
     /// The courier's app key and HMAC secret (bookings in, events out).
     pub courier_app_key: String,
     pub courier_secret: String,
+    /// The SMS gateway's app key and HMAC secret.
+    pub sms_app_key: String,
+    pub sms_secret: String,
 }
 
 impl Default for MockSettings {
@@ -86,6 +90,8 @@ impl Default for MockSettings {
             platform_certificate_serial: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1".into(),
             courier_app_key: "birthcert-pingyin".into(),
             courier_secret: "dev-courier-secret".into(),
+            sms_app_key: "birthcert-pingyin".into(),
+            sms_secret: "dev-sms-secret".into(),
         }
     }
 }
@@ -105,6 +111,8 @@ impl MockSettings {
             ("MINI_PROGRAM_APP_SECRET", &mut s.mini_program_app_secret),
             ("COURIER_APP_KEY", &mut s.courier_app_key),
             ("COURIER_SECRET", &mut s.courier_secret),
+            ("SMS_APP_KEY", &mut s.sms_app_key),
+            ("SMS_SECRET", &mut s.sms_secret),
         ] {
             if let Some(v) = var(name) {
                 *field = v;
@@ -134,6 +142,7 @@ pub(crate) struct MockState {
     health_cards: Mutex<health_card::HealthCards>,
     pay: Mutex<pay::Pay>,
     courier: Mutex<courier::Courier>,
+    sms: Mutex<sms::Sms>,
     faults: Mutex<control::Faults>,
 }
 
@@ -157,6 +166,9 @@ impl MockState {
     }
     fn courier(&self) -> MutexGuard<'_, courier::Courier> {
         lock(&self.courier)
+    }
+    fn sms(&self) -> MutexGuard<'_, sms::Sms> {
+        lock(&self.sms)
     }
     fn faults(&self) -> MutexGuard<'_, control::Faults> {
         lock(&self.faults)
@@ -204,6 +216,7 @@ impl MockServer {
             health_cards: Mutex::default(),
             pay: Mutex::default(),
             courier: Mutex::default(),
+            sms: Mutex::default(),
             faults: Mutex::default(),
         });
         let app_state = state.clone();
@@ -216,6 +229,7 @@ impl MockServer {
                 .configure(health_card::routes)
                 .configure(pay::routes)
                 .configure(courier::routes)
+                .configure(sms::routes)
         })
         .workers(2)
         .disable_signals()

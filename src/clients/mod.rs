@@ -6,6 +6,7 @@ pub mod courier;
 pub mod face;
 pub mod health_card;
 pub mod pay;
+pub mod sms;
 pub mod wechat;
 
 /// How long a pooled connection to an outside system may sit idle before we drop it ourselves.

@@ -1,6 +1,7 @@
 //! Delivers queued notifications: a template message when the user follows the official
-//! account, else a subscribe message when they accepted that template, else the row is marked
-//! undeliverable (it stays visible in the application's timeline). An officer's morning digest
+//! account, else a subscribe message when they accepted that template, else one SMS to the
+//! claimant's own phone, else the row is marked undeliverable (it stays visible in the
+//! application's timeline). An officer's morning digest
 //! is addressed to the user of the WeChat the officer bound (`services::digest`). Retries with exponential
 //! backoff up to a bound; 43004, 43101 and 40003 are final, retrying cannot help.
 
@@ -10,15 +11,19 @@ use chrono::{Duration, Utc};
 use serde_json::{json, Map};
 use tracing::Instrument;
 
+use crate::clients::sms::{SmsGateway, Text};
 use crate::clients::wechat::{ErrKind, MiniProgramLink, SubscribeMessage, TemplateMessage, WechatClient, WechatError};
 use crate::config::Settings;
+use crate::crypto::{Field, PersonalDataCipher};
 use crate::domain::notification::Notification;
 use crate::persistence::outbox::{self, OutboxRow, Outcome};
-use crate::persistence::{users, Db, PersistenceError};
+use crate::persistence::{applications, parents, users, Db, PersistenceError};
 
 pub struct OutboxWorker {
     db: Db,
     wechat: Arc<WechatClient>,
+    sms: Arc<dyn SmsGateway>,
+    cipher: PersonalDataCipher,
     settings: Arc<Settings>,
 }
 
@@ -30,8 +35,14 @@ fn is_final(kind: ErrKind) -> bool {
 }
 
 impl OutboxWorker {
-    pub fn new(db: Db, wechat: Arc<WechatClient>, settings: Arc<Settings>) -> OutboxWorker {
-        OutboxWorker { db, wechat, settings }
+    pub fn new(
+        db: Db,
+        wechat: Arc<WechatClient>,
+        sms: Arc<dyn SmsGateway>,
+        cipher: PersonalDataCipher,
+        settings: Arc<Settings>,
+    ) -> OutboxWorker {
+        OutboxWorker { db, wechat, sms, cipher, settings }
     }
 
     /// One pass over due rows; returns how many were handled. Tests call this to drain the
@@ -96,18 +107,59 @@ impl OutboxWorker {
             };
             self.wechat.send_subscribe(&message).await.map(|()| ("subscribe", String::new()))
         } else {
-            tracing::info!(seq = row.seq, "notification undeliverable: not following and no consent");
+            return self.text_instead(row).await;
+        };
+
+        self.record_sent(row, result).await
+    }
+
+    /// Neither a template nor a subscribe message can reach the family: one SMS to the
+    /// claimant's own phone (the parent who applied, as they entered it), once — a failed text
+    /// is not retried, so an event never sends two. Without such a phone the row is
+    /// undeliverable and stays visible in the timeline.
+    async fn text_instead(&self, row: &OutboxRow) -> Result<(), PersistenceError> {
+        let phone = match &row.application_id {
+            Some(id) => self.claimant_phone(id).await?,
+            None => None,
+        };
+        let Some(phone) = phone else {
+            tracing::info!(seq = row.seq, "notification undeliverable: not following, no consent, no phone");
             return outbox::record(
                 &self.db,
                 row.seq,
                 Outcome::Undeliverable {
-                    reason: "user neither follows the account nor accepted the subscribe template",
+                    reason: "user neither follows the account nor accepted the subscribe template, and gave no phone",
                 },
             )
             .await;
         };
+        let fields = row.notification.fields(row.created_at);
+        let value = |key: &str| fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str()).unwrap_or_default();
+        let body =
+            format!("{}：{}。{}（{}）", value("keyword1"), value("keyword2"), value("keyword3"), value("keyword4"));
+        let text = Text { phone: &phone, sign_name: &self.settings.sms.sign_name, text: &body };
+        match self.sms.send(&text).await {
+            Ok(message_id) => {
+                tracing::info!(seq = row.seq, channel = "sms", "notification sent");
+                outbox::record(&self.db, row.seq, Outcome::Sent { channel: "sms", msgid: &message_id }).await
+            }
+            Err(e) => {
+                tracing::warn!(seq = row.seq, error = %e, "SMS not sent; not retried (at most one per event)");
+                outbox::record(&self.db, row.seq, Outcome::Failed { errcode: None, error: &e.to_string() }).await
+            }
+        }
+    }
 
-        self.record_sent(row, result).await
+    /// The phone of the parent who applied, opened; None when they gave none (or the claimant is
+    /// not a parent on the form).
+    async fn claimant_phone(&self, application_id: &str) -> Result<Option<String>, PersistenceError> {
+        let Some(app) = applications::application(&self.db, application_id).await? else { return Ok(None) };
+        let claimant = parents::parents(&self.db, &app.id).await?.into_iter().find(|p| p.role == app.claimant_relation);
+        let Some(sealed) = claimant.and_then(|p| p.phone) else { return Ok(None) };
+        self.cipher
+            .open(Field::Phone, &sealed.sealed)
+            .map(Some)
+            .map_err(|e| PersistenceError::Corrupt(format!("claimant phone of {application_id}: {e}")))
     }
 
     /// Records what the platform answered: sent, retried later with backoff, or failed.

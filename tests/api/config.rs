@@ -150,6 +150,7 @@ fn production_env() -> Vec<(&'static str, &'static str)> {
         ("BIRTHCERT__HEALTH_CARD__APP_SECRET", "real-health-card-secret"),
         ("BIRTHCERT__PAY__API_V3_KEY", "real-apiv3-key-0123456789abcdefg"),
         ("BIRTHCERT__COURIER__SECRET", "real-courier-secret"),
+        ("BIRTHCERT__SMS__SECRET", "real-sms-secret"),
         ("BIRTHCERT__SEED__DEMO_PASSWORD", "not-used-in-production"),
     ]
 }

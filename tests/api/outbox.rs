@@ -190,3 +190,44 @@ async fn two_workers_draining_at_once_send_each_message_once() {
     assert_eq!(ra + rb, 12, "every row handled by exactly one worker");
     assert_eq!(app.mock_get("/_mock/messages").await.as_array().expect("list").len(), 12);
 }
+
+#[tokio::test]
+async fn a_family_no_message_can_reach_gets_one_text_per_event_on_the_claimants_own_phone() {
+    let app = spawn_app().await;
+    app.stock("R370000560", "R370000561").await;
+    let (token, app_id) = app.submitted().await;
+    // The family unfollows the account and never accepted the subscribe template.
+    let user = app.state.jwt.verify(&token).expect("token").sub;
+    let openid =
+        users::external_id(&app.state.db, &user, users::OFFICIAL_ACCOUNT).await.expect("read").expect("linked");
+    users::unlink_official_account(&app.state.db, &openid).await.expect("unlinked");
+
+    app.drain_outbox().await;
+    let texts = app.mock_get("/_mock/sms").await;
+    let texts = texts.as_array().expect("list").clone();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    // The father applied: his phone, never the mother's.
+    assert_eq!(texts[0]["phone"], "13987654321");
+    assert_eq!(texts[0]["sign_name"], "平阴出生证");
+    assert!(texts[0]["text"].as_str().expect("text").contains("已提交"), "{texts:?}");
+    assert!(app.mock_get("/_mock/messages").await.as_array().expect("list").is_empty(), "no template went out");
+
+    app.approve(&app_id, None).await;
+    app.drain_outbox().await;
+    app.drain_outbox().await;
+    let texts = app.mock_get("/_mock/sms").await;
+    let texts = texts.as_array().expect("list");
+    assert_eq!(texts.len(), 2, "one per event, never twice: {texts:?}");
+    assert!(texts[1]["text"].as_str().expect("text").contains("R370000560"));
+    assert!(texts.iter().all(|t| t["phone"] == "13987654321"));
+
+    // A text the gateway refuses is not tried again: still at most one per event.
+    app.mock_post("/_mock/faults", &json!({"path": "/sms/v1/send", "mode": "http_500", "times": 1})).await;
+    let tracking = app.ship(&app_id).await;
+    assert!(!tracking.is_empty());
+    app.drain_outbox().await;
+    app.drain_outbox().await;
+    assert_eq!(app.mock_get("/_mock/sms").await.as_array().expect("list").len(), 2);
+    let rows = outbox::list(&app.state.db).await.expect("rows");
+    assert_eq!(rows.iter().filter(|r| r.state == "failed").count(), 1, "the shipped message failed once, for good");
+}

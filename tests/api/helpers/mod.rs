@@ -123,6 +123,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     settings.health_card.base_url = Some(mock.base_url());
     settings.pay.base_url = Some(mock.base_url());
     settings.courier.base_url = Some(mock.base_url());
+    settings.sms.base_url = Some(mock.base_url());
     settings.blobs.dir = database.dir.path().join("blobs");
     settings.audit.anchor_file = database.dir.path().join("audit-anchors.log");
     settings.wechat.request_timeout_secs = 2;
