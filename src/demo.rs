@@ -311,10 +311,20 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
         |b| format!("mother {}", b["delivery"]["mother_id_number"].as_str().unwrap_or_default()),
     )
     .await?;
+    let approved = w
+        .call(
+            "approve",
+            w.http.post(w.url(&format!("/api/v1/officer/applications/{app_id}/approval"))).bearer_auth(&officer),
+            |b| format!("certificate {}", text(b, "certificate_number")),
+        )
+        .await?;
+    let number = text(&approved, "certificate_number");
+    // The printed certificate's QR code leads anyone to its authenticity check.
+    let check = crate::services::issuing::authenticity::token_for(&state.cipher, &number);
     w.call(
-        "approve",
-        w.http.post(w.url(&format!("/api/v1/officer/applications/{app_id}/approval"))).bearer_auth(&officer),
-        |b| format!("certificate {}", text(b, "certificate_number")),
+        "authenticity check (the certificate's QR code)",
+        w.http.get(w.url(&format!("/v/{check}"))).header("Accept", "application/json"),
+        |b| format!("{} {} ({})", text(b, "certificate_number"), text(b, "status"), text(b, "newborn_name_masked")),
     )
     .await?;
     let shipment = w

@@ -117,8 +117,9 @@ async fn command_line_creates_officers_and_hospital_keys() {
     handle.stop(false).await;
 }
 
-/// `birthcert demo` drives one application from the hospital's record to delivery and shows
-/// the four messages the parent receives.
+/// `birthcert demo` drives one application from the hospital's record to delivery, checks the
+/// certificate's authenticity as its QR code would, and shows the four messages the parent
+/// receives.
 #[test]
 fn demo_walks_one_application_to_delivery() {
     let out = Command::new(env!("CARGO_BIN_EXE_birthcert"))
@@ -130,6 +131,7 @@ fn demo_walks_one_application_to_delivery() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("delivered, certificate R370000001"), "{stdout}");
+    assert!(stdout.contains("authenticity check (the certificate's QR code) 200 R370000001 valid (张**)"), "{stdout}");
     for status in ["已提交，待审核", "已签发", "已寄出", "已签收"] {
         assert!(stdout.contains(status), "{status} missing from\n{stdout}");
     }
