@@ -130,20 +130,25 @@ pub fn render(
     let font = doc.add_external_font(Cursor::new(font)).map_err(|e| PdfError::Font(e.to_string()))?;
     let layer = doc.get_page(page).get_layer(layer);
     layer.use_text("出生医学证明首次签发登记表", 18.0, Mm(45.0), Mm(275.0), &font);
-    let mut y = 260.0;
+    // A bordered table, label cell and value cell per row, as the paper form is laid out.
+    const ROW: f32 = 8.0;
+    let (left, split, right) = (15.0, 70.0, 195.0);
+    let mut top = 268.0;
     for (label, value) in lines(form, digest, certificate_number) {
-        layer.use_text(format!("{label}："), 10.5, Mm(20.0), Mm(y), &font);
-        // The digest is long: it gets its own line.
-        if value.len() > 40 {
-            y -= 6.0;
-            layer.use_text(value, 9.0, Mm(25.0), Mm(y), &font);
-        } else {
-            layer.use_text(value, 10.5, Mm(75.0), Mm(y), &font);
-        }
-        y -= 7.5;
+        frame(&layer, (left, top - ROW), split - left, ROW);
+        frame(&layer, (split, top - ROW), right - split, ROW);
+        layer.use_text(label, 9.5, Mm(left + 2.0), Mm(top - ROW + 2.5), &font);
+        // The digest is long: a smaller size keeps it in its cell.
+        let size = if value.len() > 40 { 7.0 } else { 10.5 };
+        layer.use_text(value, size, Mm(split + 2.0), Mm(top - ROW + 2.5), &font);
+        top -= ROW;
     }
-    layer.use_text("母亲签名：", 10.5, Mm(20.0), Mm(y - 4.0), &font);
-    place_signature(&layer, &font, signature_png, (75.0, y - 20.0), 60.0);
+    // The mother's signature in a cell of its own under the table.
+    let sign_h = 32.0;
+    frame(&layer, (left, top - sign_h), split - left, sign_h);
+    frame(&layer, (split, top - sign_h), right - split, sign_h);
+    layer.use_text("母亲签名", 9.5, Mm(left + 2.0), Mm(top - sign_h / 2.0), &font);
+    place_signature(&layer, &font, signature_png, (split + 5.0, top - sign_h + 4.0), 60.0);
     save(doc)
 }
 
