@@ -121,19 +121,11 @@ pub async fn count_overdue(
     institution: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, PersistenceError> {
-    use sea_orm::{sea_query::Query, PaginatorTrait};
+    use sea_orm::PaginatorTrait;
     Ok(modification_request::Entity::find()
         .filter(modification_request::Column::State.eq(ModificationState::Pending.as_str()))
         .filter(modification_request::Column::DueAt.lt(now))
-        .filter(
-            modification_request::Column::ApplicationId.in_subquery(
-                Query::select()
-                    .column(application::Column::Id)
-                    .from(application::Entity)
-                    .and_where(application::Column::InstitutionCode.eq(institution))
-                    .to_owned(),
-            ),
-        )
+        .filter(of_institution(institution))
         .count(db)
         .await?)
 }
