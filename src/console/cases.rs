@@ -3,13 +3,13 @@
 //! void and reissue, recover). Each action is the API's service call; a refusal is shown on the
 //! case page in the API's words.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{china, ok, refusal, see_other, yuan, ConsoleError, Fields, Nav, Page, Signed, Staff};
+use super::{china, ok, refusal, see_other, yuan, Fields, Nav, Page, Signed, Staff};
 use crate::domain::application::{transition, Command, DOCUMENT_KINDS, HANDHELD_PHOTO};
 use crate::domain::application_state::ApplicationState;
 use crate::domain::masking::{mask_id_number, mask_phone};
@@ -18,7 +18,7 @@ use crate::services::issuing::{certificates, shipping};
 use crate::services::ServiceError;
 use crate::state::AppState;
 
-type Officer = Signed<Staff>;
+pub(super) type Officer = Signed<Staff>;
 
 /// The states an officer filters the queue by.
 const FILTERS: [ApplicationState; 7] = [
@@ -267,7 +267,7 @@ struct CasePage {
 }
 
 /// Text at a JSON path of the case, or "" (a field a case does not have yet).
-fn text(v: &Value, path: &[&str]) -> String {
+pub(super) fn text(v: &Value, path: &[&str]) -> String {
     let at = path.iter().fold(v, |v, key| &v[*key]);
     match at {
         Value::String(s) => s.clone(),
@@ -278,7 +278,7 @@ fn text(v: &Value, path: &[&str]) -> String {
 }
 
 /// An RFC 3339 time of the case JSON, as officers read it.
-fn when(v: &Value, path: &[&str]) -> String {
+pub(super) fn when(v: &Value, path: &[&str]) -> String {
     chrono::DateTime::parse_from_rfc3339(&text(v, path)).map(china).unwrap_or_default()
 }
 
@@ -470,7 +470,7 @@ async fn case_view(state: web::Data<AppState>, who: Officer, id: web::Path<Strin
 
 /// After an action: back to the case with what was done, or the case page with the refusal in
 /// the API's words (a case of another institution stays a 404).
-async fn after(state: &AppState, who: &Officer, id: &str, outcome: Result<&str, ServiceError>) -> Page {
+pub(super) async fn after(state: &AppState, who: &Officer, id: &str, outcome: Result<&str, ServiceError>) -> Page {
     match outcome {
         Ok(done) => Ok(see_other(&format!("/console/applications/{id}?done={done}"))),
         Err(e @ (ServiceError::NotFound(_) | ServiceError::Internal(_))) => Err(e.into()),
@@ -570,135 +570,6 @@ async fn document(state: web::Data<AppState>, who: Officer, path: web::Path<(Str
         .body(bytes))
 }
 
-/// The case a certificate form came from (only where to go back to: the service checks the
-/// number belongs to the officer's institution).
-fn back_to(form: &Fields) -> Result<String, ConsoleError> {
-    let id = form.text("application_id");
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(ServiceError::NotFound("application").into());
-    }
-    Ok(id.to_string())
-}
-
-#[post("/console/certificates/{number}/loss")]
-async fn loss(state: web::Data<AppState>, who: Officer, number: web::Path<String>, body: web::Bytes) -> Page {
-    let form = Fields::parse(&body);
-    who.check(&form)?;
-    let id = back_to(&form)?;
-    let actor = who.session.actor();
-    let outcome =
-        certificates::report_loss(&state.db, &actor, who.institution(), &number, form.text("loss_certificate_no"))
-            .await;
-    after(&state, &who, &id, outcome.map(|()| "lost")).await
-}
-
-#[post("/console/certificates/{number}/void")]
-async fn void(state: web::Data<AppState>, who: Officer, number: web::Path<String>, body: web::Bytes) -> Page {
-    let form = Fields::parse(&body);
-    who.check(&form)?;
-    let id = back_to(&form)?;
-    let actor = who.session.actor();
-    let outcome =
-        certificates::void_and_reissue(&state.db, &actor, who.institution(), &number, form.text("reason")).await;
-    after(&state, &who, &id, outcome.map(|_| "voided")).await
-}
-
-/// The certificate with its stub, for printing (the API's PDF; an audited read).
-#[get("/console/certificates/{number}/print.pdf")]
-async fn certificate_pdf(state: web::Data<AppState>, who: Officer, number: web::Path<String>) -> Page {
-    Ok(crate::routes::officer::certificate_response(&state, &who.session.actor(), who.institution(), &number).await?)
-}
-
-/// The seal keeper records stamping the seal.
-#[post("/console/certificates/{number}/seal")]
-async fn seal(state: web::Data<AppState>, who: Officer, number: web::Path<String>, body: web::Bytes) -> Page {
-    let form = Fields::parse(&body);
-    who.check(&form)?;
-    let id = back_to(&form)?;
-    let actor = who.session.actor();
-    let outcome = certificates::seal(&state.db, &actor, &who.session.claims.sub, who.institution(), &number).await;
-    after(&state, &who, &id, outcome.map(|_| "sealed")).await
-}
-
-#[post("/console/certificates/{number}/recovery")]
-async fn recovery(state: web::Data<AppState>, who: Officer, number: web::Path<String>, body: web::Bytes) -> Page {
-    let form = Fields::parse(&body);
-    who.check(&form)?;
-    let id = back_to(&form)?;
-    let outcome = certificates::recover(&state.db, &who.session.actor(), who.institution(), &number).await;
-    after(&state, &who, &id, outcome.map(|()| "recovered")).await
-}
-
-pub struct ModificationRow {
-    pub id: String,
-    pub application_id: String,
-    pub items: String,
-    pub state: String,
-    pub created_at: String,
-    pub note: String,
-    pub pending: bool,
-    pub due: String,
-    pub overdue: bool,
-}
-
-#[derive(Template)]
-#[template(path = "console/modifications.html")]
-struct ModificationsPage {
-    nav: Nav,
-    error: Option<String>,
-    rows: Vec<ModificationRow>,
-}
-
-async fn modifications_page(state: &AppState, who: &Officer, error: Option<String>) -> Page {
-    let list = review::modification_requests(&state.db, &who.session.actor(), who.institution(), None).await?;
-    let rows = list
-        .iter()
-        .map(|m| ModificationRow {
-            id: text(m, &["id"]),
-            application_id: text(m, &["application_id"]),
-            items: m["items"].to_string(),
-            state: zh(&text(m, &["state"])).to_string(),
-            created_at: when(m, &["created_at"]),
-            note: text(m, &["decision_note"]),
-            pending: m["state"] == "pending",
-            due: when(m, &["due_at"]),
-            overdue: m["overdue"].as_bool().unwrap_or(false),
-        })
-        .collect();
-    let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
-    super::html(status, &ModificationsPage { nav: who.nav(), error, rows })
-}
-
-/// The families' requests to correct the delivery record, pending first.
-#[get("/console/modification-requests")]
-async fn modifications(state: web::Data<AppState>, who: Officer) -> Page {
-    modifications_page(&state, &who, None).await
-}
-
-/// A decision (`approved` = true / false, `note`), as the API takes it.
-#[post("/console/modification-requests/{id}/decision")]
-async fn decide(state: web::Data<AppState>, who: Officer, id: web::Path<String>, body: web::Bytes) -> Page {
-    let form = Fields::parse(&body);
-    who.check(&form)?;
-    let approved = form.text("approved") == "true";
-    let actor = who.session.actor();
-    match review::decide_modification(
-        &state.db,
-        &state.cipher,
-        &actor,
-        who.institution(),
-        &id,
-        approved,
-        form.text("note"),
-    )
-    .await
-    {
-        Ok(app) => Ok(see_other(&format!("/console/applications/{}?done=decided", app.id))),
-        Err(e @ (ServiceError::NotFound(_) | ServiceError::Internal(_))) => Err(e.into()),
-        Err(refused) => modifications_page(&state, &who, Some(format!("未能完成：{}", refusal(&refused)))).await,
-    }
-}
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(queue)
         .service(search)
@@ -710,12 +581,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(unmask)
         .service(registration_form)
         .service(document)
-        .service(archive)
-        .service(loss)
-        .service(void)
-        .service(recovery)
-        .service(certificate_pdf)
-        .service(seal)
-        .service(modifications)
-        .service(decide);
+        .service(archive);
 }

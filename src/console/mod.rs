@@ -4,14 +4,18 @@
 //! that changes something carries the session's CSRF token and is refused (403) without it.
 //! Signed out, every page sends the browser to `/console/login`. Form field names are the API's.
 //!
-//! - `cases`: the officer's queue, search, case page and every case action;
+//! - `cases`: the officer's queue, search, case page and the case's actions;
+//! - `certificates`: printing, the seal, loss, void and recovery of a case's certificates;
+//! - `modifications`: the families' correction requests and their decisions;
 //! - `admin`: dashboard, blank stock, officers, hospital keys, registers;
 //! - `hospital`: delivery records entered by hand.
 
 mod admin;
 pub mod cases;
+mod certificates;
 pub mod chart;
 mod hospital;
+mod modifications;
 mod settings;
 
 use std::fmt;
@@ -366,6 +370,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(hospital_login)
         .service(logout);
     cases::configure(cfg);
+    certificates::configure(cfg);
+    modifications::configure(cfg);
     admin::configure(cfg);
     hospital::configure(cfg);
     settings::configure(cfg);
