@@ -18,8 +18,9 @@ pub(crate) struct Courier {
     courier_orders: HashMap<String, Value>,
 }
 
-/// hex HMAC-SHA256 of `timestamp + "\n" + body`, the courier's scheme both ways.
-fn courier_signature(secret: &str, timestamp: &str, body: &str) -> String {
+/// hex HMAC-SHA256 of `timestamp + "\n" + body`, the courier's scheme both ways (and the SMS
+/// gateway's).
+pub(crate) fn courier_signature(secret: &str, timestamp: &str, body: &str) -> String {
     use hmac::{Hmac, Mac};
     let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
     mac.update(timestamp.as_bytes());

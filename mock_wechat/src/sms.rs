@@ -1,24 +1,16 @@
-//! The SMS gateway: a signed send (hex HMAC-SHA256 of `timestamp + "\n" + body`, like the
-//! courier) that records each text; `GET /_mock/sms` lists what was texted.
+//! The SMS gateway: a send signed with the courier's scheme (`courier_signature`), each text
+//! recorded; `GET /_mock/sms` lists what was texted.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::control::injected_fault;
+use crate::courier::courier_signature;
 use crate::{random_id, State};
 
 #[derive(Default)]
 pub(crate) struct Sms {
     sent: Vec<Value>,
-}
-
-fn signature(secret: &str, timestamp: &str, body: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
-    mac.update(timestamp.as_bytes());
-    mac.update(b"\n");
-    mac.update(body.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// One text to one mainland mobile number, at most 300 characters, with the sender's sign name.
@@ -30,7 +22,7 @@ pub(crate) async fn send(state: State, req: HttpRequest, body: String) -> HttpRe
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let s = &state.settings;
     if header("X-Sms-App-Key") != s.sms_app_key
-        || header("X-Sms-Signature") != signature(&s.sms_secret, &header("X-Sms-Timestamp"), &body)
+        || header("X-Sms-Signature") != courier_signature(&s.sms_secret, &header("X-Sms-Timestamp"), &body)
     {
         return HttpResponse::Unauthorized().json(json!({"code": "bad_signature"}));
     }
