@@ -225,11 +225,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
     let mock = mock_wechat::MockServer::start("127.0.0.1", 0, mock_wechat::MockSettings::default()).await?;
     let mut settings = Settings::load_from(&dir, Environment::Test)?;
-    settings.wechat.api_base_url = Some(mock.base_url());
-    settings.health_card.base_url = Some(mock.base_url());
-    settings.pay.base_url = Some(mock.base_url());
-    settings.courier.base_url = Some(mock.base_url());
-    settings.sms.base_url = Some(mock.base_url());
+    settings.use_platform_at(&mock.base_url());
     settings.server.workers = std::env::var("LOAD_SERVER_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(2);
     settings.database.max_connections = 30;
     settings.database.min_connections = 30;

@@ -10,7 +10,11 @@ use crate::persistence;
 use crate::startup::{Application, StartupError};
 
 #[derive(Parser)]
-#[command(name = "birthcert", about = "Online first issuance of the birth medical certificate, Pingyin county")]
+#[command(
+    name = "birthcert",
+    version,
+    about = "Online first issuance of the birth medical certificate, Pingyin county"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -99,15 +99,7 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
     settings.mock.enabled = false;
     settings.server.port = 0;
     settings.workers.outbox_poll_ms = 200;
-    for url in [
-        &mut settings.wechat.api_base_url,
-        &mut settings.health_card.base_url,
-        &mut settings.pay.base_url,
-        &mut settings.courier.base_url,
-        &mut settings.sms.base_url,
-    ] {
-        *url = Some(mock.base_url());
-    }
+    settings.use_platform_at(&mock.base_url());
     settings.blobs.dir = scratch.path().join("blobs");
     let demo_password = settings.seed.demo_password.expose_secret().to_string();
     let institution = settings.seed.demo_institution.clone();
@@ -378,6 +370,37 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
             .collect();
         println!("   [{}] {}", m["kind"].as_str().unwrap_or_default(), fields.join(" | "));
     }
+
+    println!("\n— what the province received —");
+    let mut reported = Vec::new();
+    for _ in 0..50 {
+        reported = w
+            .http
+            .get(format!("{}/_mock/province/reports", w.mock))
+            .send()
+            .await
+            .map_err(|e| DemoError::Step { step: "province reports", detail: e.to_string() })?
+            .json::<Vec<Value>>()
+            .await
+            .unwrap_or_default();
+        // The delivery record and the issued certificate.
+        if reported.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for r in &reported {
+        println!("   [{}] {} receipt {}", text(r, "kind"), text(r, "report_id"), text(r, "receipt"));
+    }
+    w.call(
+        "the officer sees the province's status",
+        w.http.get(w.url(&format!("/api/v1/officer/applications/{app_id}"))).bearer_auth(&officer),
+        |b| {
+            let p = &b["province_report"];
+            format!("{} at {}", text(p, "status"), text(p, "reported_at"))
+        },
+    )
+    .await?;
     handle.stop(true).await;
     Ok(())
 }

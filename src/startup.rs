@@ -140,6 +140,14 @@ impl Application {
             app_key: settings.sms.app_key.clone(),
             secret: settings.sms.secret.clone(),
         });
+        let province: Arc<dyn crate::clients::province::ProvinceGateway> =
+            Arc::new(crate::clients::province::HttpProvinceGateway {
+                http: crate::clients::http_client(outbound_timeout)
+                    .map_err(|e| StartupError::Setting { key: "province", reason: e.to_string() })?,
+                base_url: settings.base_url(OutsideSystem::Province),
+                app_key: settings.province.app_key.clone(),
+                secret: settings.province.secret.clone(),
+            });
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind { addr: addr.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
@@ -161,6 +169,7 @@ impl Application {
             health_cards,
             courier,
             sms,
+            province,
             print_font: Arc::new(PrintFont::new(settings.pdf.font_path.clone())),
             jwt: JwtKeys::new(&settings.jwt),
             settings: Arc::new(settings),
@@ -177,6 +186,9 @@ impl Application {
         let mut workers = Vec::new();
         if state.settings.workers.outbox {
             workers.push(("outbox", tokio::spawn(state.outbox_worker().run(stop_rx.clone()))));
+        }
+        if state.settings.workers.province_reports {
+            workers.push(("province reports", tokio::spawn(state.province_worker().run(stop_rx.clone()))));
         }
         if state.settings.workers.payment_calls {
             workers.push(("payment calls", tokio::spawn(state.payment_calls_worker().run(stop_rx.clone()))));

@@ -22,6 +22,7 @@ use crate::wechat::crypto::KeyRing;
 use crate::wechat::pay::PlatformKeys;
 use crate::workers::outbox::OutboxWorker;
 use crate::workers::payments::PaymentCallsWorker;
+use crate::workers::province::ProvinceReportWorker;
 
 /// Everything a handler may need, shared by all workers.
 pub struct AppState {
@@ -41,6 +42,7 @@ pub struct AppState {
     pub courier: Arc<dyn crate::clients::courier::Courier>,
     /// The last way to reach a family (the outbox's fallback).
     pub sms: Arc<dyn crate::clients::sms::SmsGateway>,
+    pub province: Arc<dyn crate::clients::province::ProvinceGateway>,
     pub print_font: Arc<PrintFont>,
     pub face: Arc<dyn FaceVerifier>,
     pub blobs: BlobStore,
@@ -61,6 +63,11 @@ impl AppState {
             self.cipher.clone(),
             self.settings.clone(),
         )
+    }
+
+    /// The worker that reports to the provincial system.
+    pub fn province_worker(&self) -> ProvinceReportWorker {
+        ProvinceReportWorker::new(self.db.clone(), self.province.clone(), self.cipher.clone(), self.settings.clone())
     }
 
     /// The worker that makes the platform calls payments owe (closing, refunding).

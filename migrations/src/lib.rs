@@ -14,6 +14,7 @@ mod m20261202_000008_officer_digest;
 mod m20261202_000009_seal;
 mod m20261202_000010_modification_due;
 mod m20261202_000011_consents;
+mod m20261202_000012_province_reports;
 
 pub use m20261126_000002_audit_head::GENESIS as AUDIT_GENESIS;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_seal::Migration),
             Box::new(m20261202_000010_modification_due::Migration),
             Box::new(m20261202_000011_consents::Migration),
+            Box::new(m20261202_000012_province_reports::Migration),
         ]
     }
 }

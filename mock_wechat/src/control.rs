@@ -1,5 +1,5 @@
 //! The mock's own control side: health, injected faults (any path, N times, an errcode, a
-//! 500 or a hang) and counters for tests.
+//! 500, a 400 or a hang) and counters for tests.
 
 use std::time::Duration;
 
@@ -33,6 +33,8 @@ pub(crate) async fn injected_fault(state: &State, path: &str) -> Option<HttpResp
     };
     match fault.mode.as_str() {
         "http_500" => Some(HttpResponse::InternalServerError().body("mock fault")),
+        // The system read the request and refuses it as invalid.
+        "http_400" => Some(HttpResponse::BadRequest().json(json!({"code": "invalid", "message": "injected by mock"}))),
         "timeout" => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             Some(HttpResponse::GatewayTimeout().finish())
@@ -73,8 +75,8 @@ fn one() -> u32 {
 
 #[post("/_mock/faults")]
 pub(crate) async fn add_fault(state: State, body: web::Json<NewFault>) -> HttpResponse {
-    if !matches!(body.mode.as_str(), "errcode" | "http_500" | "timeout") {
-        return HttpResponse::BadRequest().json(json!({"error": "mode is errcode, http_500 or timeout"}));
+    if !matches!(body.mode.as_str(), "errcode" | "http_500" | "http_400" | "timeout") {
+        return HttpResponse::BadRequest().json(json!({"error": "mode is errcode, http_500, http_400 or timeout"}));
     }
     state.faults().faults.push(Fault {
         path: body.path.clone(),

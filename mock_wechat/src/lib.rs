@@ -17,6 +17,7 @@ mod face;
 mod health_card;
 mod pay;
 mod platform;
+mod province;
 mod sms;
 mod wxcrypto;
 
@@ -65,6 +66,9 @@ pub struct MockSettings {
     /// The SMS gateway's app key and HMAC secret.
     pub sms_app_key: String,
     pub sms_secret: String,
+    /// The provincial birth-certificate system's app key and HMAC secret.
+    pub province_app_key: String,
+    pub province_secret: String,
 }
 
 impl Default for MockSettings {
@@ -92,6 +96,8 @@ impl Default for MockSettings {
             courier_secret: "dev-courier-secret".into(),
             sms_app_key: "birthcert-pingyin".into(),
             sms_secret: "dev-sms-secret".into(),
+            province_app_key: "birthcert-pingyin".into(),
+            province_secret: "dev-province-secret".into(),
         }
     }
 }
@@ -113,6 +119,8 @@ impl MockSettings {
             ("COURIER_SECRET", &mut s.courier_secret),
             ("SMS_APP_KEY", &mut s.sms_app_key),
             ("SMS_SECRET", &mut s.sms_secret),
+            ("PROVINCE_APP_KEY", &mut s.province_app_key),
+            ("PROVINCE_SECRET", &mut s.province_secret),
         ] {
             if let Some(v) = var(name) {
                 *field = v;
@@ -143,6 +151,7 @@ pub(crate) struct MockState {
     pay: Mutex<pay::Pay>,
     courier: Mutex<courier::Courier>,
     sms: Mutex<sms::Sms>,
+    province: Mutex<province::Province>,
     faults: Mutex<control::Faults>,
 }
 
@@ -169,6 +178,9 @@ impl MockState {
     }
     fn sms(&self) -> MutexGuard<'_, sms::Sms> {
         lock(&self.sms)
+    }
+    fn province(&self) -> MutexGuard<'_, province::Province> {
+        lock(&self.province)
     }
     fn faults(&self) -> MutexGuard<'_, control::Faults> {
         lock(&self.faults)
@@ -217,12 +229,15 @@ impl MockServer {
             pay: Mutex::default(),
             courier: Mutex::default(),
             sms: Mutex::default(),
+            province: Mutex::default(),
             faults: Mutex::default(),
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                // WeChat reads a JSON body whatever its Content-Type (wechatpy sends none).
+                .app_data(web::JsonConfig::default().content_type_required(false).limit(1 << 20))
                 .configure(control::routes)
                 .configure(platform::routes)
                 .configure(face::routes)
@@ -230,6 +245,7 @@ impl MockServer {
                 .configure(pay::routes)
                 .configure(courier::routes)
                 .configure(sms::routes)
+                .configure(province::routes)
         })
         .workers(2)
         .disable_signals()

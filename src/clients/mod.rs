@@ -6,6 +6,7 @@ pub mod courier;
 pub mod face;
 pub mod health_card;
 pub mod pay;
+pub mod province;
 pub mod sms;
 pub mod wechat;
 

@@ -70,6 +70,7 @@ pub struct Settings {
     pub courier: CourierSettings,
     pub pay: PaySettings,
     pub sms: SmsSettings,
+    pub province: ProvinceSettings,
     pub pdf: PdfSettings,
     #[serde(skip, default = "default_env")]
     pub environment: Environment,
@@ -315,6 +316,15 @@ pub struct SmsSettings {
     pub sign_name: String,
 }
 
+/// The provincial birth-certificate system (`workers::province`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProvinceSettings {
+    /// Absent + mock.enabled = the in-process mock.
+    pub base_url: Option<String>,
+    pub app_key: String,
+    pub secret: SecretString,
+}
+
 /// WeChat Pay v3 (the courier fee).
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaySettings {
@@ -360,6 +370,9 @@ pub struct WorkerSettings {
     pub payment_calls: bool,
     /// Attempts before a close or refund is left for a person (logged as an error).
     pub payment_calls_max_attempts: i32,
+    /// Run the provincial reporting worker (tests turn it off and drain by hand). It polls
+    /// every `outbox_poll_ms`, backs off like the outbox and never gives up: a report is owed.
+    pub province_reports: bool,
     /// Run the review-deadline watcher.
     pub deadline_watcher: bool,
     pub deadline_watch_secs: u64,
@@ -398,6 +411,7 @@ pub enum OutsideSystem {
     Courier,
     Pay,
     Sms,
+    Province,
 }
 
 impl Settings {
@@ -461,8 +475,21 @@ impl Settings {
         }
     }
 
-    /// Where an outside system lives: its configured URL (without a trailing slash), else the
-    /// in-process mock, which plays every one of them.
+    /// Points every outside system at one platform (a mock started elsewhere: the tests, the
+    /// demo, the load programs).
+    pub fn use_platform_at(&mut self, url: &str) {
+        for base_url in [
+            &mut self.wechat.api_base_url,
+            &mut self.health_card.base_url,
+            &mut self.pay.base_url,
+            &mut self.courier.base_url,
+            &mut self.sms.base_url,
+            &mut self.province.base_url,
+        ] {
+            *base_url = Some(url.to_string());
+        }
+    }
+
     /// This service's address as the public reaches it.
     pub fn public_url(&self) -> String {
         match &self.server.public_url {
@@ -471,6 +498,8 @@ impl Settings {
         }
     }
 
+    /// Where an outside system lives: its configured URL (without a trailing slash), else the
+    /// in-process mock, which plays every one of them.
     pub fn base_url(&self, system: OutsideSystem) -> String {
         let configured = match system {
             OutsideSystem::Wechat => &self.wechat.api_base_url,
@@ -478,6 +507,7 @@ impl Settings {
             OutsideSystem::Courier => &self.courier.base_url,
             OutsideSystem::Pay => &self.pay.base_url,
             OutsideSystem::Sms => &self.sms.base_url,
+            OutsideSystem::Province => &self.province.base_url,
         };
         match configured {
             Some(url) => url.trim_end_matches('/').to_string(),

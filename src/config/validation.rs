@@ -28,7 +28,7 @@ pub(super) const DEVELOPMENT_KEY_FILES: [&str; 3] = [
 impl Settings {
     /// Refuses settings the service cannot run with; the error names the key in one line.
     /// The secrets that have a development value in `config/default.toml`, by key.
-    pub(super) fn shippable_secrets(&self) -> [(&'static str, &SecretString); 12] {
+    pub(super) fn shippable_secrets(&self) -> [(&'static str, &SecretString); 13] {
         [
             ("jwt.secret", &self.jwt.secret),
             ("crypto.data_key", &self.crypto.data_key),
@@ -41,6 +41,7 @@ impl Settings {
             ("pay.api_v3_key", &self.pay.api_v3_key),
             ("courier.secret", &self.courier.secret),
             ("sms.secret", &self.sms.secret),
+            ("province.secret", &self.province.secret),
             ("seed.demo_password", &self.seed.demo_password),
         ]
     }
@@ -81,7 +82,7 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let required: [(&'static str, &SecretString); 11] = [
+        let required: [(&'static str, &SecretString); 12] = [
             ("database.url", &self.database.url),
             ("jwt.secret", &self.jwt.secret),
             ("crypto.data_key", &self.crypto.data_key),
@@ -93,6 +94,7 @@ impl Settings {
             ("pay.api_v3_key", &self.pay.api_v3_key),
             ("courier.secret", &self.courier.secret),
             ("sms.secret", &self.sms.secret),
+            ("province.secret", &self.province.secret),
         ];
         for (key, value) in required {
             if value.expose_secret().trim().is_empty() {

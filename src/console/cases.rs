@@ -256,6 +256,7 @@ struct CasePage {
     address: String,
     shipment: String,
     certificates: Vec<CertificateView>,
+    province: Vec<ProvinceRow>,
     timeline: Vec<(String, String, String)>,
     can_approve: bool,
     can_return: bool,
@@ -264,6 +265,35 @@ struct CasePage {
     can_print: bool,
     return_reasons_offered: Vec<(&'static str, &'static str)>,
     redo_kinds: Vec<(&'static str, &'static str)>,
+}
+
+/// One report to the provincial system, as the officer reads it.
+pub struct ProvinceRow {
+    what: String,
+    status: &'static str,
+    reported_at: String,
+    note: String,
+}
+
+fn province_rows(case: &Value) -> Vec<ProvinceRow> {
+    let reports = case["province_report"]["reports"].as_array().into_iter().flatten();
+    reports
+        .map(|r| ProvinceRow {
+            what: match text(r, &["kind"]).as_str() {
+                "delivery" => "分娩记录".to_string(),
+                "issuance" => format!("签发 {}", text(r, &["subject"])),
+                "void" => format!("作废 {}", text(r, &["subject"])),
+                other => other.to_string(),
+            },
+            status: match text(r, &["status"]).as_str() {
+                "reported" => "已上报",
+                "rejected" => "被省平台退回，请联系管理员",
+                _ => "待上报",
+            },
+            reported_at: when(r, &["reported_at"]),
+            note: text(r, &["last_error"]),
+        })
+        .collect()
 }
 
 /// Text at a JSON path of the case, or "" (a field a case does not have yet).
@@ -416,6 +446,7 @@ async fn case_page(state: &AppState, who: &Officer, id: &str, shown: Shown) -> P
                 sealed_at: when(c, &["sealed_at"]),
             })
             .collect(),
+        province: province_rows(&case),
         timeline: case["timeline"]
             .as_array()
             .into_iter()

@@ -125,6 +125,11 @@ pub enum Effect {
     StartReviewClock,
     /// Consume a blank number, record the certificate and write both registers.
     IssueCertificate,
+    /// Queue the provincial report of the number just issued.
+    ReportIssuance,
+    /// Queue the provincial report that the case's certificate is void (voided, or lost,
+    /// damaged or destroyed in transit).
+    ReportVoid,
     /// Freeze the registration form with its digest and the newborn's name (confirmation).
     FreezeForm,
     /// Keep the eligibility verdict's reasons (empty when eligible).
@@ -194,17 +199,17 @@ pub fn transition(from: S, command: Command) -> Result<Transition, WrongState> {
         }
         (S::Submitted, C::Return) => to(S::Returned, &[RecordReturn, Notify(N::Returned)]),
         (S::Submitted, C::Approve) | (S::LostInTransit, C::Approve) => {
-            to(S::Issued, &[IssueCertificate, Notify(N::Issued)])
+            to(S::Issued, &[IssueCertificate, ReportIssuance, Notify(N::Issued)])
         }
         // The family hears why before they hear the new number. Before delivery too: a misprint
         // or wrong data found while the certificate waits or travels voids it; a shipped one is
         // posted again once reissued.
         (S::Delivered | S::Issued | S::Shipped, C::VoidAndReissue) => {
-            to(S::Issued, &[Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)])
+            to(S::Issued, &[Notify(N::Reissuing), ReportVoid, IssueCertificate, ReportIssuance, Notify(N::Issued)])
         }
         (S::Issued, C::Ship) => to(S::Shipped, &[Notify(N::Shipped)]),
         (S::Shipped, C::Deliver) => to(S::Delivered, &[Notify(N::Delivered)]),
-        (S::Shipped, C::ReportLost) => to(S::LostInTransit, &[Notify(N::Reissuing)]),
+        (S::Shipped, C::ReportLost) => to(S::LostInTransit, &[ReportVoid, Notify(N::Reissuing)]),
         (f, C::Withdraw) if WITHDRAWABLE.contains(&f) => to(S::Withdrawn, &[]),
         // Paid, so the fee goes back; the family is told where and when to go.
         (S::Submitted | S::Returned, C::Refer) => to(S::Referred, &[RefundPayment, Notify(N::Referred)]),
@@ -243,7 +248,7 @@ mod tests {
             t.push((s, C::Withdraw, S::Withdrawn, effects));
         }
         let submitted = vec![StartReviewClock, Notify(N::Submitted)];
-        let issued = vec![IssueCertificate, Notify(N::Issued)];
+        let issued = vec![IssueCertificate, ReportIssuance, Notify(N::Issued)];
         t.extend([
             (S::ParentsEntered, C::ExhaustFaceAttempts, S::Ineligible, vec![RecordEligibility]),
             (S::ParentsEntered, C::CompleteIdentity, S::IdentityVerified, vec![]),
@@ -274,13 +279,23 @@ mod tests {
                 S::Delivered,
                 C::VoidAndReissue,
                 S::Issued,
-                vec![Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)],
+                vec![Notify(N::Reissuing), ReportVoid, IssueCertificate, ReportIssuance, Notify(N::Issued)],
             ),
-            (S::Issued, C::VoidAndReissue, S::Issued, vec![Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)]),
-            (S::Shipped, C::VoidAndReissue, S::Issued, vec![Notify(N::Reissuing), IssueCertificate, Notify(N::Issued)]),
+            (
+                S::Issued,
+                C::VoidAndReissue,
+                S::Issued,
+                vec![Notify(N::Reissuing), ReportVoid, IssueCertificate, ReportIssuance, Notify(N::Issued)],
+            ),
+            (
+                S::Shipped,
+                C::VoidAndReissue,
+                S::Issued,
+                vec![Notify(N::Reissuing), ReportVoid, IssueCertificate, ReportIssuance, Notify(N::Issued)],
+            ),
             (S::Issued, C::Ship, S::Shipped, vec![Notify(N::Shipped)]),
             (S::Shipped, C::Deliver, S::Delivered, vec![Notify(N::Delivered)]),
-            (S::Shipped, C::ReportLost, S::LostInTransit, vec![Notify(N::Reissuing)]),
+            (S::Shipped, C::ReportLost, S::LostInTransit, vec![ReportVoid, Notify(N::Reissuing)]),
             (S::Submitted, C::Refer, S::Referred, vec![RefundPayment, Notify(N::Referred)]),
             (S::Returned, C::Refer, S::Referred, vec![RefundPayment, Notify(N::Referred)]),
         ]);

@@ -55,7 +55,9 @@ impl LifeCycle for StockState {
     fn sources(self) -> &'static [StockState] {
         match self {
             StockState::Blank => &[],
-            StockState::Issued | StockState::Waste => &[StockState::Blank],
+            StockState::Issued => &[StockState::Blank],
+            // Written off unused, or printed and voided for the issuer's error (废证).
+            StockState::Waste => &[StockState::Blank, StockState::Issued],
         }
     }
 }
@@ -85,7 +87,7 @@ mod tests {
     #[test]
     fn stock_numbers_are_used_once() {
         use StockState as S;
-        assert_moves(&[(S::Blank, S::Issued), (S::Blank, S::Waste)]);
+        assert_moves(&[(S::Blank, S::Issued), (S::Blank, S::Waste), (S::Issued, S::Waste)]);
     }
 
     #[test]

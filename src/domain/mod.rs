@@ -20,6 +20,7 @@ pub mod names;
 pub mod notification;
 pub mod paging;
 pub mod payment;
+pub mod province;
 pub mod region;
 pub mod registration_form;
 pub mod resident_id;

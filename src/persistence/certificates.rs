@@ -125,6 +125,19 @@ pub async fn consume_blank(
     Ok(r.rows_affected == 1)
 }
 
+/// A printed number voided for the issuer's error becomes waste (废证) in the stock, with why;
+/// false when the number was not an issued one.
+pub async fn waste_issued(db: &impl ConnectionTrait, number: &str, reason: &str) -> Result<bool, PersistenceError> {
+    let r = certificate_stock::Entity::update_many()
+        .col_expr(certificate_stock::Column::State, Expr::value(StockState::Waste.as_str()))
+        .col_expr(certificate_stock::Column::WasteReason, Expr::value(reason))
+        .filter(certificate_stock::Column::Number.eq(number))
+        .filter(certificate_stock::Column::State.eq(StockState::Issued.as_str()))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Certificate {
     pub id: String,

@@ -17,6 +17,7 @@ pub mod modifications;
 pub mod outbox;
 pub mod parents;
 pub mod payments;
+pub mod province;
 pub mod registers;
 pub mod retention;
 pub mod rotation;

@@ -77,11 +77,6 @@ pub async fn enqueue(
     Ok(())
 }
 
-#[derive(FromQueryResult)]
-struct Claimed {
-    seq: i32,
-}
-
 /// Takes up to `limit` due rows for `lease`; another worker will not see them until the lease
 /// ends (so a crashed worker's rows come back by themselves).
 pub async fn claim_due(
@@ -89,13 +84,41 @@ pub async fn claim_due(
     limit: u64,
     lease: Duration,
 ) -> Result<Vec<OutboxRow>, PersistenceError> {
+    let seqs = claim_leased(db, "notification_outbox", limit, lease).await?;
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    notification::Entity::find()
+        .filter(notification::Column::Seq.is_in(seqs))
+        .order_by_asc(notification::Column::Seq)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_row)
+        .collect()
+}
+
+#[derive(FromQueryResult)]
+struct Claimed {
+    seq: i32,
+}
+
+/// Leases up to `limit` due rows of a queue table (`seq`, `state`, `next_attempt_at`,
+/// `locked_until`) → their `seq`s. `FOR UPDATE SKIP LOCKED` on PostgreSQL lets workers of
+/// several instances take disjoint rows; SQLite's `UPDATE` takes the write lock up front.
+pub(super) async fn claim_leased(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    limit: u64,
+    lease: Duration,
+) -> Result<Vec<i32>, PersistenceError> {
     let now = Utc::now();
     let backend = db.get_database_backend();
     let lock = if backend == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
     let [p1, p2, p3, p4] = super::placeholders(db);
     let sql = format!(
-        "UPDATE notification_outbox SET locked_until = {p1} \
-         WHERE seq IN (SELECT seq FROM notification_outbox \
+        "UPDATE {table} SET locked_until = {p1} \
+         WHERE seq IN (SELECT seq FROM {table} \
                        WHERE state = 'pending' AND next_attempt_at <= {p2} \
                          AND (locked_until IS NULL OR locked_until <= {p3}) \
                        ORDER BY seq LIMIT {p4} {lock}) \
@@ -109,18 +132,7 @@ pub async fn claim_due(
     ))
     .all(db)
     .await?;
-    let seqs: Vec<i32> = claimed.into_iter().map(|c| c.seq).collect();
-    if seqs.is_empty() {
-        return Ok(Vec::new());
-    }
-    notification::Entity::find()
-        .filter(notification::Column::Seq.is_in(seqs))
-        .order_by_asc(notification::Column::Seq)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(to_row)
-        .collect()
+    Ok(claimed.into_iter().map(|c| c.seq).collect())
 }
 
 fn to_row(m: notification::Model) -> Result<OutboxRow, PersistenceError> {

@@ -69,6 +69,18 @@ pub async fn write_registers(
     Ok(())
 }
 
+/// The first-issuance register's entry of one number.
+pub async fn first_issuance_of(
+    db: &impl ConnectionTrait,
+    number: &str,
+) -> Result<Option<FirstIssuanceEntry>, PersistenceError> {
+    Ok(first_issuance_register::Entity::find()
+        .filter(first_issuance_register::Column::CertificateNumber.eq(number))
+        .one(db)
+        .await?
+        .map(FirstIssuanceEntry::from))
+}
+
 /// Where the previous page of a register ended: keyset pagination keeps every page an index
 /// range scan, however deep the export goes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,8 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::application::DOCUMENT_KINDS;
-use crate::domain::working_days::to_china;
 use crate::routes::error::ApiError;
 use crate::routes::extract::Applicant;
 use crate::routes::idempotency;
@@ -251,52 +249,6 @@ pub async fn face_result(
     Ok(HttpResponse::Ok().json(FaceResultAnswer { verified }))
 }
 
-/// The multipart part named `file`, as a stream. The `Multipart` is returned too: the field
-/// can only be read while it is alive.
-pub(crate) async fn file_part(
-    req: &actix_web::HttpRequest,
-    payload: web::Payload,
-) -> Result<(actix_multipart::Multipart, actix_multipart::Field), ApiError> {
-    use futures_util::StreamExt;
-    let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
-    while let Some(field) = multipart.next().await {
-        let field = field.map_err(|e| match e {
-            actix_multipart::MultipartError::ContentTypeMissing
-            | actix_multipart::MultipartError::ContentTypeParse
-            | actix_multipart::MultipartError::ContentTypeIncompatible => {
-                ApiError::UnsupportedMediaType("send the image as multipart/form-data with a part named file".into())
-            }
-            other => ApiError::bad_request("invalid_multipart", other.to_string()),
-        })?;
-        if field.name() == Some("file") {
-            return Ok((multipart, field));
-        }
-    }
-    Err(ApiError::bad_request("file_missing", "a multipart part named file is required"))
-}
-
-/// Every image upload: the state allows it (checked before the body is read, so a refused
-/// upload stores nothing), then the `file` part is streamed to the blob store.
-async fn receive_image(
-    state: &AppState,
-    user_id: &str,
-    application_id: &str,
-    upload: documents::Upload,
-    req: &actix_web::HttpRequest,
-    payload: web::Payload,
-) -> Result<crate::blobs::StoredBlob, ApiError> {
-    documents::check_upload_allowed(&state.db, user_id, application_id, upload).await?;
-    let (_multipart, field) = file_part(req, payload).await?;
-    documents::store_upload(&state.blobs, upload, field).await
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct DocumentAnswer {
-    pub kind: String,
-    pub sha256: String,
-    pub size: u64,
-}
-
 /// The consent texts in force (face recognition, the privacy notice), with their versions.
 #[utoipa::path(tag = "applicant", responses((status = 200, body = [crate::services::applicant::consent::ConsentTextView])))]
 #[get("/api/v1/consents/current")]
@@ -323,45 +275,6 @@ pub async fn give_consent(
 ) -> Result<HttpResponse, ApiError> {
     let given = crate::services::applicant::consent::give(&state.db, who.id(), &body.kind, &body.version).await?;
     Ok(HttpResponse::Created().json(given))
-}
-
-#[utoipa::path(tag = "applicant", security(("bearer" = [])),
-    responses((status = 201, body = DocumentAnswer), (status = 404), (status = 409), (status = 413), (status = 415)))]
-#[put("/api/v1/applications/{id}/documents/{kind}")]
-pub async fn put_document(
-    state: web::Data<AppState>,
-    who: Applicant,
-    path: web::Path<(String, String)>,
-    req: actix_web::HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let (id, kind) = path.into_inner();
-    // Refuse before reading the upload when the application, its state or the kind is wrong.
-    if !DOCUMENT_KINDS.contains(&kind.as_str()) {
-        return Err(ApiError::NotFound("document kind"));
-    }
-    let blob = receive_image(&state, who.id(), &id, documents::Upload::Document, &req, payload).await?;
-    documents::put_document(&state.db, who.id(), &id, &kind, &blob).await?;
-    Ok(HttpResponse::Created().json(DocumentAnswer { kind, sha256: blob.sha256, size: blob.size }))
-}
-
-#[utoipa::path(tag = "applicant", security(("bearer" = [])),
-    responses((status = 201, body = DocumentAnswer), (status = 404), (status = 409), (status = 413), (status = 415)))]
-#[put("/api/v1/applications/{id}/identity/father/handheld-photo")]
-pub async fn put_handheld_photo(
-    state: web::Data<AppState>,
-    who: Applicant,
-    id: web::Path<String>,
-    req: actix_web::HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let blob = receive_image(&state, who.id(), &id, documents::Upload::HandheldPhoto, &req, payload).await?;
-    identity::handheld_photo(&state.db, who.id(), &id, &blob).await?;
-    Ok(HttpResponse::Created().json(DocumentAnswer {
-        kind: "father_handheld_photo".into(),
-        sha256: blob.sha256,
-        size: blob.size,
-    }))
 }
 
 // ---- registration form, confirmation, signature, address --------------------------------
@@ -416,24 +329,6 @@ pub async fn confirm(
 ) -> Result<HttpResponse, ApiError> {
     let digest = form::confirm(&state.db, &state.cipher, who.id(), &id, &body.newborn_name).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"form_digest": digest})))
-}
-
-#[utoipa::path(tag = "applicant", security(("bearer" = [])),
-    responses((status = 200, description = "{signed_at, form_digest}"), (status = 404), (status = 409), (status = 413), (status = 415)))]
-#[put("/api/v1/applications/{id}/signature")]
-pub async fn sign(
-    state: web::Data<AppState>,
-    who: Applicant,
-    id: web::Path<String>,
-    req: actix_web::HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let blob = receive_image(&state, who.id(), &id, documents::Upload::Signature, &req, payload).await?;
-    if blob.image_type != crate::blobs::ImageType::Png {
-        return Err(ApiError::UnsupportedMediaType("the signature must be a PNG".into()));
-    }
-    let (signed_at, form_digest) = form::sign(&state.db, who.id(), &id, &blob).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"signed_at": to_china(signed_at), "form_digest": form_digest})))
 }
 
 #[utoipa::path(tag = "applicant", request_body = form::AddressInput, security(("bearer" = [])),

@@ -12,6 +12,7 @@ pub mod officer;
 pub mod ops;
 pub mod payments;
 pub mod sessions;
+pub mod uploads;
 pub mod verify;
 pub mod wechat_callback;
 
@@ -59,12 +60,15 @@ endpoints!(
     applicant::give_consent,
     applicant::start_face_session,
     applicant::face_result,
-    applicant::put_document,
-    applicant::put_handheld_photo,
+    uploads::put_document,
+    uploads::post_document,
+    uploads::put_handheld_photo,
+    uploads::post_handheld_photo,
     applicant::registration_form,
     applicant::request_modification,
     applicant::confirm,
-    applicant::sign,
+    uploads::put_signature,
+    uploads::post_signature,
     applicant::set_address,
     applicant::record_subscriptions,
     payments::create_payment,
@@ -80,7 +84,8 @@ endpoints!(
     officer::return_application,
     officer::refer,
     officer::archive,
-    officer::put_loss_certificate,
+    uploads::put_loss_certificate,
+    uploads::post_loss_certificate,
     officer::approve,
     officer::ship,
     officer::registration_form_pdf,

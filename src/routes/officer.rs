@@ -1,7 +1,7 @@
 //! The issuing officer's endpoints, always inside the officer's own institution; stock changes
 //! need the admin role. Reads of personal data are audited by the service calls.
 
-use actix_web::{get, post, put, web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use futures_util::stream;
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ use crate::services::issuing::stats::{self as institution_stats, Stats};
 use crate::services::issuing::{certificates, printing, registers, stock};
 use crate::state::AppState;
 
-fn actor(o: &Officer) -> Actor {
+pub(crate) fn actor(o: &Officer) -> Actor {
     Actor::officer(o.id())
 }
 
@@ -116,31 +116,6 @@ pub async fn return_application(
     )
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"id": app.id, "state": app.state.as_str()})))
-}
-
-/// The courier's loss certificate (for a parcel lost, damaged or destroyed), as an image kept
-/// with the case (`documents/loss_certificate`). Multipart, one `file` part, JPEG or PNG.
-#[utoipa::path(tag = "officer", security(("bearer" = [])),
-    responses((status = 201, body = crate::routes::applicant::DocumentAnswer), (status = 404), (status = 409, description = "no_loss: no parcel of the case was lost"), (status = 413), (status = 415)))]
-#[put("/api/v1/officer/applications/{id}/documents/loss_certificate")]
-pub async fn put_loss_certificate(
-    state: web::Data<AppState>,
-    who: Officer,
-    id: web::Path<String>,
-    req: actix_web::HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    // Refused before the upload is read when there is no loss to document.
-    review::loss_to_document(&state.db, who.institution(), &id).await?;
-    let (_multipart, field) = crate::routes::applicant::file_part(&req, payload).await?;
-    let upload = crate::services::applicant::documents::Upload::Document;
-    let blob = crate::services::applicant::documents::store_upload(&state.blobs, upload, field).await?;
-    review::put_loss_certificate(&state.db, &actor(&who), who.institution(), &id, &blob).await?;
-    Ok(HttpResponse::Created().json(crate::routes::applicant::DocumentAnswer {
-        kind: review::LOSS_CERTIFICATE.into(),
-        sha256: blob.sha256,
-        size: blob.size,
-    }))
 }
 
 /// The case's archive: registration form, ID images, each certificate with its stub, the

@@ -15,10 +15,11 @@ use super::ServiceError;
 use crate::domain::application::{transition, Command, Effect, Transition};
 use crate::domain::masking::short_reference;
 use crate::domain::notification::{Notification, NotificationEvent};
+use crate::domain::province::ReportKind;
 use crate::domain::Calendar;
 use crate::persistence::applications::{self, Application};
 use crate::persistence::audit::Actor;
-use crate::persistence::{institutions, outbox, payments, Db, Txn};
+use crate::persistence::{institutions, outbox, payments, province, Db, Txn};
 
 /// A command with what its effects need. Each effect names the facts it reads; a fact an effect
 /// needs and the caller did not give is a programming error (500), caught by the API tests.
@@ -42,6 +43,8 @@ pub struct Facts {
     pub parcel: Option<Parcel>,
     /// The "reissuing" message: why a new certificate is coming.
     pub reissue_reason: Option<String>,
+    /// `ReportVoid`: the number that can no longer be valid.
+    pub voided: Option<String>,
     /// `CloseOrder`: whether the platform has closed the order already.
     pub order_at_platform: Option<OrderAtPlatform>,
     /// The "referred" message: why, and where and when to go.
@@ -172,6 +175,14 @@ pub async fn apply(
             Effect::IssueCertificate => {
                 let request = facts.issue.as_ref().ok_or_else(|| missing("the number to issue"))?;
                 certificate_number = Some(certificates::issue(txn, actor, app, request).await?);
+            }
+            Effect::ReportIssuance => {
+                let number = certificate_number.as_deref().ok_or_else(|| missing("an issued number"))?;
+                province::enqueue(txn, ReportKind::Issuance, number, Some(&app.id), &app.institution_code).await?;
+            }
+            Effect::ReportVoid => {
+                let number = facts.voided.as_deref().ok_or_else(|| missing("the voided number"))?;
+                province::enqueue(txn, ReportKind::Void, number, Some(&app.id), &app.institution_code).await?;
             }
             Effect::Notify(event) => {
                 let reference = reference.clone();

@@ -3,6 +3,7 @@
 pub mod deadlines;
 pub mod outbox;
 pub mod payments;
+pub mod province;
 
 use std::future::Future;
 

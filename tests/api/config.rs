@@ -153,6 +153,7 @@ fn production_env() -> Vec<(&'static str, &'static str)> {
         ("BIRTHCERT__PAY__API_V3_KEY", "real-apiv3-key-0123456789abcdefg"),
         ("BIRTHCERT__COURIER__SECRET", "real-courier-secret"),
         ("BIRTHCERT__SMS__SECRET", "real-sms-secret"),
+        ("BIRTHCERT__PROVINCE__SECRET", "real-province-secret"),
         ("BIRTHCERT__SEED__DEMO_PASSWORD", "not-used-in-production"),
     ]
 }
@@ -191,4 +192,11 @@ fn production_refuses_development_secrets_and_keys_naming_each() {
         assert!(stderr.contains(named) && stderr.contains("development"), "{key}: {stderr}");
         assert!(!stderr.contains(dev), "the refused value itself is not printed: {stderr}");
     }
+}
+
+#[test]
+fn the_binary_names_its_version() {
+    let out = Command::new(env!("CARGO_BIN_EXE_birthcert")).arg("--version").output().expect("binary runs");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("birthcert {}", env!("CARGO_PKG_VERSION")));
 }

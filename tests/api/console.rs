@@ -11,7 +11,7 @@ async fn officer(app: &TestApp, username: &str) {
     app.officer_with_password("PY-RMYY", username, PASSWORD, false).await.expect("officer");
 }
 
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
     app.client
         .post(app.url("/console/login"))
         .form(&[("username", username), ("password", password)])
@@ -21,7 +21,7 @@ async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Resp
 }
 
 /// The session cookie's `name=value`, after checking how it is set.
-fn session_cookie(res: &reqwest::Response) -> String {
+pub(crate) fn session_cookie(res: &reqwest::Response) -> String {
     let set = res.headers()[SET_COOKIE].to_str().expect("ascii").to_string();
     for flag in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
         assert!(set.contains(flag), "{flag} in {set}");

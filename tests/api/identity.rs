@@ -321,3 +321,37 @@ async fn face_verification_waits_for_both_consents_to_the_texts_in_force() {
     let audit = birthcert::persistence::audit::entries_about(&app.state.db, "user", &user).await.expect("audit");
     assert_eq!(audit.iter().filter(|e| e.action == "consent.given").count(), 3);
 }
+
+/// `wx.uploadFile` can only POST: every upload path takes POST with the same `file` part and
+/// the same checks as its PUT.
+#[tokio::test]
+async fn every_upload_also_takes_post_as_wx_upload_file_sends_it() {
+    let app = spawn_app().await;
+    let post = reqwest::Method::POST;
+    let (token, app_id) = app.application_with_parents().await;
+    let base = format!("/api/v1/applications/{app_id}");
+    app.face(&token, &app_id, "mother").await;
+    let handheld = format!("{base}/identity/father/handheld-photo");
+    let (status, body) = app.upload_by(post.clone(), &token, &handheld, b"GIF89a".to_vec(), "x.gif").await;
+    assert_eq!(status, 415, "the same checks as the PUT: {body}");
+    let (status, body) = app.upload_by(post.clone(), &token, &handheld, photo(600, 800), "me.jpg").await;
+    assert_eq!((status, body["kind"].as_str()), (201, Some("father_handheld_photo")), "{body}");
+    for kind in ["mother_id_front", "mother_id_back", "father_id_front", "father_id_back"] {
+        let (status, body) =
+            app.upload_by(post.clone(), &token, &format!("{base}/documents/{kind}"), png(), "x.png").await;
+        assert_eq!((status, body["kind"].as_str()), (201, Some(kind)), "{body}");
+    }
+    assert_eq!(app.state_of(&token, &app_id).await, "documents_uploaded");
+    let (status, _) =
+        app.send(post.clone(), &format!("{base}/confirmation"), &token, Some(json!({"newborn_name": "张小满"}))).await;
+    assert_eq!(status, 200);
+    let (status, body) =
+        app.upload_by(post.clone(), &token, &format!("{base}/signature"), crate::helpers::signature(), "s.png").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["form_digest"].is_string() && body["signed_at"].is_string(), "{body}");
+    assert_eq!(app.state_of(&token, &app_id).await, "signed");
+    // Another family's case is not found by POST either.
+    let (other, _) = app.parent_with_card("王丽", &crate::helpers::id("37012419960101002")).await;
+    let (status, _) = app.upload_by(post, &other, &format!("{base}/documents/mother_id_front"), png(), "x.png").await;
+    assert_eq!(status, 404);
+}

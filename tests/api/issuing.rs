@@ -1168,6 +1168,11 @@ async fn a_misprint_is_voided_before_it_leaves_or_on_its_way_and_a_new_number_is
     let states: Vec<_> = detail["certificates"].as_array().expect("list").iter().map(|c| c["state"].clone()).collect();
     assert_eq!(states, [json!("voided"), json!("voided"), json!("voided"), json!("issued")]);
     assert_eq!(detail["certificates"][0]["void_reason"], "套打错位");
+    // Each voided paper is waste (废证) in the stock, with its reason; the one in force is issued.
+    let stock = |n: &'static str| birthcert::persistence::certificates::stock_entry(&app.state.db, n);
+    let voided = stock("R370000520").await.expect("read").expect("in stock");
+    assert_eq!((voided.state.as_str(), voided.waste_reason.as_deref()), ("waste", Some("作废：套打错位")));
+    assert_eq!(stock("R370000523").await.expect("read").expect("in stock").state.as_str(), "issued");
 }
 
 #[tokio::test]
@@ -1197,7 +1202,8 @@ async fn a_parcel_damaged_or_destroyed_is_reissued_like_a_lost_one_with_its_loss
     assert_eq!(status, 415);
     let (status, _) = app.upload(&app.officer_token("PY-ZYY"), &loss_doc, jpeg(), "loss.jpg").await;
     assert_eq!(status, 404);
-    let (status, body) = app.upload(&officer, &loss_doc, jpeg(), "loss.jpg").await;
+    // By POST, as by PUT.
+    let (status, body) = app.upload_by(POST, &officer, &loss_doc, jpeg(), "loss.jpg").await;
     assert_eq!((status, body["kind"].as_str()), (201, Some("loss_certificate")), "{body}");
     let res = app.client.get(app.url(&loss_doc)).bearer_auth(&officer).send().await.expect("sent");
     assert_eq!(res.status(), 200);

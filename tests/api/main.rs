@@ -20,6 +20,7 @@ mod login;
 mod mock_platform;
 mod outbox;
 mod payment;
+mod province;
 mod query_limits;
 mod referral;
 mod retention;

@@ -143,3 +143,41 @@ async fn callbacks_are_retried_three_times_on_timeout() {
     assert_eq!(answer["attempts"].as_array().expect("attempts").len(), 4, "{answer}");
     assert!(answer["status"].is_null());
 }
+
+/// wechatpy's client posts JSON with no `Content-Type`; WeChat reads it anyway, and so must the
+/// mock, or template sends, faults and token expiry cannot be exercised with real SDKs.
+#[tokio::test]
+async fn json_apis_read_a_body_sent_without_a_content_type() {
+    let app = crate::helpers::spawn_app().await;
+    let s = app.mock.settings().clone();
+    let base = app.mock.base_url();
+    let raw = |path: String, body: Value| {
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let req = app.client.post(path).body(bytes);
+        async move {
+            let res = req.send().await.expect("sent");
+            assert_eq!(res.status(), 200, "a body without Content-Type is read as JSON");
+            res.json::<Value>().await.expect("json answer")
+        }
+    };
+    let token = raw(
+        format!("{base}/cgi-bin/stable_token"),
+        json!({"grant_type": "client_credential", "appid": s.app_id, "secret": s.app_secret}),
+    )
+    .await;
+    let access_token = token["access_token"].as_str().expect("a token").to_string();
+    let user = app.wechat_user(true).await;
+    let message = json!({
+        "touser": user["official_openid"], "template_id": "TPL_SUBMITTED",
+        "data": {"keyword1": {"value": "出生医学证明"}}
+    });
+    let sent = raw(format!("{base}/cgi-bin/message/template/send?access_token={access_token}"), message).await;
+    assert_eq!(sent["errcode"], 0, "{sent}");
+    assert!(sent["msgid"].is_number() || sent["msgid"].is_string(), "{sent}");
+    let faulted = raw(
+        format!("{base}/_mock/faults"),
+        json!({"path": "/cgi-bin/message/template/send", "mode": "errcode", "errcode": 45009, "times": 1}),
+    )
+    .await;
+    assert_eq!(faulted["ok"], true);
+}

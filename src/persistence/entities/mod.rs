@@ -23,6 +23,7 @@ pub mod officer;
 pub mod online_issuance_register;
 pub mod parent;
 pub mod payment;
+pub mod province_report;
 pub mod shipment;
 pub mod signature;
 pub mod subscription_consent;

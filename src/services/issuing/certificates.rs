@@ -146,6 +146,7 @@ pub(super) async fn mark_lost(
         Facts {
             detail: Some(json!({"certificate_number": certificate.number, "loss_certificate_no": loss_certificate_no})),
             reissue_reason: Some("邮寄途中遗失，正在补发".into()),
+            voided: Some(certificate.number.clone()),
             ..Facts::default()
         },
     )
@@ -219,6 +220,8 @@ pub async fn void_and_reissue(
             message: format!("certificate {} is {}", certificate.number, certificate.state),
         });
     }
+    // The misprinted paper is waste (废证) in the stock register, with the reason.
+    certificates::waste_issued(&txn, &certificate.number, &format!("作废：{reason}")).await?;
     let applied = lifecycle::apply(
         &txn,
         officer,
@@ -228,6 +231,7 @@ pub async fn void_and_reissue(
             detail: Some(json!({"voided": certificate.number, "reason": reason})),
             issue: Some(IssueRequest { given: None, replaces: Some(certificate.id.clone()) }),
             reissue_reason: Some("证件信息有误，重新签发".into()),
+            voided: Some(certificate.number.clone()),
             ..Facts::default()
         },
     )

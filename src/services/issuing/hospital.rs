@@ -12,7 +12,7 @@ use crate::domain::working_days::to_china;
 use crate::persistence::applications;
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::deliveries::{self, DeliveryRecord};
-use crate::persistence::Db;
+use crate::persistence::{province, Db};
 use crate::services::{store_number, ServiceError};
 
 pub(super) fn record_of(
@@ -49,6 +49,7 @@ pub async fn create_delivery(
     let record = record_of(cipher, institution, &checked);
     let txn = crate::persistence::begin(db).await?;
     let id = deliveries::insert_delivery(&txn, &record).await?;
+    province::enqueue_delivery(&txn, &id, institution).await?;
     audit::append(
         &txn,
         &Actor::hospital(institution),
@@ -90,6 +91,7 @@ pub async fn correct_delivery(
     record.late = existing.record.late;
     let txn = crate::persistence::begin(db).await?;
     deliveries::update_delivery(&txn, id, &record).await?;
+    province::enqueue_delivery(&txn, id, institution).await?;
     audit::append(&txn, &Actor::hospital(institution), "delivery_corrected", "delivery", id, json!({})).await?;
     crate::persistence::commit(txn).await?;
     Ok(())

@@ -254,7 +254,30 @@ pub async fn detail(
         "certificates": certificates,
         "shipment": shipment,
         "payment": crate::services::applicant::payment::summary(payments::of_application(db, &app.id).await?),
+        "province_report": province_report(db, &app.id, &delivery.id).await?,
         "timeline": timeline,
+    }))
+}
+
+/// What the provincial system has of the case: `status` is the worst of its reports (the
+/// delivery record's, each issuance's, each void's) — `reported` when the province has them all,
+/// `pending` while any waits, `rejected` when one was refused — and `reported_at` the latest
+/// acknowledgement; `null` while there is nothing to report yet.
+async fn province_report(db: &Db, application_id: &str, delivery_id: &str) -> Result<Value, ServiceError> {
+    let reports = crate::persistence::province::of_case(db, application_id, delivery_id).await?;
+    let states: Vec<_> = reports.iter().map(|r| r.state).collect();
+    let Some(status) = crate::domain::province::overall(&states) else { return Ok(Value::Null) };
+    let items: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            json!({"kind": r.kind.as_str(), "subject": r.subject, "status": r.state.as_str(),
+                   "reported_at": r.reported_at.map(to_china), "attempts": r.attempts, "last_error": r.last_error})
+        })
+        .collect();
+    Ok(json!({
+        "status": status.as_str(),
+        "reported_at": reports.iter().filter_map(|r| r.reported_at).max().map(to_china),
+        "reports": items,
     }))
 }
 

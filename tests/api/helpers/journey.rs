@@ -95,9 +95,22 @@ impl TestApp {
 
     /// A multipart upload in the field `file` → (status, body or null).
     pub async fn upload(&self, token: &str, path: &str, bytes: Vec<u8>, file_name: &str) -> (u16, Value) {
+        self.upload_by(Method::PUT, token, path, bytes, file_name).await
+    }
+
+    /// The same upload by `method` (`POST` is how `wx.uploadFile` sends it).
+    pub async fn upload_by(
+        &self,
+        method: Method,
+        token: &str,
+        path: &str,
+        bytes: Vec<u8>,
+        file_name: &str,
+    ) -> (u16, Value) {
         let form = reqwest::multipart::Form::new()
             .part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
-        let res = self.client.put(self.url(path)).bearer_auth(token).multipart(form).send().await.expect("sent");
+        let req = self.client.request(method, self.url(path)).bearer_auth(token).multipart(form);
+        let res = req.send().await.expect("sent");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }

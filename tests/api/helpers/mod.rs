@@ -8,7 +8,7 @@ mod browser;
 mod issuing;
 mod journey;
 
-pub use journey::{father_id, id, jpeg, mother_id, parents, photo, png, png_with, FATHER_NAME, MOTHER};
+pub use journey::{father_id, id, jpeg, mother_id, parents, photo, png, png_with, signature, FATHER_NAME, MOTHER};
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
@@ -119,11 +119,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     settings.database.url = SecretString::from(database.url.clone());
     settings.redis.url = options.redis_url.map(SecretString::from);
     settings.redis.key_prefix = format!("birthcert-test:{}:", uuid::Uuid::new_v4().simple());
-    settings.wechat.api_base_url = Some(mock.base_url());
-    settings.health_card.base_url = Some(mock.base_url());
-    settings.pay.base_url = Some(mock.base_url());
-    settings.courier.base_url = Some(mock.base_url());
-    settings.sms.base_url = Some(mock.base_url());
+    settings.use_platform_at(&mock.base_url());
     settings.blobs.dir = database.dir.path().join("blobs");
     settings.audit.anchor_file = database.dir.path().join("audit-anchors.log");
     settings.wechat.request_timeout_secs = 2;
@@ -252,6 +248,12 @@ impl TestApp {
     /// Runs the outbox worker until nothing is due.
     pub async fn drain_outbox(&self) -> usize {
         let worker = self.state.outbox_worker();
+        until_idle(|| worker.run_once()).await
+    }
+
+    /// Runs the provincial reporting worker until nothing is due.
+    pub async fn drain_province(&self) -> usize {
+        let worker = self.state.province_worker();
         until_idle(|| worker.run_once()).await
     }
 
