@@ -159,6 +159,11 @@ impl Application {
             .unwrap_or_else(|| format!("http://{}:{port}/api/v1/payments/notify", settings.server.host));
         let face: Arc<dyn FaceVerifier> = Arc::new(WechatFaceVerifier(wechat.clone()));
         let blobs = BlobStore::new(settings.blobs.dir.clone(), cipher.clone());
+        let metrics = prometheus::Registry::new();
+        let gauges = Arc::new(
+            crate::workers::gauges::BusinessGauges::register(&metrics)
+                .map_err(|e| StartupError::Metrics(e.to_string()))?,
+        );
         let state = web::Data::new(AppState {
             pay: Arc::new(pay),
             pay_keys,
@@ -170,6 +175,8 @@ impl Application {
             courier,
             sms,
             province,
+            metrics,
+            gauges,
             print_font: Arc::new(PrintFont::new(settings.pdf.font_path.clone())),
             jwt: JwtKeys::new(&settings.jwt),
             settings: Arc::new(settings),
@@ -245,6 +252,19 @@ impl Application {
                 }
             });
             workers.push(("digest", tokio::spawn(digest)));
+        }
+        if state.settings.workers.gauges_secs > 0 {
+            let every = std::time::Duration::from_secs(state.settings.workers.gauges_secs);
+            let state = state.clone();
+            let refresh = crate::workers::every("gauges", every, stop_rx.clone(), move || {
+                let state = state.clone();
+                async move {
+                    if let Err(e) = state.gauges.refresh(&state.db).await {
+                        tracing::warn!(error = %e, "business gauges not refreshed");
+                    }
+                }
+            });
+            workers.push(("gauges", tokio::spawn(refresh)));
         }
         if state.settings.workers.deadline_watcher {
             let every = std::time::Duration::from_secs(state.settings.workers.deadline_watch_secs.max(1));
@@ -389,6 +409,7 @@ fn warn_about_calendar_gaps(calendar: &Calendar) {
 fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
     let settings = state.settings.clone();
     let metrics = actix_web_prom::PrometheusMetricsBuilder::new("birthcert")
+        .registry(state.metrics.clone())
         .endpoint("/metrics")
         // Unknown paths share one label so scanners cannot blow up the series count.
         .mask_unmatched_patterns("UNMATCHED")

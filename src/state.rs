@@ -44,6 +44,9 @@ pub struct AppState {
     pub sms: Arc<dyn crate::clients::sms::SmsGateway>,
     pub province: Arc<dyn crate::clients::province::ProvinceGateway>,
     pub print_font: Arc<PrintFont>,
+    /// What `/metrics` renders: the HTTP metrics and the business gauges.
+    pub metrics: prometheus::Registry,
+    pub gauges: Arc<crate::workers::gauges::BusinessGauges>,
     pub face: Arc<dyn FaceVerifier>,
     pub blobs: BlobStore,
     pub pay: Arc<PayClient>,

@@ -373,6 +373,8 @@ pub struct WorkerSettings {
     /// Run the provincial reporting worker (tests turn it off and drain by hand). It polls
     /// every `outbox_poll_ms`, backs off like the outbox and never gives up: a report is owed.
     pub province_reports: bool,
+    /// How often the business gauges of `/metrics` are read from the database; 0 = never.
+    pub gauges_secs: u64,
     /// Run the review-deadline watcher.
     pub deadline_watcher: bool,
     pub deadline_watch_secs: u64,

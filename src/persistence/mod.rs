@@ -9,6 +9,7 @@ pub mod consents;
 pub mod deliveries;
 pub mod documents;
 pub mod entities;
+pub mod gauges;
 pub mod health_cards;
 pub mod idempotency;
 pub mod identity;

@@ -1,6 +1,7 @@
 //! Background work inside the service process, safe with several instances.
 
 pub mod deadlines;
+pub mod gauges;
 pub mod outbox;
 pub mod payments;
 pub mod province;

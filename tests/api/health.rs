@@ -206,3 +206,56 @@ async fn a_worker_that_dies_stops_the_service() {
     assert!(error.to_string().contains("doomed"), "{error}");
     assert!(reqwest::get(&address).await.is_err(), "nothing listens any more");
 }
+
+/// The value of one sample line of the Prometheus text, by its name and labels.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_carry_the_business_gauges_an_operator_alerts_on() {
+    let app = spawn_app().await;
+    app.stock("R370000700", "R370000709").await;
+    let (_token, late) = app.submitted().await;
+    let (_token, issued) = app.submitted().await;
+    app.approve(&issued, None).await;
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    app.set_column("applications", "review_due_at", past, &format!("id = '{late}'")).await;
+    app.state.gauges.refresh(&app.state.db).await.expect("refreshed");
+    let text = app.get("/metrics").await.text().await.expect("text");
+    // Two "submitted" and one "issued" message wait (the worker is off in tests).
+    assert_eq!(sample(&text, "birthcert_outbox_pending"), 3.0);
+    assert!(sample(&text, "birthcert_outbox_oldest_pending_age_seconds") >= 0.0);
+    assert_eq!(sample(&text, "birthcert_reviews_overdue"), 1.0);
+    assert_eq!(sample(&text, "birthcert_blank_stock{institution=\"PY-RMYY\"}"), 9.0);
+    assert_eq!(sample(&text, "birthcert_province_reports_pending"), 1.0);
+    assert_eq!(sample(&text, "birthcert_province_last_report_timestamp_seconds"), 0.0, "never reported yet");
+
+    app.drain_outbox().await;
+    app.drain_province().await;
+    app.state.gauges.refresh(&app.state.db).await.expect("refreshed");
+    let text = app.get("/metrics").await.text().await.expect("text");
+    assert_eq!(sample(&text, "birthcert_outbox_pending"), 0.0);
+    assert_eq!(sample(&text, "birthcert_outbox_oldest_pending_age_seconds"), 0.0);
+    assert_eq!(sample(&text, "birthcert_province_reports_pending"), 0.0);
+    let last = sample(&text, "birthcert_province_last_report_timestamp_seconds");
+    assert!((last - chrono::Utc::now().timestamp() as f64).abs() < 60.0, "{last}");
+}
+
+#[tokio::test]
+async fn each_request_leaves_one_access_line_by_route_without_its_query() {
+    let app = spawn_app().await;
+    let secret = format!("query-secret-{}", uuid::Uuid::new_v4().simple());
+    let res = app.get(&format!("/api/v1/institutions?access_token={secret}")).await;
+    let request_id = res.headers()["x-request-id"].to_str().expect("id").to_string();
+    let log = crate::helpers::logged();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&request_id) && l.contains("access")).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    for field in ["method=GET", "route=/api/v1/institutions", "status=200", "duration_ms="] {
+        assert!(lines[0].contains(field), "{field} in {}", lines[0]);
+    }
+    assert!(!log.contains(&secret), "a query string is never logged");
+}
