@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The official-account callback under load, next to a bare actix-web endpoint in the same
-# sitting (the "floor" of ../shared/bench). Protocol first: check_webhook.py --strict must pass.
+# sitting (the "floor" of tools/webhook-bench). Protocol first: check_webhook.py --strict must pass.
 #
 #   scripts/bench_webhook.sh                     # 3 interleaved rounds, -t2 -c64 -d10s
 #   ROUNDS=1 DURATION=5s scripts/bench_webhook.sh
 #   BENCH_REDIS_URL=redis://127.0.0.1:6379 scripts/bench_webhook.sh   # dedupe in Redis
 #
 # Needs wrk (apt-get install wrk), python3 and the shared harness (BENCH_DIR, default
-# ../shared/bench), which is copied to a scratch directory because it builds and writes there.
+# tools/webhook-bench), which is copied to a scratch directory because it builds and writes there.
 # The service runs with wechat.echo_unknown_text=true so the checker and the wrk scenarios can
 # compare replies with the peers (which echo); everything else is the production code path.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SRC="${BENCH_DIR:-$ROOT/../shared/bench}"
+SRC="${BENCH_DIR:-$ROOT/tools/webhook-bench}"
 WORK="${WORK:-/tmp/birthcert-bench}"
 ROUNDS="${ROUNDS:-3}"
 PORT="${PORT:-8090}"
