@@ -59,6 +59,21 @@ pub enum Command {
         #[command(subcommand)]
         action: ArchiveAction,
     },
+    /// A consistent copy of the database (SQLite `VACUUM INTO`, PostgreSQL `pg_dump`), the
+    /// sealed images and the audit anchors into DIR, with manifest.json of SHA-256 sums.
+    Backup {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Check a backup against its manifest, put it back into the configured database and image
+    /// directory, migrate, and verify the audit chain. Refuses a database that holds
+    /// applications unless --replace.
+    Restore {
+        #[arg(long)]
+        from: std::path::PathBuf,
+        #[arg(long)]
+        replace: bool,
+    },
     /// The official account at WeChat.
     Wechat {
         #[command(subcommand)]
@@ -219,6 +234,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Officer { action } => officer(&settings, action).await,
+        Command::Backup { out } => {
+            let m = crate::backup::backup(&settings, &out).await.map_err(usage)?;
+            eprintln!(
+                "backed up {} applications and {} files into {} (manifest.json)",
+                m.applications,
+                m.files.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Restore { from, replace } => {
+            let r = crate::backup::restore(&settings, &from, replace).await.map_err(usage)?;
+            eprintln!(
+                "restored {} applications and {} images; audit chain intact ({} entries)",
+                r.applications, r.images, r.audit_entries
+            );
+            Ok(())
+        }
         Command::Demo => crate::demo::run(settings).await.map_err(|e| CliError::Usage(e.to_string())),
         Command::Audit { action: AuditAction::Verify } => {
             let db = persistence::connect(&settings).await?;

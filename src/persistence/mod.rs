@@ -192,16 +192,32 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, Persiste
 
 /// `sqlite://./data/x.db?mode=rwc` → make sure `./data` exists.
 fn ensure_sqlite_dir(url: &str) {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return;
-    }
-    if let Some(parent) = std::path::Path::new(path).parent() {
+    if let Some(parent) = sqlite_file(url).as_deref().and_then(std::path::Path::parent) {
         if !parent.as_os_str().is_empty() {
             let _ = std::fs::create_dir_all(parent);
         }
     }
+}
+
+/// The file a `sqlite:` URL names; None for an in-memory database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// A consistent copy of a SQLite database, taken while it serves (`VACUUM INTO` reads one
+/// snapshot and writes a compact file).
+pub async fn sqlite_copy_into(db: &DatabaseConnection, file: &std::path::Path) -> Result<(), PersistenceError> {
+    let path = file.to_str().ok_or_else(|| PersistenceError::Corrupt(format!("{} is not UTF-8", file.display())))?;
+    db.execute_unprepared(&format!("VACUUM INTO '{}'", path.replace('\'', "''"))).await?;
+    Ok(())
+}
+
+/// How many applications the database holds; None when it has no schema yet.
+pub async fn application_count(db: &DatabaseConnection) -> Option<u64> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    entities::application::Entity::find().count(db).await.ok()
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), PersistenceError> {

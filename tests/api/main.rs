@@ -2,6 +2,7 @@
 
 mod accounts;
 mod at_rest;
+mod backup;
 mod browser;
 mod concurrency;
 mod config;
