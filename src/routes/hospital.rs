@@ -97,7 +97,7 @@ pub fn china_days(range: &DateRange) -> Result<(DateTime<Utc>, DateTime<Utc>), A
 }
 
 /// Births in the range, oldest first, at most 5000 (narrow the range for more).
-#[utoipa::path(tag = "hospital", params(DateRange), security(("bearer" = [])), responses((status = 200, body = [DeliveryListItem])))]
+#[utoipa::path(tag = "hospital", operation_id = "hospital_list_deliveries", params(DateRange), security(("bearer" = [])), responses((status = 200, body = [DeliveryListItem])))]
 #[get("/api/v1/hospital/deliveries")]
 pub async fn list_deliveries(
     state: web::Data<AppState>,

@@ -4,6 +4,7 @@ pub mod applicant;
 pub mod auth_login;
 pub mod courier;
 pub mod error;
+pub mod error_codes;
 pub mod extract;
 pub mod hospital;
 pub mod idempotency;
@@ -28,7 +29,7 @@ macro_rules! endpoints {
             info(title = "birthcert", description = "Online first issuance of the birth medical certificate (出生医学证明), Pingyin county."),
             paths($($handler),+),
             components(schemas(crate::routes::error::ErrorBody, crate::routes::error::FieldError)),
-            modifiers(&BearerAuth)
+            modifiers(&BearerAuth, &ClientContract)
         )]
         pub struct ApiDoc;
 
@@ -41,6 +42,7 @@ macro_rules! endpoints {
 endpoints!(
     ops::healthz,
     ops::readyz,
+    error_codes::error_codes,
     institutions::list_institutions,
     verify::verify,
     sessions::officer_session,
@@ -116,3 +118,66 @@ impl utoipa::Modify for BearerAuth {
         );
     }
 }
+
+/// What a generated client needs beyond what the handlers' annotations say: every 4xx and 5xx
+/// answers `ErrorBody` (and every operation may answer 500); `code` is the catalogue's enum and
+/// `state` the application states'; the creating POSTs take an `Idempotency-Key` header.
+struct ClientContract;
+
+impl utoipa::Modify for ClientContract {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        use utoipa::openapi::{Content, Ref, RefOr, Required, ResponseBuilder};
+
+        let error_content = || Content::new(Some(Ref::from_schema_name("ErrorBody")));
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten();
+            for operation in operations {
+                let responses = &mut operation.responses.responses;
+                responses.entry("500".into()).or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new().description("internal_error (the request id identifies it)").build(),
+                    )
+                });
+                for (status, response) in responses.iter_mut() {
+                    if let RefOr::T(response) = response {
+                        if (status.starts_with('4') || status.starts_with('5')) && response.content.is_empty() {
+                            response.content.insert("application/json".into(), error_content());
+                        }
+                    }
+                }
+                // Of these paths only the POST has a body (the GETs list).
+                if IDEMPOTENT_POSTS.contains(&path.as_str()) && operation.request_body.is_some() {
+                    let header = ParameterBuilder::new()
+                        .name("Idempotency-Key")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::False)
+                        .description(Some("1–64 visible characters; the first answer is repeated for 24 h"))
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(64))))
+                        .build();
+                    operation.parameters.get_or_insert_with(Vec::new).push(header);
+                }
+            }
+        }
+        let Some(components) = openapi.components.as_mut() else { return };
+        if let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut("ErrorBody") {
+            let codes = error_codes::CATALOGUE.iter().map(|c| c.code);
+            let code = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("stable, snake_case; see GET /api/v1/error-codes"))
+                .enum_values(Some(codes));
+            body.properties.insert("code".into(), RefOr::T(Schema::Object(code.build())));
+            let states = crate::domain::application_state::ApplicationState::ALL.iter().map(|s| s.as_str());
+            let state = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("with wrong_state: the application's current state"))
+                .enum_values(Some(states));
+            body.properties.insert("state".into(), RefOr::T(Schema::Object(state.build())));
+        }
+    }
+}
+
+/// The POSTs that honour `Idempotency-Key` (see `idempotency`).
+const IDEMPOTENT_POSTS: [&str; 2] = ["/api/v1/health-cards", "/api/v1/applications"];

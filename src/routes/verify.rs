@@ -17,7 +17,7 @@ struct VerifyPage<'a> {
 
 /// Whether the certificate behind the token is valid or void (404 for a forged or unknown
 /// token; 429 past 30 checks a minute from one address).
-#[utoipa::path(tag = "public", params(("token" = String, Path, description = "the token printed on the certificate")),
+#[utoipa::path(tag = "public", operation_id = "verify_certificate", params(("token" = String, Path, description = "the token printed on the certificate")),
     responses((status = 200, body = AuthenticityView), (status = 404), (status = 429)))]
 #[get("/v/{token}")]
 pub async fn verify(

@@ -48,7 +48,7 @@ fn signed(state: &AppState, signature_: &Option<String>, timestamp: &Option<Stri
 }
 
 /// URL verification: echo `echostr` when the signature matches.
-#[utoipa::path(tag = "wechat", params(VerifyQuery), responses((status = 200, description = "echostr"), (status = 403)))]
+#[utoipa::path(tag = "wechat", operation_id = "wechat_verify_url", params(VerifyQuery), responses((status = 200, description = "echostr"), (status = 403)))]
 #[get("/wechat/callback")]
 pub async fn verify(state: web::Data<AppState>, query: web::Query<VerifyQuery>) -> HttpResponse {
     let q = query.into_inner();

@@ -125,6 +125,17 @@ async fn openapi_document_and_swagger_ui_are_served() {
         ("get", "/api/v1/officer/stats"),
         ("post", "/api/v1/payments/notify"),
         ("post", "/api/v1/courier/events"),
+        // Additions: uploads by POST, referral, printing, seal, archive, consents, errors.
+        ("post", "/api/v1/applications/{id}/documents/{kind}"),
+        ("post", "/api/v1/applications/{id}/identity/father/handheld-photo"),
+        ("post", "/api/v1/applications/{id}/signature"),
+        ("post", "/api/v1/officer/applications/{id}/referral"),
+        ("get", "/api/v1/officer/certificates/{number}/print.pdf"),
+        ("post", "/api/v1/officer/certificates/{number}/seal"),
+        ("get", "/api/v1/officer/applications/{id}/archive.zip"),
+        ("get", "/api/v1/consents/current"),
+        ("post", "/api/v1/consents"),
+        ("get", "/api/v1/error-codes"),
     ];
     let missing: Vec<String> = contract
         .iter()
@@ -132,6 +143,45 @@ async fn openapi_document_and_swagger_ui_are_served() {
         .map(|(method, path)| format!("{method} {path}"))
         .collect();
     assert!(missing.is_empty(), "missing from the OpenAPI document: {missing:?}");
+
+    // What a client generator needs: uploads as multipart with a `file` part, every error
+    // answer typed as ErrorBody with `code` an enum, the Idempotency-Key header.
+    let upload = &doc["paths"]["/api/v1/applications/{id}/documents/{kind}"]["post"];
+    let form = &upload["requestBody"]["content"]["multipart/form-data"]["schema"];
+    assert!(!form.is_null(), "{upload}");
+    let form = match form["$ref"].as_str() {
+        Some(r) => doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")].clone(),
+        None => form.clone(),
+    };
+    assert_eq!(form["properties"]["file"]["format"], "binary", "{form}");
+    let mut errors = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                // Readiness answers its own body, naming the dependency that failed.
+                if (status.starts_with('4') || status.starts_with('5')) && path != "/readyz" {
+                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(schema, "#/components/schemas/ErrorBody", "{method} {path} {status}");
+                    errors += 1;
+                }
+            }
+        }
+    }
+    assert!(errors > 100, "{errors}");
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|item| item.as_object().expect("item").values().filter_map(|op| op["operationId"].as_str()))
+        .collect();
+    let all = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "operation ids are unique (client generators name methods by them)");
+    let codes = doc["components"]["schemas"]["ErrorBody"]["properties"]["code"]["enum"].as_array().expect("enum");
+    assert!(codes.contains(&Value::from("wrong_state")) && codes.contains(&Value::from("consent_required")));
+    let create = &doc["paths"]["/api/v1/applications"]["post"]["parameters"];
+    assert!(create.as_array().into_iter().flatten().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"));
     let res = app.get("/docs").await;
     assert!(res.status().is_redirection());
     let res = app.get("/docs/").await;
@@ -258,4 +308,17 @@ async fn each_request_leaves_one_access_line_by_route_without_its_query() {
         assert!(lines[0].contains(field), "{field} in {}", lines[0]);
     }
     assert!(!log.contains(&secret), "a query string is never logged");
+}
+
+#[tokio::test]
+async fn the_error_catalogue_names_the_codes_the_api_answers() {
+    let app = spawn_app().await;
+    let catalogue: Value = app.get("/api/v1/error-codes").await.json().await.expect("json");
+    let entries = catalogue.as_array().expect("a list");
+    let refused = app.get("/api/v1/applications").await;
+    assert_eq!(refused.status(), 401);
+    let body: Value = refused.json().await.expect("json");
+    let entry = entries.iter().find(|e| e["code"] == body["code"]).expect("the code answered is catalogued");
+    assert!(entry["statuses"].as_array().expect("statuses").contains(&Value::from(401)));
+    assert!(!entry["message_zh"].as_str().unwrap_or_default().is_empty());
 }
