@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::working_days::to_china;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FormParent {
     pub name: String,
     pub age: Option<u32>,
@@ -19,7 +19,7 @@ pub struct FormParent {
     pub id_number: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegistrationForm {
     pub newborn_name: Option<String>,
     pub baby_sex: String,

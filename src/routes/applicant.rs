@@ -107,7 +107,7 @@ pub struct SubscriptionsBody {
 }
 
 #[utoipa::path(tag = "applicant", request_body = SubscriptionsBody, security(("bearer" = [])),
-    responses((status = 200, description = "{accepted}"), (status = 404), (status = 422)))]
+    responses((status = 200, body = SubscriptionsAnswer), (status = 404), (status = 422)))]
 #[post("/api/v1/applications/{id}/subscriptions")]
 pub async fn record_subscriptions(
     state: web::Data<AppState>,
@@ -123,7 +123,7 @@ pub async fn record_subscriptions(
         &body.accepted_template_ids,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "accepted": accepted })))
+    Ok(HttpResponse::Ok().json(SubscriptionsAnswer { accepted }))
 }
 
 #[utoipa::path(tag = "applicant", security(("bearer" = [])), responses((status = 200, body = [ApplicationView])))]
@@ -280,7 +280,7 @@ pub async fn give_consent(
 // ---- registration form, confirmation, signature, address --------------------------------
 
 #[utoipa::path(tag = "applicant", security(("bearer" = [])),
-    responses((status = 200, description = "{form, form_digest, frozen}; ID numbers masked"), (status = 404), (status = 409)))]
+    responses((status = 200, body = RegistrationFormAnswer, description = "ID numbers masked"), (status = 404), (status = 409)))]
 #[get("/api/v1/applications/{id}/registration-form")]
 pub async fn registration_form(
     state: web::Data<AppState>,
@@ -288,11 +288,8 @@ pub async fn registration_form(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, form) = form::registration_form_of(&state.db, &state.cipher, who.id(), &id).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "form": form.masked(),
-        "form_digest": app.form_digest,
-        "frozen": app.form_digest.is_some(),
-    })))
+    let frozen = app.form_digest.is_some();
+    Ok(HttpResponse::Ok().json(RegistrationFormAnswer { form: form.masked(), form_digest: app.form_digest, frozen }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -301,7 +298,7 @@ pub struct ModificationRequestBody {
 }
 
 #[utoipa::path(tag = "applicant", request_body = ModificationRequestBody, security(("bearer" = [])),
-    responses((status = 201), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 201, body = ModificationRequestAnswer), (status = 404), (status = 409), (status = 422)))]
 #[post("/api/v1/applications/{id}/modification-requests")]
 pub async fn request_modification(
     state: web::Data<AppState>,
@@ -310,7 +307,7 @@ pub async fn request_modification(
     body: web::Json<ModificationRequestBody>,
 ) -> Result<HttpResponse, ApiError> {
     let request_id = form::request_modification(&state.db, &state.calendar, who.id(), &id, &body.items).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({"id": request_id, "state": "pending"})))
+    Ok(HttpResponse::Created().json(ModificationRequestAnswer { id: request_id, state: "pending" }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -319,7 +316,7 @@ pub struct ConfirmationBody {
 }
 
 #[utoipa::path(tag = "applicant", request_body = ConfirmationBody, security(("bearer" = [])),
-    responses((status = 200, description = "{form_digest}"), (status = 404), (status = 409), (status = 422, description = "third_surname or invalid_name")))]
+    responses((status = 200, body = ConfirmationAnswer), (status = 404), (status = 409), (status = 422, description = "third_surname or invalid_name")))]
 #[post("/api/v1/applications/{id}/confirmation")]
 pub async fn confirm(
     state: web::Data<AppState>,
@@ -328,11 +325,11 @@ pub async fn confirm(
     body: web::Json<ConfirmationBody>,
 ) -> Result<HttpResponse, ApiError> {
     let digest = form::confirm(&state.db, &state.cipher, who.id(), &id, &body.newborn_name).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"form_digest": digest})))
+    Ok(HttpResponse::Ok().json(ConfirmationAnswer { form_digest: digest }))
 }
 
 #[utoipa::path(tag = "applicant", request_body = form::AddressInput, security(("bearer" = [])),
-    responses((status = 200, description = "{courier_fee_fen, region: {code, province, prefecture, county}}"), (status = 400, description = "unknown_region"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, body = AddressAnswer), (status = 400, description = "unknown_region"), (status = 404), (status = 409), (status = 422)))]
 #[put("/api/v1/applications/{id}/delivery-address")]
 pub async fn set_address(
     state: web::Data<AppState>,
@@ -343,5 +340,38 @@ pub async fn set_address(
     let destinations = form::Destinations { fees: &state.settings.courier.fees, regions: &state.regions };
     let (fee, region) =
         form::set_address(&state.db, &state.cipher, destinations, &state.pay, who.id(), &id, &body).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"courier_fee_fen": fee, "region": region})))
+    Ok(HttpResponse::Ok().json(AddressAnswer { courier_fee_fen: fee, region }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SubscriptionsAnswer {
+    /// The accepted template ids this service sends (others are ignored).
+    pub accepted: Vec<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegistrationFormAnswer {
+    pub form: crate::domain::registration_form::RegistrationForm,
+    /// Set once the family confirmed: the SHA-256 the signature is bound to.
+    pub form_digest: Option<String>,
+    pub frozen: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ModificationRequestAnswer {
+    pub id: String,
+    /// `pending` until the institution decides (due in 2 working days).
+    pub state: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConfirmationAnswer {
+    /// The frozen form's SHA-256; the mother's signature is bound to it.
+    pub form_digest: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AddressAnswer {
+    pub courier_fee_fen: i32,
+    pub region: crate::domain::region::Region,
 }

@@ -98,7 +98,7 @@ pub struct ReturnBody {
 }
 
 #[utoipa::path(tag = "officer", request_body = ReturnBody, security(("bearer" = [])),
-    responses((status = 200, description = "{id, state}"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, body = MovedAnswer), (status = 404), (status = 409), (status = 422)))]
 #[post("/api/v1/officer/applications/{id}/return")]
 pub async fn return_application(
     state: web::Data<AppState>,
@@ -115,7 +115,7 @@ pub async fn return_application(
         &body.redo_documents,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"id": app.id, "state": app.state.as_str()})))
+    Ok(HttpResponse::Ok().json(MovedAnswer { id: app.id, state: app.state.as_str() }))
 }
 
 /// The case's archive: registration form, ID images, each certificate with its stub, the
@@ -162,7 +162,7 @@ pub struct ReferralBody {
 
 /// The case goes to the counter: `referred`, a paid fee refunded, the family told where to go.
 #[utoipa::path(tag = "officer", request_body = ReferralBody, security(("bearer" = [])),
-    responses((status = 200, description = "{id, state}"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, body = MovedAnswer), (status = 404), (status = 409), (status = 422)))]
 #[post("/api/v1/officer/applications/{id}/referral")]
 pub async fn refer(
     state: web::Data<AppState>,
@@ -171,7 +171,7 @@ pub async fn refer(
     body: web::Json<ReferralBody>,
 ) -> Result<HttpResponse, ApiError> {
     let app = review::refer(&state.db, &actor(&who), who.institution(), &id, &body.reason).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"id": app.id, "state": app.state.as_str()})))
+    Ok(HttpResponse::Ok().json(MovedAnswer { id: app.id, state: app.state.as_str() }))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -268,7 +268,7 @@ pub struct DecisionBody {
 }
 
 #[utoipa::path(tag = "officer", request_body = DecisionBody, security(("bearer" = [])),
-    responses((status = 200, description = "{id, state}"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, body = MovedAnswer), (status = 404), (status = 409), (status = 422)))]
 #[post("/api/v1/officer/modification-requests/{id}/decision")]
 pub async fn decide_modification(
     state: web::Data<AppState>,
@@ -286,7 +286,7 @@ pub async fn decide_modification(
         &body.note,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"id": app.id, "state": app.state.as_str()})))
+    Ok(HttpResponse::Ok().json(MovedAnswer { id: app.id, state: app.state.as_str() }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -389,7 +389,7 @@ pub struct StockRange {
 }
 
 #[utoipa::path(tag = "officer", request_body = StockRange, security(("bearer" = [])),
-    responses((status = 201, description = "{received}"), (status = 403), (status = 409), (status = 422)))]
+    responses((status = 201, body = ReceivedAnswer), (status = 403), (status = 409), (status = 422)))]
 #[post("/api/v1/officer/certificate-stock")]
 pub async fn receive_stock(
     state: web::Data<AppState>,
@@ -398,7 +398,7 @@ pub async fn receive_stock(
 ) -> Result<HttpResponse, ApiError> {
     let n =
         stock::receive_stock(&state.db, &Actor::officer(who.id()), who.institution(), &body.first, &body.last).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({"received": n})))
+    Ok(HttpResponse::Created().json(ReceivedAnswer { received: n }))
 }
 
 #[utoipa::path(tag = "officer", request_body = ReasonBody, security(("bearer" = [])),
@@ -648,4 +648,17 @@ mod tests {
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-1"), "'-1");
     }
+}
+
+/// Where a case stands after the officer's move.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct MovedAnswer {
+    pub id: String,
+    pub state: &'static str,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReceivedAnswer {
+    /// How many blank numbers the range added.
+    pub received: usize,
 }

@@ -13,7 +13,7 @@ pub struct PaymentAnswer {
     pub out_trade_no: String,
     pub amount_fen: i32,
     /// For `wx.requestPayment`: appId, timeStamp, nonceStr, package, signType, paySign.
-    pub pay_params: serde_json::Value,
+    pub pay_params: crate::wechat::pay::PayParams,
 }
 
 #[utoipa::path(tag = "applicant", security(("bearer" = [])),

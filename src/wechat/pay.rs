@@ -79,14 +79,34 @@ impl MerchantSigner {
     }
 
     /// What `wx.requestPayment` needs: paySign over `appId\ntimeStamp\nnonceStr\npackage\n`.
-    pub fn pay_params(&self, app_id: &str, prepay_id: &str, timestamp: i64, nonce: &str) -> serde_json::Value {
+    pub fn pay_params(&self, app_id: &str, prepay_id: &str, timestamp: i64, nonce: &str) -> PayParams {
         let package = format!("prepay_id={prepay_id}");
         let pay_sign = self.sign(&format!("{app_id}\n{timestamp}\n{nonce}\n{package}\n"));
-        serde_json::json!({
-            "appId": app_id, "timeStamp": timestamp.to_string(), "nonceStr": nonce,
-            "package": package, "signType": "RSA", "paySign": pay_sign,
-        })
+        PayParams {
+            app_id: app_id.to_string(),
+            time_stamp: timestamp.to_string(),
+            nonce_str: nonce.to_string(),
+            package,
+            sign_type: "RSA",
+            pay_sign,
+        }
     }
+}
+
+/// What `wx.requestPayment` takes, spelled as it wants them.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayParams {
+    pub app_id: String,
+    /// Unix seconds, as a string.
+    pub time_stamp: String,
+    pub nonce_str: String,
+    /// `prepay_id=…`
+    pub package: String,
+    /// Always `RSA` (WeChat Pay v3).
+    pub sign_type: &'static str,
+    /// Base64 SHA256-with-RSA of `appId\ntimeStamp\nnonceStr\npackage\n` under the merchant key.
+    pub pay_sign: String,
 }
 
 /// The platform's verifying keys by serial: a public-key id (`PUB_KEY_ID_...`) and/or platform

@@ -44,7 +44,7 @@ pub fn summary(orders: Vec<Payment>) -> Option<PaymentSummary> {
 pub struct PaymentView {
     pub out_trade_no: String,
     pub amount_fen: i32,
-    pub pay_params: serde_json::Value,
+    pub pay_params: crate::wechat::pay::PayParams,
 }
 
 /// Places the courier-fee order and answers what `wx.requestPayment` needs. Asking again while

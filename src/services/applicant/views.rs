@@ -56,6 +56,22 @@ pub struct TimelineView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+pub struct ReturnReasonView {
+    /// One of the usual reasons' codes, or `other`.
+    pub code: String,
+    /// What the family reads.
+    pub message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ShipmentView {
+    pub carrier: String,
+    pub tracking_number: String,
+    /// `booked`, `picked_up`, `in_transit`, `delivered`, `lost`, `damaged` or `destroyed`.
+    pub status: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ApplicationView {
     pub id: String,
     pub state: String,
@@ -67,9 +83,10 @@ pub struct ApplicationView {
     pub timeline: Vec<TimelineView>,
     pub review_due_at: Option<DateTime<FixedOffset>>,
     pub eligibility_reasons: Vec<String>,
-    pub return_reasons: Vec<serde_json::Value>,
+    /// Why the officer returned it, when it is `returned`.
+    pub return_reasons: Vec<ReturnReasonView>,
     pub certificate_number: Option<String>,
-    pub shipment: Option<serde_json::Value>,
+    pub shipment: Option<ShipmentView>,
     /// The courier fee: paid, closed unpaid, or on its way back (`refund_pending`, `refunded`).
     pub payment: Option<super::payment::PaymentSummary>,
 }
@@ -89,8 +106,17 @@ pub async fn view(db: &Db, app: Application) -> Result<ApplicationView, ServiceE
         .collect();
     let rank = app.state.progress();
     let certificate = certificates.pop();
-    let shipment = shipment
-        .map(|s| serde_json::json!({"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status.as_str()}));
+    let shipment = shipment.map(|s| ShipmentView {
+        carrier: s.carrier,
+        tracking_number: s.tracking_number,
+        status: s.status.as_str(),
+    });
+    let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_string();
+    let return_reasons = app
+        .return_reasons
+        .iter()
+        .map(|r| ReturnReasonView { code: text(r, "code"), message: text(r, "message") })
+        .collect();
     Ok(ApplicationView {
         steps: S::JOURNEY_STEPS.iter().map(|(step, done_at)| Step { step, done: rank >= done_at.progress() }).collect(),
         state_description: app.state.describe(),
@@ -99,7 +125,7 @@ pub async fn view(db: &Db, app: Application) -> Result<ApplicationView, ServiceE
         claimant_relation: app.claimant_relation,
         institution_code: app.institution_code,
         eligibility_reasons: app.eligibility_reasons,
-        return_reasons: app.return_reasons,
+        return_reasons,
         certificate_number: certificate.map(|c| c.number),
         shipment,
         payment: super::payment::summary(orders),
