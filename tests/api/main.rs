@@ -13,6 +13,7 @@ mod extractors;
 mod health;
 mod helpers;
 mod identity;
+mod instances;
 mod institutions;
 mod issuing;
 mod journey;

@@ -61,6 +61,10 @@ pub fn config_dir() -> PathBuf {
 
 pub struct TestApp {
     pub address: String,
+    /// Further instances over the same database and store (`serve_also_from`): requests then
+    /// go to each instance in turn, as a load balancer would send them.
+    also: std::sync::Mutex<Vec<String>>,
+    turn: std::sync::atomic::AtomicUsize,
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
     pub mock: mock_wechat::MockServer,
@@ -136,6 +140,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let accounts = accounts(&state.db).await;
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        also: std::sync::Mutex::new(Vec::new()),
+        turn: std::sync::atomic::AtomicUsize::new(0),
 
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         state,
@@ -195,7 +201,30 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
+        let also = self.also.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if also.is_empty() {
+            return format!("{}{}", self.address, path);
+        }
+        let n = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % (also.len() + 1);
+        let base = if n == 0 { &self.address } else { &also[n - 1] };
+        format!("{base}{path}")
+    }
+
+    /// Starts another instance of the service over this one's database, key-value store, images
+    /// and mock platform, with `configure` applied to its settings, and sends requests to both
+    /// in turn from now on. Returns its state (for its workers) and a handle that stops it.
+    pub async fn serve_also_from(
+        &self,
+        configure: impl FnOnce(&mut Settings),
+    ) -> (web::Data<AppState>, actix_web::dev::ServerHandle) {
+        let mut settings = (*self.state.settings).clone();
+        configure(&mut settings);
+        let app = Application::build(settings).await.expect("the second instance builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let (state, handle) = (app.state.clone(), app.handle());
+        tokio::spawn(app.run_until_stopped());
+        self.also.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(address);
+        (state, handle)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
