@@ -125,6 +125,34 @@ pub async fn consume_blank(
     Ok(r.rows_affected == 1)
 }
 
+#[derive(sea_orm::FromQueryResult)]
+struct Taken {
+    number: String,
+}
+
+/// Consumes the institution's lowest blank number for an issuance → it, or None when none is
+/// left. Two approvals at once take two numbers: on PostgreSQL the row is taken with `FOR
+/// UPDATE SKIP LOCKED`, so a concurrent transaction passes to the next blank instead of
+/// colliding on the same one; SQLite's writer holds the database already.
+pub async fn take_next_blank(db: &impl ConnectionTrait, institution: &str) -> Result<Option<String>, PersistenceError> {
+    use sea_orm::{DbBackend, FromQueryResult, Statement};
+    let backend = db.get_database_backend();
+    let lock = if backend == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+    let [p1, p2] = super::placeholders(db);
+    let sql = format!(
+        "UPDATE certificate_stock SET state = 'issued', consumed_at = {p1} \
+         WHERE number = (SELECT number FROM certificate_stock \
+                         WHERE institution_code = {p2} AND state = 'blank' \
+                         ORDER BY number LIMIT 1 {lock}) \
+         RETURNING number"
+    );
+    let taken =
+        Taken::find_by_statement(Statement::from_sql_and_values(backend, sql, [Utc::now().into(), institution.into()]))
+            .one(db)
+            .await?;
+    Ok(taken.map(|t| t.number))
+}
+
 /// A printed number voided for the issuer's error becomes waste (废证) in the stock, with why;
 /// false when the number was not an issued one.
 pub async fn waste_issued(db: &impl ConnectionTrait, number: &str, reason: &str) -> Result<bool, PersistenceError> {

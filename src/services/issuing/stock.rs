@@ -86,26 +86,23 @@ pub async fn waste(db: &Db, admin: &Actor, institution: &str, number: &str, reas
 /// Takes the given number (it must be a blank of this institution) or the next free one.
 #[tracing::instrument(skip_all)]
 pub(super) async fn take_number(txn: &Txn, institution: &str, given: Option<&str>) -> Result<String, ServiceError> {
-    let number = match given {
-        Some(n) => {
-            let n = parse_number("certificate_number", n)?;
-            let entry = certificates::stock_entry(txn, n.as_str()).await?;
-            match entry {
-                Some(e) if e.institution_code == institution => {}
-                _ => {
-                    return Err(ServiceError::Unprocessable {
-                        code: "not_in_stock",
-                        message: format!("{n} is not in this institution's blank stock"),
-                    })
-                }
-            }
-            n.as_str().to_string()
-        }
-        None => certificates::next_blank(txn, institution).await?.ok_or_else(|| ServiceError::Conflict {
+    let Some(given) = given else {
+        return certificates::take_next_blank(txn, institution).await?.ok_or_else(|| ServiceError::Conflict {
             code: "no_blank_stock",
             message: "no blank certificates left in stock; receive a new range first".into(),
-        })?,
+        });
     };
+    let number = parse_number("certificate_number", given)?;
+    match certificates::stock_entry(txn, number.as_str()).await? {
+        Some(e) if e.institution_code == institution => {}
+        _ => {
+            return Err(ServiceError::Unprocessable {
+                code: "not_in_stock",
+                message: format!("{number} is not in this institution's blank stock"),
+            })
+        }
+    }
+    let number = number.as_str().to_string();
     if !certificates::consume_blank(txn, institution, &number, StockState::Issued, None).await? {
         return Err(ServiceError::Conflict { code: "number_used", message: format!("{number} was already used") });
     }
