@@ -70,6 +70,16 @@ impl KvStore for MemoryKv {
         Ok(true)
     }
 
+    async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>, KvError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if let Some((v, _)) = inner.live(key, now) {
+            return Ok(Some(v.clone()));
+        }
+        inner.insert(key, value.to_string(), now + ttl, now);
+        Ok(None)
+    }
+
     async fn compare_and_delete(&self, key: &str, expected: &str) -> Result<bool, KvError> {
         let mut inner = self.lock();
         match inner.live(key, Instant::now()) {

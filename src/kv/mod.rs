@@ -25,6 +25,9 @@ pub trait KvStore: Send + Sync + 'static {
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), KvError>;
     /// Stores only when the key is absent; true when this call stored it.
     async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError>;
+    /// Stores `value` only when the key is absent, in one round trip: None when this call
+    /// stored it, else the value already there (Redis `SET NX GET`, Redis 7 or later).
+    async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>, KvError>;
     /// Deletes only when the key still holds `expected`; true when this call deleted it.
     async fn compare_and_delete(&self, key: &str, expected: &str) -> Result<bool, KvError>;
     /// Adds one and returns the new count; the TTL starts when the key is created.

@@ -91,6 +91,22 @@ impl KvStore for RedisKv {
         Ok(reply.is_some())
     }
 
+    async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>, KvError> {
+        let mut c = self.conn().await?;
+        // NX with GET (Redis 7): the old value when there was one (and nothing is set), else nil.
+        bounded(
+            redis::cmd("SET")
+                .arg(self.key(key))
+                .arg(value)
+                .arg("NX")
+                .arg("GET")
+                .arg("PX")
+                .arg(ttl_ms(ttl))
+                .query_async(&mut c),
+        )
+        .await
+    }
+
     async fn compare_and_delete(&self, key: &str, expected: &str) -> Result<bool, KvError> {
         let mut c = self.conn().await?;
         let n: i64 = bounded(self.compare_and_delete.key(self.key(key)).arg(expected).invoke_async(&mut c)).await?;

@@ -157,10 +157,15 @@ pub async fn push(
             };
             let xml = reply.map(|r| render(&r, &message, wechat.original_id.as_str()));
             if let Some(name) = key_name {
+                // Kept for WeChat's retries, which come seconds later: the answer does not wait
+                // for the store, so a first delivery costs one awaited round trip (the claim).
                 let stored = xml.clone().unwrap_or_else(|| reply::SUCCESS.to_string());
-                if let Err(e) = state.kv.set(&name, &stored, DEDUPE_TTL).await {
-                    tracing::warn!(error = %e, "could not store callback reply for retries");
-                }
+                let kv = state.kv.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = kv.set(&name, &stored, DEDUPE_TTL).await {
+                        tracing::warn!(error = %e, "could not store callback reply for retries");
+                    }
+                });
             }
             xml
         }
@@ -198,12 +203,12 @@ enum Seen {
 
 async fn dedupe(state: &AppState, message: &Inbound) -> Seen {
     let key = format!("wechat:callback:{}", message.dedupe_key());
-    match state.kv.set_if_absent(&key, "", DEDUPE_TTL).await {
-        Ok(true) => Seen::First(Some(key)),
-        Ok(false) => match state.kv.get(&key).await {
-            Ok(Some(v)) if !v.is_empty() => Seen::Before(Some(v)),
-            _ => Seen::Before(None),
-        },
+    // One round trip whether this is the first delivery or a retry: the claim answers the
+    // reply stored by the first (empty while the first is still being handled).
+    match state.kv.claim(&key, "", DEDUPE_TTL).await {
+        Ok(None) => Seen::First(Some(key)),
+        Ok(Some(v)) if !v.is_empty() => Seen::Before(Some(v)),
+        Ok(Some(_)) => Seen::Before(None),
         Err(e) => {
             // Without the store a retry may be handled twice; every effect is idempotent.
             tracing::warn!(error = %e, "dedupe store unavailable; handling without dedupe");

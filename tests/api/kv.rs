@@ -67,6 +67,32 @@ async fn set_if_absent_has_exactly_one_winner_under_concurrency() {
 }
 
 #[tokio::test]
+async fn a_claim_has_one_winner_and_everyone_else_reads_what_is_there() {
+    for (name, kv) in stores() {
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let kv = kv.clone();
+            tasks.push(tokio::spawn(async move { kv.claim("claim", &i.to_string(), Duration::from_secs(60)).await }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            match t.await.expect("task").expect(name) {
+                None => winners += 1,
+                Some(seen) => assert!(seen.parse::<u32>().is_ok(), "{name}: the winner's value, {seen:?}"),
+            }
+        }
+        assert_eq!(winners, 1, "{name}");
+        // The value written later (the stored reply) is what the next claim reads.
+        kv.set("claim", "reply", Duration::from_secs(60)).await.expect(name);
+        assert_eq!(kv.claim("claim", "", Duration::from_secs(60)).await.expect(name).as_deref(), Some("reply"));
+        kv.set("gone", "x", Duration::from_millis(100)).await.expect(name);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(kv.claim("gone", "y", Duration::from_secs(60)).await.expect(name), None, "{name}: expired");
+        assert_eq!(kv.get("gone").await.expect(name).as_deref(), Some("y"));
+    }
+}
+
+#[tokio::test]
 async fn compare_and_delete_only_removes_the_expected_value() {
     for (name, kv) in stores() {
         kv.set("token", "old", Duration::from_secs(60)).await.expect(name);

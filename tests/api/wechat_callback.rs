@@ -241,6 +241,7 @@ async fn a_callback_delivered_three_times_has_one_effect_and_the_same_reply() {
     let xml = event_xml(&official, "subscribe", "", now());
     let mut replies = Vec::new();
     for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         replies.push(app.wechat_callback(&xml, false).await["body"].clone());
     }
     assert_eq!(replies[0], replies[1]);
@@ -260,6 +261,8 @@ async fn a_callback_delivered_three_times_has_one_effect_and_the_same_reply() {
     let xml = text_xml(&official, "咨询", 880001, now());
     let mut contents = Vec::new();
     for _ in 0..3 {
+        // WeChat retries seconds apart; the first reply is stored just after it is answered.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let a = app.wechat_callback(&xml, true).await;
         contents.push(reply_content(a["reply"]["xml"].as_str().expect("reply")));
     }
