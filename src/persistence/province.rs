@@ -112,14 +112,7 @@ pub async fn claim_due(
     if seqs.is_empty() {
         return Ok(Vec::new());
     }
-    province_report::Entity::find()
-        .filter(province_report::Column::Seq.is_in(seqs))
-        .order_by_asc(province_report::Column::Seq)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(report_from)
-        .collect()
+    in_order(db, Condition::all().add(province_report::Column::Seq.is_in(seqs))).await
 }
 
 /// What the province answered to one send.
@@ -161,14 +154,17 @@ pub async fn of_case(
     application_id: &str,
     delivery_id: &str,
 ) -> Result<Vec<Report>, PersistenceError> {
+    let delivery = Condition::all()
+        .add(province_report::Column::Kind.eq(ReportKind::Delivery.as_str()))
+        .add(province_report::Column::Subject.eq(delivery_id));
+    let of_case = Condition::any().add(province_report::Column::ApplicationId.eq(application_id)).add(delivery);
+    in_order(db, of_case).await
+}
+
+/// The reports `condition` picks, oldest first.
+async fn in_order(db: &impl ConnectionTrait, condition: Condition) -> Result<Vec<Report>, PersistenceError> {
     province_report::Entity::find()
-        .filter(
-            Condition::any().add(province_report::Column::ApplicationId.eq(application_id)).add(
-                Condition::all()
-                    .add(province_report::Column::Kind.eq(ReportKind::Delivery.as_str()))
-                    .add(province_report::Column::Subject.eq(delivery_id)),
-            ),
-        )
+        .filter(condition)
         .order_by_asc(province_report::Column::Seq)
         .all(db)
         .await?
