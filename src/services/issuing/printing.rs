@@ -131,18 +131,10 @@ pub fn render(
     let layer = doc.get_page(page).get_layer(layer);
     layer.use_text("出生医学证明首次签发登记表", 18.0, Mm(45.0), Mm(275.0), &font);
     // A bordered table, label cell and value cell per row, as the paper form is laid out.
-    const ROW: f32 = 8.0;
     let (left, split, right) = (15.0, 70.0, 195.0);
-    let mut top = 268.0;
-    for (label, value) in lines(form, digest, certificate_number) {
-        frame(&layer, (left, top - ROW), split - left, ROW);
-        frame(&layer, (split, top - ROW), right - split, ROW);
-        layer.use_text(label, 9.5, Mm(left + 2.0), Mm(top - ROW + 2.5), &font);
-        // The digest is long: a smaller size keeps it in its cell.
-        let size = if value.len() > 40 { 7.0 } else { 10.5 };
-        layer.use_text(value, size, Mm(split + 2.0), Mm(top - ROW + 2.5), &font);
-        top -= ROW;
-    }
+    let table =
+        Table { left, right, columns: 1, label_share: (split - left) / (right - left), row: 8.0, sizes: (9.5, 10.5) };
+    let top = table.draw(&layer, &font, &lines(form, digest, certificate_number), 268.0);
     // The mother's signature in a cell of its own under the table.
     let sign_h = 32.0;
     frame(&layer, (left, top - sign_h), split - left, sign_h);
@@ -200,6 +192,60 @@ fn on_white(img: &image::DynamicImage) -> image::DynamicImage {
         out.put_pixel(x, y, image::Rgb([blend(p[0]), blend(p[1]), blend(p[2])]));
     }
     image::DynamicImage::ImageRgb8(out)
+}
+
+/// Label/value pairs in bordered cells, `columns` pairs to a row, as the paper forms are laid
+/// out: each pair a label cell (`label_share` of the pair's width) and a value cell.
+struct Table {
+    left: f32,
+    right: f32,
+    columns: usize,
+    label_share: f32,
+    /// Row height, mm.
+    row: f32,
+    /// Label and value text sizes, pt; a value too long for its cell is set smaller.
+    sizes: (f32, f32),
+}
+
+impl Table {
+    /// Draws the pairs from `top` down → the y under the last row.
+    fn draw(
+        &self,
+        layer: &printpdf::PdfLayerReference,
+        font: &printpdf::IndirectFontRef,
+        pairs: &[(String, String)],
+        top: f32,
+    ) -> f32 {
+        let columns = self.columns.max(1);
+        let pair_w = (self.right - self.left) / columns as f32;
+        let label_w = pair_w * self.label_share;
+        let baseline = self.row * 0.32;
+        for (i, (label, value)) in pairs.iter().enumerate() {
+            let x = self.left + pair_w * (i % columns) as f32;
+            let y = top - self.row * (i / columns + 1) as f32;
+            frame(layer, (x, y), label_w, self.row);
+            frame(layer, (x + label_w, y), pair_w - label_w, self.row);
+            layer.use_text(label.as_str(), fit(label, label_w, self.sizes.0), Mm(x + 1.5), Mm(y + baseline), font);
+            let value_w = pair_w - label_w;
+            layer.use_text(
+                value.as_str(),
+                fit(value, value_w, self.sizes.1),
+                Mm(x + label_w + 1.5),
+                Mm(y + baseline),
+                font,
+            );
+        }
+        top - self.row * pairs.len().div_ceil(columns) as f32
+    }
+}
+
+/// A text size at most `size` pt at which `text` fits `width` mm (a CJK glyph is about one em
+/// wide, a Latin one about half), never below 5 pt.
+fn fit(text: &str, width: f32, size: f32) -> f32 {
+    let ems: f32 = text.chars().map(|c| if c.is_ascii() { 0.55 } else { 1.0 }).sum();
+    let mm_per_pt = 25.4 / 72.0;
+    let fits = (width - 3.0) / (ems.max(1.0) * mm_per_pt);
+    size.min(fits).max(5.0)
 }
 
 /// A rectangle's outline, lower left `at`, `w` × `h` mm.
@@ -274,14 +320,10 @@ pub fn render_certificate(
     // The certificate: two columns of fields.
     layer.use_text("出生医学证明", 20.0, Mm(80.0), Mm(282.0), &font);
     layer.use_text(format!("编号 {number}"), 10.5, Mm(150.0), Mm(274.0), &font);
+    // The fields in bordered cells, two to a row in the paper certificate's order.
     frame(&layer, (15.0, 160.0), 180.0, 108.0);
-    for (i, (label, value)) in lines.iter().enumerate() {
-        let (column, row) = (i % 2, i / 2);
-        let x = 20.0 + 90.0 * column as f32;
-        let y = 258.0 - 12.0 * row as f32;
-        layer.use_text(format!("{label}："), 9.0, Mm(x), Mm(y), &font);
-        layer.use_text(value.clone(), 10.5, Mm(x), Mm(y - 5.0), &font);
-    }
+    let certificate = Table { left: 15.0, right: 195.0, columns: 2, label_share: 0.36, row: 10.0, sizes: (8.5, 10.5) };
+    certificate.draw(&layer, &font, &lines, 268.0);
     // The authenticity check: about 22 mm square, bottom right of the certificate.
     let qr = qr_image(verify_url)?;
     let dpi = (qr.width().max(1) as f32 / (22.0 / 25.4)).max(1.0);
@@ -306,12 +348,8 @@ pub fn render_certificate(
     // The stub: the same fields, compact, and the witness box.
     layer.use_text("出生医学证明存根", 16.0, Mm(75.0), Mm(138.0), &font);
     frame(&layer, (15.0, 15.0), 180.0, 115.0);
-    for (i, (label, value)) in lines.iter().enumerate() {
-        let (column, row) = (i % 2, i / 2);
-        let x = 20.0 + 90.0 * column as f32;
-        let y = 124.0 - 8.0 * row as f32;
-        layer.use_text(format!("{label}：{value}"), 8.5, Mm(x), Mm(y), &font);
-    }
+    let stub = Table { left: 15.0, right: 195.0, columns: 2, label_share: 0.36, row: 7.5, sizes: (7.5, 9.0) };
+    stub.draw(&layer, &font, &lines, 130.0);
     layer.use_text("见证人签字：", 10.5, Mm(20.0), Mm(50.0), &font);
     frame(&layer, (55.0, 20.0), 75.0, 35.0);
     place_signature(&layer, &font, signature_png, (60.0, 24.0), 60.0);
@@ -453,5 +491,15 @@ mod tests {
         let has_image = |pdf: &[u8]| pdf.windows(b"/Image".len()).any(|w| w == b"/Image");
         assert!(has_image(&with));
         assert!(!has_image(&without));
+    }
+
+    #[test]
+    fn a_value_too_long_for_its_cell_is_set_smaller_and_a_short_one_is_not() {
+        assert_eq!(fit("张小满", 60.0, 10.5), 10.5);
+        let digest = "9f".repeat(32);
+        let size = fit(&digest, 120.0, 10.5);
+        assert!(size < 10.5 && size >= 5.0, "{size}");
+        // 64 Latin characters at that size fit 120 mm less the padding.
+        assert!(64.0 * 0.55 * size * 25.4 / 72.0 <= 117.0 + 0.01);
     }
 }
