@@ -498,7 +498,7 @@ mod tests {
         assert_eq!(fit("张小满", 60.0, 10.5), 10.5);
         let digest = "9f".repeat(32);
         let size = fit(&digest, 120.0, 10.5);
-        assert!(size < 10.5 && size >= 5.0, "{size}");
+        assert!((5.0..10.5).contains(&size), "{size}");
         // 64 Latin characters at that size fit 120 mm less the padding.
         assert!(64.0 * 0.55 * size * 25.4 / 72.0 <= 117.0 + 0.01);
     }
