@@ -162,6 +162,20 @@ impl utoipa::Modify for ClientContract {
             }
         }
         let Some(components) = openapi.components.as_mut() else { return };
+        let state_enum = |description: &str| {
+            let states = crate::domain::application_state::ApplicationState::ALL.iter().map(|s| s.as_str());
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+                .enum_values(Some(states))
+                .build()
+        };
+        // Every answer that names an application's state names one of the state machine's.
+        for name in ["ApplicationView", "MovedAnswer"] {
+            if let Some(RefOr::T(Schema::Object(view))) = components.schemas.get_mut(name) {
+                view.properties.insert("state".into(), RefOr::T(Schema::Object(state_enum("the application's state"))));
+            }
+        }
         if let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut("ErrorBody") {
             let codes = error_codes::CATALOGUE.iter().map(|c| c.code);
             let code = ObjectBuilder::new()
@@ -169,12 +183,8 @@ impl utoipa::Modify for ClientContract {
                 .description(Some("stable, snake_case; see GET /api/v1/error-codes"))
                 .enum_values(Some(codes));
             body.properties.insert("code".into(), RefOr::T(Schema::Object(code.build())));
-            let states = crate::domain::application_state::ApplicationState::ALL.iter().map(|s| s.as_str());
-            let state = ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some("with wrong_state: the application's current state"))
-                .enum_values(Some(states));
-            body.properties.insert("state".into(), RefOr::T(Schema::Object(state.build())));
+            let state = state_enum("with wrong_state: the application's current state");
+            body.properties.insert("state".into(), RefOr::T(Schema::Object(state)));
         }
     }
 }

@@ -180,6 +180,9 @@ async fn openapi_document_and_swagger_ui_are_served() {
     assert_eq!(ids.len(), all, "operation ids are unique (client generators name methods by them)");
     let codes = doc["components"]["schemas"]["ErrorBody"]["properties"]["code"]["enum"].as_array().expect("enum");
     assert!(codes.contains(&Value::from("wrong_state")) && codes.contains(&Value::from("consent_required")));
+    let states =
+        doc["components"]["schemas"]["ApplicationView"]["properties"]["state"]["enum"].as_array().expect("enum");
+    assert!(states.contains(&Value::from("submitted")) && states.contains(&Value::from("referred")));
     let create = &doc["paths"]["/api/v1/applications"]["post"]["parameters"];
     assert!(create.as_array().into_iter().flatten().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"));
     let res = app.get("/docs").await;
