@@ -67,6 +67,37 @@ pub trait Courier: Send + Sync {
     async fn book(&self, booking: &Booking) -> Result<Booked, CourierError>;
 }
 
+/// A signed partner call — the scheme the courier, the SMS gateway and the provincial system
+/// share: a JSON body POSTed with `X-<Partner>-App-Key`, `X-<Partner>-Timestamp` and
+/// `X-<Partner>-Signature` (see [`sign`]) → the answer's status and text. `Err` is a transport
+/// failure (not reached, no answer), described without the URL.
+pub async fn post_signed(
+    http: &reqwest::Client,
+    url: &str,
+    partner: &str,
+    app_key: &str,
+    secret: &SecretString,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<(reqwest::StatusCode, String), String> {
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let signature = sign(secret.expose_secret(), &ts, &body);
+    let res = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header(format!("X-{partner}-App-Key"), app_key)
+        .header(format!("X-{partner}-Timestamp"), &ts)
+        .header(format!("X-{partner}-Signature"), signature)
+        .body(body)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(super::describe)?;
+    let status = res.status();
+    let text = res.text().await.map_err(super::describe)?;
+    Ok((status, text))
+}
+
 pub struct HttpCourier {
     pub http: reqwest::Client,
     pub base_url: String,
@@ -78,24 +109,14 @@ pub struct HttpCourier {
 impl Courier for HttpCourier {
     async fn book(&self, booking: &Booking) -> Result<Booked, CourierError> {
         let body = serde_json::to_vec(booking).map_err(|e| CourierError::Refused(e.to_string()))?;
-        let ts = chrono::Utc::now().timestamp().to_string();
-        let res = self
-            .http
-            .post(format!("{}/courier/v1/orders", self.base_url))
-            .header("content-type", "application/json")
-            .header("X-Courier-App-Key", &self.app_key)
-            .header("X-Courier-Timestamp", &ts)
-            .header("X-Courier-Signature", sign(self.secret.expose_secret(), &ts, &body))
-            .body(body)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .map_err(|e| CourierError::Transport(super::describe(e)))?;
-        let status = res.status();
+        let url = format!("{}/courier/v1/orders", self.base_url);
+        let (status, text) =
+            post_signed(&self.http, &url, "Courier", &self.app_key, &self.secret, body, Duration::from_secs(5))
+                .await
+                .map_err(CourierError::Transport)?;
         if status.is_server_error() {
             return Err(CourierError::Transport(format!("HTTP {status}")));
         }
-        let text = res.text().await.map_err(|e| CourierError::Transport(super::describe(e)))?;
         if !status.is_success() {
             return Err(CourierError::Refused(format!("HTTP {status}: {text}")));
         }

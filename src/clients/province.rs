@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::courier::sign;
+use super::courier::post_signed;
 
 /// One report as the province reads it: `data` holds the record, certificate or void.
 #[derive(Debug, Clone, Serialize)]
@@ -54,21 +54,11 @@ pub struct HttpProvinceGateway {
 impl ProvinceGateway for HttpProvinceGateway {
     async fn report(&self, report: &ProvinceReport<'_>) -> Result<String, ProvinceError> {
         let body = serde_json::to_vec(report).map_err(|e| ProvinceError::Invalid(e.to_string()))?;
-        let ts = chrono::Utc::now().timestamp().to_string();
-        let res = self
-            .http
-            .post(format!("{}/province/v1/reports", self.base_url))
-            .header("content-type", "application/json")
-            .header("X-Province-App-Key", &self.app_key)
-            .header("X-Province-Timestamp", &ts)
-            .header("X-Province-Signature", sign(self.secret.expose_secret(), &ts, &body))
-            .body(body)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| ProvinceError::Unavailable(super::describe(e)))?;
-        let status = res.status();
-        let answer = res.text().await.map_err(|e| ProvinceError::Unavailable(super::describe(e)))?;
+        let url = format!("{}/province/v1/reports", self.base_url);
+        let (status, answer) =
+            post_signed(&self.http, &url, "Province", &self.app_key, &self.secret, body, Duration::from_secs(10))
+                .await
+                .map_err(ProvinceError::Unavailable)?;
         if status == reqwest::StatusCode::BAD_REQUEST || status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
             return Err(ProvinceError::Invalid(format!("HTTP {status}: {answer}")));
         }

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::courier::sign;
+use super::courier::post_signed;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Text<'a> {
@@ -46,21 +46,11 @@ pub struct HttpSmsGateway {
 impl SmsGateway for HttpSmsGateway {
     async fn send(&self, text: &Text<'_>) -> Result<String, SmsError> {
         let body = serde_json::to_vec(text).map_err(|e| SmsError::Refused(e.to_string()))?;
-        let ts = chrono::Utc::now().timestamp().to_string();
-        let res = self
-            .http
-            .post(format!("{}/sms/v1/send", self.base_url))
-            .header("content-type", "application/json")
-            .header("X-Sms-App-Key", &self.app_key)
-            .header("X-Sms-Timestamp", &ts)
-            .header("X-Sms-Signature", sign(self.secret.expose_secret(), &ts, &body))
-            .body(body)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .map_err(|e| SmsError::Transport(super::describe(e)))?;
-        let status = res.status();
-        let answer = res.text().await.map_err(|e| SmsError::Transport(super::describe(e)))?;
+        let url = format!("{}/sms/v1/send", self.base_url);
+        let (status, answer) =
+            post_signed(&self.http, &url, "Sms", &self.app_key, &self.secret, body, Duration::from_secs(5))
+                .await
+                .map_err(SmsError::Transport)?;
         if !status.is_success() {
             return Err(SmsError::Refused(format!("HTTP {status}: {answer}")));
         }
