@@ -208,6 +208,10 @@ pub async fn sign(
     application_id: &str,
     image: &StoredBlob,
 ) -> Result<(chrono::DateTime<chrono::Utc>, String), ServiceError> {
+    // Printed over white on the form and the stub: a PNG, whatever the other uploads may be.
+    if image.image_type != crate::blobs::ImageType::Png {
+        return Err(ServiceError::UnsupportedMediaType("the signature must be a PNG".into()));
+    }
     let app = own_application(db, user_id, application_id).await?;
     lifecycle::check(&app, Command::Sign, "signing")?;
     let digest = app.form_digest.clone().ok_or_else(|| ServiceError::wrong_state(app.state, "signing"))?;
