@@ -61,6 +61,28 @@ impl Walk {
         Ok(body)
     }
 
+    /// What the mock recorded at `path`, once it holds `at_least` items (the workers send in the
+    /// background) or after ten seconds, whatever it holds then.
+    async fn mock_list(&self, path: &str, at_least: usize) -> Result<Vec<Value>, DemoError> {
+        let mut items = Vec::new();
+        for _ in 0..50 {
+            items = self
+                .http
+                .get(format!("{}{path}", self.mock))
+                .send()
+                .await
+                .map_err(|e| DemoError::Step { step: "mock platform", detail: e.to_string() })?
+                .json::<Vec<Value>>()
+                .await
+                .unwrap_or_default();
+            if items.len() >= at_least {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(items)
+    }
+
     async fn mock(&self, path: &str, body: Value) -> Result<Value, DemoError> {
         let step = "mock platform";
         let res = self
@@ -342,22 +364,7 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
     .await?;
 
     println!("\n— what the parent received on WeChat —");
-    let mut messages = Vec::new();
-    for _ in 0..50 {
-        messages = w
-            .http
-            .get(format!("{}/_mock/messages", w.mock))
-            .send()
-            .await
-            .map_err(|e| DemoError::Step { step: "messages", detail: e.to_string() })?
-            .json::<Vec<Value>>()
-            .await
-            .unwrap_or_default();
-        if messages.len() >= 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let messages = w.mock_list("/_mock/messages", 4).await?;
     if messages.is_empty() {
         for row in crate::persistence::outbox::list(&state.db).await.unwrap_or_default() {
             println!("   {} → {}", row.event, row.state);
@@ -372,23 +379,8 @@ pub async fn run(mut settings: Settings) -> Result<(), DemoError> {
     }
 
     println!("\n— what the province received —");
-    let mut reported = Vec::new();
-    for _ in 0..50 {
-        reported = w
-            .http
-            .get(format!("{}/_mock/province/reports", w.mock))
-            .send()
-            .await
-            .map_err(|e| DemoError::Step { step: "province reports", detail: e.to_string() })?
-            .json::<Vec<Value>>()
-            .await
-            .unwrap_or_default();
-        // The delivery record and the issued certificate.
-        if reported.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // The delivery record and the issued certificate.
+    let reported = w.mock_list("/_mock/province/reports", 2).await?;
     for r in &reported {
         println!("   [{}] {} receipt {}", text(r, "kind"), text(r, "report_id"), text(r, "receipt"));
     }
