@@ -263,6 +263,11 @@ pub async fn certificate_by_number(
         .transpose()
 }
 
+/// The number a reissue replaced (the certificate its `replaces_certificate_id` names).
+pub async fn number_of(db: &impl ConnectionTrait, certificate_id: &str) -> Result<Option<String>, PersistenceError> {
+    Ok(certificate::Entity::find_by_id(certificate_id.to_string()).one(db).await?.map(|c| c.number))
+}
+
 pub async fn certificates_of(
     db: &impl ConnectionTrait,
     application_id: &str,

@@ -122,15 +122,11 @@ impl ProvinceReportWorker {
                 let Some(entry) = registers::first_issuance_of(&self.db, &report.subject).await? else {
                     return Ok(None);
                 };
-                let replaces = match certificates::certificate_by_number(&self.db, &entry.certificate_number).await? {
-                    Some(c) => match c.replaces_certificate_id {
-                        Some(id) => certificates::certificates_of(&self.db, &c.application_id)
-                            .await?
-                            .into_iter()
-                            .find(|old| old.id == id)
-                            .map(|old| old.number),
-                        None => None,
-                    },
+                let replaced = certificates::certificate_by_number(&self.db, &entry.certificate_number)
+                    .await?
+                    .and_then(|c| c.replaces_certificate_id);
+                let replaces = match replaced {
+                    Some(id) => certificates::number_of(&self.db, &id).await?,
                     None => None,
                 };
                 Some(json!({
