@@ -118,6 +118,10 @@ pub async fn create_application(
         Err(e) => return Err(CreateError::Other(e.into())),
     }
     add_event(db, &id, "created", None, Some(ApplicationState::Draft), None).await.map_err(CreateError::Other)?;
+    let institution = &delivery.record.institution_code;
+    super::counters::add(db, institution, &[(super::counters::state_key(ApplicationState::Draft), 1)])
+        .await
+        .map_err(CreateError::Other)?;
     application(db, &id)
         .await
         .map_err(CreateError::Other)?
@@ -181,6 +185,16 @@ pub async fn move_state(
     };
     let audit_detail = serde_json::json!({"from": from.as_str(), "to": to.as_str(), "detail": detail});
     add_event(txn, &app.id, "state_changed", Some(from), Some(to), detail).await?;
+    let now = Utc::now();
+    let mut totals = vec![(super::counters::state_key(from), -1), (super::counters::state_key(to), 1)];
+    // A review decision, against the deadline in force when it is taken.
+    if from == S::Submitted && matches!(to, S::Returned | S::Issued) {
+        if let Some(due) = app.review_due_at {
+            let outcome = if now <= due { "met" } else { "missed" };
+            totals.push((format!("{outcome}:{}", super::counters::month_key(now)), 1));
+        }
+    }
+    super::counters::add(txn, &app.institution_code, &totals).await?;
     super::audit::append(txn, actor, "state_changed", "application", &app.id, audit_detail).await?;
     application_from(moved).map(Some)
 }
@@ -383,27 +397,17 @@ pub async fn count_overdue(db: &impl ConnectionTrait) -> Result<u64, Persistence
         .await?)
 }
 
-#[derive(Debug, FromQueryResult)]
-struct StateCount {
-    state: String,
-    n: i64,
-}
-
+/// Applications per state (states without any left out), from the running totals.
 pub async fn counts_per_state(
     db: &impl ConnectionTrait,
     institution: &str,
 ) -> Result<Vec<(String, i64)>, PersistenceError> {
-    let rows = application::Entity::find()
-        .select_only()
-        .column(application::Column::State)
-        // COUNT(*): answered from the queue index alone.
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .filter(application::Column::InstitutionCode.eq(institution))
-        .group_by(application::Column::State)
-        .into_model::<StateCount>()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.state, r.n)).collect())
+    Ok(super::counters::read(db, institution)
+        .await?
+        .into_iter()
+        .filter_map(|(name, n)| Some((name.strip_prefix("state:")?.to_string(), n)))
+        .filter(|(_, n)| *n != 0)
+        .collect())
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -416,48 +420,37 @@ pub struct DeadlineCounts {
     pub overdue_open: i64,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct DeadlineRow {
-    met: Option<i64>,
-    missed: Option<i64>,
-}
-
-/// Each review decision (a move out of `submitted`) against the deadline in force: the
-/// decision's time is the event's, the deadline the application's latest. One SQL statement;
-/// the counting happens in the database.
-/// `since`: only decisions from then on (the dashboard's "this month"); None: all of them.
+/// Review decisions (a move out of `submitted` to `returned` or `issued`) against the deadline
+/// in force when each was taken, from the running totals, kept per China month; and what waits
+/// past its deadline now (an indexed count of the few cases waiting).
+/// `since`: only decisions from that China month on (the dashboard's "this month"); None: all.
 pub async fn deadline_counts(
     db: &impl ConnectionTrait,
     institution: &str,
     now: DateTime<Utc>,
     since: Option<DateTime<Utc>>,
 ) -> Result<DeadlineCounts, PersistenceError> {
-    let p: [String; 2] = placeholders(db);
-    let sql = format!(
-        "SELECT SUM(CASE WHEN e.at <= a.review_due_at THEN 1 ELSE 0 END) AS met, \
-                SUM(CASE WHEN e.at > a.review_due_at THEN 1 ELSE 0 END) AS missed \
-         FROM application_events e JOIN applications a ON a.id = e.application_id \
-         WHERE a.institution_code = {} AND e.from_state = 'submitted' AND e.to_state IN ('returned', 'issued') \
-           AND a.review_due_at IS NOT NULL{}",
-        p[0],
-        if since.is_some() { format!(" AND e.at >= {}", p[1]) } else { String::new() }
-    );
-    let mut values: Vec<sea_orm::Value> = vec![institution.into()];
-    values.extend(since.map(Into::into));
-    let row = DeadlineRow::find_by_statement(Statement::from_sql_and_values(db.get_database_backend(), sql, values))
-        .one(db)
-        .await?;
+    let from_month = since.map(super::counters::month_key);
+    let mut counts = DeadlineCounts::default();
+    for (name, n) in super::counters::read(db, institution).await? {
+        let Some((outcome, month)) = name.split_once(':') else { continue };
+        if from_month.as_deref().is_some_and(|from| month < from) {
+            continue;
+        }
+        match outcome {
+            "met" => counts.met += n,
+            "missed" => counts.missed += n,
+            _ => {}
+        }
+    }
     let overdue_open = application::Entity::find()
         .filter(application::Column::InstitutionCode.eq(institution))
         .filter(application::Column::State.eq(S::Submitted.as_str()))
         .filter(application::Column::ReviewDueAt.lt(now))
         .count(db)
         .await?;
-    Ok(DeadlineCounts {
-        met: row.as_ref().and_then(|r| r.met).unwrap_or(0),
-        missed: row.as_ref().and_then(|r| r.missed).unwrap_or(0),
-        overdue_open: i64::try_from(overdue_open).unwrap_or(i64::MAX),
-    })
+    counts.overdue_open = i64::try_from(overdue_open).unwrap_or(i64::MAX);
+    Ok(counts)
 }
 
 /// The institution's cases waiting for review that fall due in [now, day_end) (the day's work)

@@ -6,6 +6,7 @@ pub mod applications;
 pub mod audit;
 pub mod certificates;
 pub mod consents;
+pub mod counters;
 pub mod deliveries;
 pub mod documents;
 pub mod entities;

@@ -173,6 +173,15 @@ async fn approve_ship_deliver_with_registers_messages_and_an_audited_read() {
     assert_eq!(stats["deadlines_met"], 1);
     assert_eq!(stats["deadlines_missed"], 0);
     assert_eq!(stats["blank_stock"], 4);
+    // Only this case ever existed: no other state holds anything.
+    assert_eq!(stats["per_state"].as_object().map(|m| m.len()), Some(1), "{stats}");
+
+    // The running totals folded (as the deadline watcher does) read the same; a second fold
+    // finds nothing left.
+    assert!(birthcert::persistence::counters::compact(&app.state.db).await.expect("folded") > 0);
+    assert_eq!(birthcert::persistence::counters::compact(&app.state.db).await.expect("folded"), 0);
+    let (_, folded) = app.send(GET, "/api/v1/officer/stats", &officer, None).await;
+    assert_eq!(folded, stats);
 }
 
 #[tokio::test]

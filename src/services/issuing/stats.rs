@@ -73,6 +73,11 @@ pub async fn dashboard(db: &Db, institution: &str, now: DateTime<Utc>, days: u32
     })
 }
 
+/// Folds the running totals' deltas (the deadline watcher does it each pass).
+pub async fn fold_counters(db: &Db) -> Result<u64, ServiceError> {
+    Ok(crate::persistence::counters::compact(db).await?)
+}
+
 /// The deadline watcher: flags submitted applications past their deadline → (newly flagged,
 /// overdue in all).
 #[tracing::instrument(skip_all)]
