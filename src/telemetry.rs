@@ -64,17 +64,20 @@ pub async fn request_id_middleware(
     let mut res = REQUEST_ID.scope(id.clone(), next.call(req).instrument(span.clone())).await?;
     span.record("status", res.status().as_u16());
     // The access log: one line per request, by route template (no ids, no query string: a
-    // query may carry a token), filterable on its own target (`RUST_LOG=access=off`).
-    let route = res.request().match_pattern().unwrap_or_else(|| "UNMATCHED".to_string());
-    tracing::info!(
-        target: "access",
-        request_id = %id,
-        method = %method,
-        route = %route,
-        status = res.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
+    // query may carry a token), filterable on its own target (`RUST_LOG=access=off`). The
+    // route is looked up only when the line will be written.
+    if tracing::enabled!(target: "access", tracing::Level::INFO) {
+        let route = res.request().match_pattern().unwrap_or_else(|| "UNMATCHED".to_string());
+        tracing::info!(
+            target: "access",
+            request_id = %id,
+            method = %method,
+            route = %route,
+            status = res.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
     }

@@ -156,10 +156,10 @@ pub async fn push(
                 }
             };
             let xml = reply.map(|r| render(&r, &message, wechat.original_id.as_str()));
-            if let Some(name) = key_name {
-                // Kept for WeChat's retries, which come seconds later: the answer does not wait
-                // for the store, so a first delivery costs one awaited round trip (the claim).
-                let stored = xml.clone().unwrap_or_else(|| reply::SUCCESS.to_string());
+            // Kept for WeChat's retries, which come seconds later: the answer does not wait for
+            // the store, so a first delivery costs one awaited round trip (the claim). A plain
+            // `success` needs nothing stored: a retry finding the claim empty answers it.
+            if let (Some(name), Some(stored)) = (key_name, xml.clone()) {
                 let kv = state.kv.clone();
                 tokio::spawn(async move {
                     if let Err(e) = kv.set(&name, &stored, DEDUPE_TTL).await {
