@@ -24,6 +24,10 @@
 // A report printed to the terminal is this program's purpose.
 #![allow(clippy::print_stdout)]
 
+// The service's allocator (src/main.rs): the service runs in this process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
+use ring::signature::RsaPublicKeyComponents;
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use rsa::sha2::Sha256;
-use rsa::signature::Verifier;
+use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,16 +109,22 @@ pub struct PayParams {
 }
 
 /// The platform's verifying keys by serial: a public-key id (`PUB_KEY_ID_...`) and/or platform
-/// certificates (serial as upper-case hex).
+/// certificates (serial as upper-case hex). Keys are read with the `rsa` crate and checked with
+/// ring, as the merchant's signatures are made: the same check through `rsa`'s portable big
+/// integers was 1 % of a whole journey's CPU in the profile, for two notifications.
 #[derive(Clone, Default)]
 pub struct PlatformKeys {
-    keys: HashMap<String, VerifyingKey<Sha256>>,
+    keys: HashMap<String, RsaPublicKeyComponents<Vec<u8>>>,
+}
+
+fn verifying(key: &RsaPublicKey) -> RsaPublicKeyComponents<Vec<u8>> {
+    RsaPublicKeyComponents { n: key.n().to_bytes_be(), e: key.e().to_bytes_be() }
 }
 
 impl PlatformKeys {
     pub fn add_public_key(&mut self, key_id: &str, pem: &str) -> Result<(), PayError> {
         let key = RsaPublicKey::from_public_key_pem(pem).map_err(|e| PayError::Key(e.to_string()))?;
-        self.keys.insert(key_id.to_string(), VerifyingKey::new(key));
+        self.keys.insert(key_id.to_string(), verifying(&key));
         Ok(())
     }
 
@@ -129,7 +134,7 @@ impl PlatformKeys {
         let serial = hex::encode_upper(cert.tbs_certificate.serial_number.as_bytes());
         let der = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| PayError::Key(e.to_string()))?;
         let key = RsaPublicKey::from_public_key_der(&der).map_err(|e| PayError::Key(e.to_string()))?;
-        self.keys.insert(serial.clone(), VerifyingKey::new(key));
+        self.keys.insert(serial.clone(), verifying(&key));
         Ok(serial)
     }
 
@@ -150,8 +155,13 @@ impl PlatformKeys {
         let key = self.keys.get(serial.trim()).ok_or_else(|| PayError::UnknownSerial(serial.to_string()))?;
         let raw =
             base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()).map_err(|_| PayError::Signature)?;
-        let sig = Signature::try_from(raw.as_slice()).map_err(|_| PayError::Signature)?;
-        key.verify(format!("{timestamp}\n{nonce}\n{body}\n").as_bytes(), &sig).map_err(|_| PayError::Signature)
+        // WeChat Pay's keys are RSA-2048 or longer; anything shorter is refused.
+        key.verify(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            format!("{timestamp}\n{nonce}\n{body}\n").as_bytes(),
+            &raw,
+        )
+        .map_err(|_| PayError::Signature)
     }
 }
 
