@@ -105,9 +105,19 @@ fn png() -> Vec<u8> {
     img.write_to(&mut out, image::ImageOutputFormat::Png).map(|_| out.into_inner()).unwrap_or_default()
 }
 
+/// Month, day and sequence number unique for each of the first 336,000 journeys (one live
+/// application per delivery record: a repeated mother would be refused, rightly).
+fn birthday_and_sequence(n: usize) -> String {
+    format!("{:02}{:02}{:03}", 1 + (n / 28_000) % 12, 1 + (n / 1000) % 28, n % 1000)
+}
+
+fn mother_id(n: usize) -> String {
+    id(&format!("3701241992{}", birthday_and_sequence(n)))
+}
+
 async fn journey(c: Arc<Client>, n: usize) -> Result<(), String> {
-    let mother_id = id(&format!("370124199{:01}0310{:03}", n % 10, (n * 2) % 1000));
-    let father_id = id(&format!("370124199{:01}0521{:03}", (n + 3) % 10, (n * 2 + 1) % 1000));
+    let mother_id = mother_id(n);
+    let father_id = id(&format!("3701241988{}", birthday_and_sequence(n)));
     let user: Value = c
         .http
         .post(format!("{}/_mock/users", c.mock))
@@ -252,7 +262,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     mock.set_service_url(&format!("http://127.0.0.1:{port}"));
 
     for n in 0..journeys {
-        let mother_id = id(&format!("370124199{:01}0310{:03}", n % 10, (n * 2) % 1000));
+        let mother_id = mother_id(n);
         insert_delivery(
             &state.db,
             &DeliveryRecord {
