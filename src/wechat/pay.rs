@@ -117,14 +117,22 @@ pub struct PlatformKeys {
     keys: HashMap<String, RsaPublicKeyComponents<Vec<u8>>>,
 }
 
-fn verifying(key: &RsaPublicKey) -> RsaPublicKeyComponents<Vec<u8>> {
-    RsaPublicKeyComponents { n: key.n().to_bytes_be(), e: key.e().to_bytes_be() }
+/// WeChat Pay's keys are RSA-2048 or longer; a shorter one is refused when it is loaded, not
+/// found out at the first notification.
+fn verifying(key: &RsaPublicKey) -> Result<RsaPublicKeyComponents<Vec<u8>>, PayError> {
+    if key.n().bits() < 2048 {
+        return Err(PayError::Key(format!(
+            "a {}-bit platform key; WeChat Pay's are 2048 bits or more",
+            key.n().bits()
+        )));
+    }
+    Ok(RsaPublicKeyComponents { n: key.n().to_bytes_be(), e: key.e().to_bytes_be() })
 }
 
 impl PlatformKeys {
     pub fn add_public_key(&mut self, key_id: &str, pem: &str) -> Result<(), PayError> {
         let key = RsaPublicKey::from_public_key_pem(pem).map_err(|e| PayError::Key(e.to_string()))?;
-        self.keys.insert(key_id.to_string(), verifying(&key));
+        self.keys.insert(key_id.to_string(), verifying(&key)?);
         Ok(())
     }
 
@@ -134,7 +142,7 @@ impl PlatformKeys {
         let serial = hex::encode_upper(cert.tbs_certificate.serial_number.as_bytes());
         let der = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| PayError::Key(e.to_string()))?;
         let key = RsaPublicKey::from_public_key_der(&der).map_err(|e| PayError::Key(e.to_string()))?;
-        self.keys.insert(serial.clone(), verifying(&key));
+        self.keys.insert(serial.clone(), verifying(&key)?);
         Ok(serial)
     }
 
@@ -155,7 +163,6 @@ impl PlatformKeys {
         let key = self.keys.get(serial.trim()).ok_or_else(|| PayError::UnknownSerial(serial.to_string()))?;
         let raw =
             base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()).map_err(|_| PayError::Signature)?;
-        // WeChat Pay's keys are RSA-2048 or longer; anything shorter is refused.
         key.verify(
             &ring::signature::RSA_PKCS1_2048_8192_SHA256,
             format!("{timestamp}\n{nonce}\n{body}\n").as_bytes(),
@@ -286,7 +293,7 @@ mod tests {
         let signer = MerchantSigner::from_pem(MERCHANT).expect("key");
         let private = RsaPrivateKey::from_pkcs8_pem(MERCHANT).expect("key");
         let mut keys = PlatformKeys::default();
-        keys.keys.insert("M".into(), VerifyingKey::new(private.to_public_key()));
+        keys.keys.insert("M".into(), verifying(&private.to_public_key()).expect("2048-bit key"));
         let sig = signer.sign("1714112445\nnonce\n{\"a\":1}\n");
         assert!(keys.verify("M", "1714112445", "nonce", "{\"a\":1}", &sig, 1714112445).is_ok());
         assert_eq!(keys.verify("M", "1714112445", "nonce", "{\"a\":2}", &sig, 1714112445), Err(PayError::Signature));
@@ -303,6 +310,16 @@ mod tests {
         keys.add_public_key("PUB_KEY_ID_0000000000000001", PLATFORM_PUB).expect("public key");
         let serial = keys.add_certificate(PLATFORM_CERT).expect("certificate");
         assert_eq!(serial, "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
+    }
+
+    #[test]
+    fn a_short_platform_key_is_refused_when_loaded() {
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        let short = RsaPrivateKey::new(&mut rand::thread_rng(), 1024).expect("key").to_public_key();
+        let pem = short.to_public_key_pem(LineEnding::LF).expect("pem");
+        let mut keys = PlatformKeys::default();
+        assert!(matches!(keys.add_public_key("PUB_KEY_ID_SHORT", &pem), Err(PayError::Key(_))));
+        assert!(keys.keys.is_empty());
     }
 
     #[test]
