@@ -74,6 +74,12 @@ impl ApplicationState {
     }
 
     /// What the family reads, with what to do next where there is something to do.
+    /// The officer's review decision: a move out of `submitted` that returns or issues (what
+    /// the deadline statistics count; a referral ends the case online and is not counted).
+    pub fn is_review_decision(from: ApplicationState, to: ApplicationState) -> bool {
+        from == ApplicationState::Submitted && matches!(to, ApplicationState::Returned | ApplicationState::Issued)
+    }
+
     /// Waiting for review past its deadline.
     pub fn is_overdue(
         self,

@@ -9,6 +9,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement,
 };
 
+use super::counters::Total;
 use super::deliveries::Delivery;
 use super::entities::{application, application_event};
 use super::{is_unique_violation, new_id, placeholders, PersistenceError, StoredNumber};
@@ -119,7 +120,7 @@ pub async fn create_application(
     }
     add_event(db, &id, "created", None, Some(ApplicationState::Draft), None).await.map_err(CreateError::Other)?;
     let institution = &delivery.record.institution_code;
-    super::counters::add(db, institution, &[(super::counters::state_key(ApplicationState::Draft), 1)])
+    super::counters::add(db, institution, &[(Total::State(ApplicationState::Draft), 1)])
         .await
         .map_err(CreateError::Other)?;
     application(db, &id)
@@ -185,14 +186,10 @@ pub async fn move_state(
     };
     let audit_detail = serde_json::json!({"from": from.as_str(), "to": to.as_str(), "detail": detail});
     add_event(txn, &app.id, "state_changed", Some(from), Some(to), detail).await?;
-    let now = Utc::now();
-    let mut totals = vec![(super::counters::state_key(from), -1), (super::counters::state_key(to), 1)];
+    let mut totals = vec![(Total::State(from), -1), (Total::State(to), 1)];
     // A review decision, against the deadline in force when it is taken.
-    if from == S::Submitted && matches!(to, S::Returned | S::Issued) {
-        if let Some(due) = app.review_due_at {
-            let outcome = if now <= due { "met" } else { "missed" };
-            totals.push((format!("{outcome}:{}", super::counters::month_key(now)), 1));
-        }
+    if let (true, Some(due)) = (ApplicationState::is_review_decision(from, to), app.review_due_at) {
+        totals.push((Total::decision(Utc::now(), due), 1));
     }
     super::counters::add(txn, &app.institution_code, &totals).await?;
     super::audit::append(txn, actor, "state_changed", "application", &app.id, audit_detail).await?;
@@ -397,60 +394,20 @@ pub async fn count_overdue(db: &impl ConnectionTrait) -> Result<u64, Persistence
         .await?)
 }
 
-/// Applications per state (states without any left out), from the running totals.
-pub async fn counts_per_state(
-    db: &impl ConnectionTrait,
-    institution: &str,
-) -> Result<Vec<(String, i64)>, PersistenceError> {
-    Ok(super::counters::read(db, institution)
-        .await?
-        .into_iter()
-        .filter_map(|(name, n)| Some((name.strip_prefix("state:")?.to_string(), n)))
-        .filter(|(_, n)| *n != 0)
-        .collect())
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct DeadlineCounts {
-    /// Decided (returned or issued) by the deadline.
-    pub met: i64,
-    /// Decided after the deadline.
-    pub missed: i64,
-    /// Still waiting and already past the deadline.
-    pub overdue_open: i64,
-}
-
-/// Review decisions (a move out of `submitted` to `returned` or `issued`) against the deadline
-/// in force when each was taken, from the running totals, kept per China month; and what waits
-/// past its deadline now (an indexed count of the few cases waiting).
-/// `since`: only decisions from that China month on (the dashboard's "this month"); None: all.
-pub async fn deadline_counts(
+/// The institution's submitted applications already past their deadline (an indexed count of
+/// the few cases waiting).
+pub async fn overdue_open(
     db: &impl ConnectionTrait,
     institution: &str,
     now: DateTime<Utc>,
-    since: Option<DateTime<Utc>>,
-) -> Result<DeadlineCounts, PersistenceError> {
-    let from_month = since.map(super::counters::month_key);
-    let mut counts = DeadlineCounts::default();
-    for (name, n) in super::counters::read(db, institution).await? {
-        let Some((outcome, month)) = name.split_once(':') else { continue };
-        if from_month.as_deref().is_some_and(|from| month < from) {
-            continue;
-        }
-        match outcome {
-            "met" => counts.met += n,
-            "missed" => counts.missed += n,
-            _ => {}
-        }
-    }
-    let overdue_open = application::Entity::find()
+) -> Result<i64, PersistenceError> {
+    let n = application::Entity::find()
         .filter(application::Column::InstitutionCode.eq(institution))
         .filter(application::Column::State.eq(S::Submitted.as_str()))
         .filter(application::Column::ReviewDueAt.lt(now))
         .count(db)
         .await?;
-    counts.overdue_open = i64::try_from(overdue_open).unwrap_or(i64::MAX);
-    Ok(counts)
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 /// The institution's cases waiting for review that fall due in [now, day_end) (the day's work)

@@ -12,8 +12,37 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use super::{placeholders, Db, PersistenceError};
 use crate::domain::application_state::ApplicationState;
 
-pub fn state_key(state: ApplicationState) -> String {
-    format!("state:{}", state.as_str())
+/// One running total of an institution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Total {
+    /// Applications now in this state.
+    State(ApplicationState),
+    /// Review decisions taken in this China month (`2026-12`) by their deadline (`met`) or after.
+    Decision { met: bool, month: String },
+}
+
+impl Total {
+    /// A review decision taken at `at` against the deadline `due` in force then.
+    pub fn decision(at: DateTime<Utc>, due: DateTime<Utc>) -> Total {
+        Total::Decision { met: at <= due, month: month_key(at) }
+    }
+
+    /// The stored name: `state:submitted`, `met:2026-12`, `missed:2026-12`.
+    fn key(&self) -> String {
+        match self {
+            Total::State(state) => format!("state:{}", state.as_str()),
+            Total::Decision { met, month } => format!("{}:{month}", if *met { "met" } else { "missed" }),
+        }
+    }
+
+    fn parse(key: &str) -> Option<Total> {
+        match key.split_once(':')? {
+            ("state", state) => ApplicationState::parse(state).map(Total::State),
+            ("met", month) => Some(Total::Decision { met: true, month: month.to_string() }),
+            ("missed", month) => Some(Total::Decision { met: false, month: month.to_string() }),
+            _ => None,
+        }
+    }
 }
 
 /// The China month of `at`, as the totals are kept (`2026-12`).
@@ -21,11 +50,31 @@ pub fn month_key(at: DateTime<Utc>) -> String {
     crate::domain::working_days::to_china(at).format("%Y-%m").to_string()
 }
 
-/// Appends one delta per (name, change); nothing is read and no row is locked.
+/// An institution's totals as read at one moment.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Totals {
+    /// Applications per state; states without any left out.
+    pub per_state: Vec<(String, i64)>,
+    /// China month → (decisions by their deadline, after it).
+    decisions: BTreeMap<String, (i64, i64)>,
+}
+
+impl Totals {
+    /// Review decisions (met, missed) from the China month of `since` on; all with None.
+    pub fn decisions_since(&self, since: Option<DateTime<Utc>>) -> (i64, i64) {
+        let from = since.map(month_key);
+        self.decisions
+            .iter()
+            .filter(|(month, _)| from.as_deref().is_none_or(|from| month.as_str() >= from))
+            .fold((0, 0), |(met, missed), (_, (m, x))| (met + m, missed + x))
+    }
+}
+
+/// Appends one delta per (total, change); nothing is read and no row is locked.
 pub async fn add(
     db: &impl ConnectionTrait,
     institution: &str,
-    changes: &[(String, i64)],
+    changes: &[(Total, i64)],
 ) -> Result<(), PersistenceError> {
     if changes.is_empty() {
         return Ok(());
@@ -39,20 +88,20 @@ pub async fn add(
             sql.push_str(", ");
         }
         sql.push_str(&format!("({}, {}, {})", p(1), p(2), p(3)));
-        values.extend([institution.into(), name.as_str().into(), (*delta).into()]);
+        values.extend([institution.into(), name.key().into(), (*delta).into()]);
     }
     db.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
 }
 
 #[derive(Debug, FromQueryResult)]
-struct Total {
+struct TotalRow {
     name: String,
     n: i64,
 }
 
-/// Every total of the institution → name → value (names absent are zero).
-pub async fn read(db: &impl ConnectionTrait, institution: &str) -> Result<BTreeMap<String, i64>, PersistenceError> {
+/// Every total of the institution (names absent are zero).
+pub async fn read(db: &impl ConnectionTrait, institution: &str) -> Result<Totals, PersistenceError> {
     let p: [String; 2] = placeholders(db);
     // One statement: one snapshot, so a compaction running meanwhile is seen whole or not at all.
     let sql = format!(
@@ -62,14 +111,30 @@ pub async fn read(db: &impl ConnectionTrait, institution: &str) -> Result<BTreeM
          ) t GROUP BY name",
         p[0], p[1]
     );
-    let rows = Total::find_by_statement(Statement::from_sql_and_values(
+    let rows = TotalRow::find_by_statement(Statement::from_sql_and_values(
         db.get_database_backend(),
         sql,
         [institution.into(), institution.into()],
     ))
     .all(db)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.name, r.n)).collect())
+    let mut totals = Totals::default();
+    for row in rows {
+        match Total::parse(&row.name) {
+            Some(Total::State(state)) if row.n != 0 => totals.per_state.push((state.as_str().to_string(), row.n)),
+            Some(Total::State(_)) => {}
+            Some(Total::Decision { met, month }) => {
+                let entry = totals.decisions.entry(month).or_default();
+                if met {
+                    entry.0 += row.n;
+                } else {
+                    entry.1 += row.n;
+                }
+            }
+            None => return Err(PersistenceError::Corrupt(format!("unknown running total {:?}", row.name))),
+        }
+    }
+    Ok(totals)
 }
 
 /// Folds the deltas into the totals → how many deltas were folded. Safe beside writers and
@@ -127,5 +192,29 @@ mod tests {
         // 16:30 UTC on 30 November is 00:30 on 1 December in China.
         assert_eq!(month_key(Utc.with_ymd_and_hms(2026, 11, 30, 16, 30, 0).unwrap()), "2026-12");
         assert_eq!(month_key(Utc.with_ymd_and_hms(2026, 11, 30, 15, 59, 0).unwrap()), "2026-11");
+    }
+
+    #[test]
+    fn names_read_back_as_written() {
+        let due = Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap();
+        for total in [
+            Total::State(ApplicationState::Submitted),
+            Total::decision(due, due),
+            Total::decision(due + chrono::Duration::seconds(1), due),
+        ] {
+            assert_eq!(Total::parse(&total.key()), Some(total));
+        }
+        assert_eq!(Total::decision(due, due).key(), "met:2026-12");
+        assert_eq!(Total::parse("state:no_such_state"), None);
+    }
+
+    #[test]
+    fn decisions_count_from_the_month_asked() {
+        let mut totals = Totals::default();
+        totals.decisions.insert("2026-11".into(), (3, 1));
+        totals.decisions.insert("2026-12".into(), (2, 4));
+        let december = Utc.with_ymd_and_hms(2026, 12, 10, 0, 0, 0).unwrap();
+        assert_eq!(totals.decisions_since(Some(december)), (2, 4));
+        assert_eq!(totals.decisions_since(None), (5, 5));
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 
-use crate::persistence::{applications, certificates, modifications, Db};
+use crate::persistence::{applications, certificates, counters, modifications, Db};
 use crate::services::ServiceError;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -21,14 +21,14 @@ pub struct Stats {
 
 #[tracing::instrument(skip_all)]
 pub async fn stats(db: &Db, institution: &str) -> Result<Stats, ServiceError> {
-    let per_state = applications::counts_per_state(db, institution).await?.into_iter().collect();
-    let d = applications::deadline_counts(db, institution, Utc::now(), None).await?;
+    let totals = counters::read(db, institution).await?;
+    let (met, missed) = totals.decisions_since(None);
     Ok(Stats {
         institution_code: institution.to_string(),
-        per_state,
-        deadlines_met: d.met,
-        deadlines_missed: d.missed,
-        overdue_now: d.overdue_open,
+        per_state: totals.per_state.into_iter().collect(),
+        deadlines_met: met,
+        deadlines_missed: missed,
+        overdue_now: applications::overdue_open(db, institution, Utc::now()).await?,
         modifications_overdue: modifications::count_overdue(db, institution, Utc::now()).await?,
         blank_stock: certificates::blank_count(db, institution).await?,
     })
@@ -54,7 +54,8 @@ pub async fn dashboard(db: &Db, institution: &str, now: DateTime<Utc>, days: u32
     use crate::domain::working_days::{china_midnight, to_china};
     let today = to_china(now).date_naive();
     let month_start = today.with_day(1).unwrap_or(today);
-    let month = applications::deadline_counts(db, institution, now, Some(china_midnight(month_start))).await?;
+    let totals = counters::read(db, institution).await?;
+    let (month_met, month_missed) = totals.decisions_since(Some(china_midnight(month_start)));
     let first_day = today - chrono::Days::new(u64::from(days.max(1) - 1));
     let started = applications::started_per_day(db, institution, china_midnight(first_day)).await?;
     let per_day = first_day
@@ -63,10 +64,10 @@ pub async fn dashboard(db: &Db, institution: &str, now: DateTime<Utc>, days: u32
         .map(|d| (d, started.iter().find(|(day, _)| *day == d).map_or(0, |(_, n)| *n)))
         .collect();
     Ok(Dashboard {
-        per_state: applications::counts_per_state(db, institution).await?,
-        month_met: month.met,
-        month_missed: month.missed,
-        overdue_now: month.overdue_open,
+        per_state: totals.per_state,
+        month_met,
+        month_missed,
+        overdue_now: applications::overdue_open(db, institution, now).await?,
         modifications_overdue: modifications::count_overdue(db, institution, now).await?,
         blank_stock: certificates::blank_count(db, institution).await?,
         per_day,
@@ -75,7 +76,7 @@ pub async fn dashboard(db: &Db, institution: &str, now: DateTime<Utc>, days: u32
 
 /// Folds the running totals' deltas (the deadline watcher does it each pass).
 pub async fn fold_counters(db: &Db) -> Result<u64, ServiceError> {
-    Ok(crate::persistence::counters::compact(db).await?)
+    Ok(counters::compact(db).await?)
 }
 
 /// The deadline watcher: flags submitted applications past their deadline → (newly flagged,
