@@ -64,7 +64,9 @@ impl MigrationTrait for Migration {
 }
 
 /// The statements that set every total from the data (after a bulk load, say): the totals are
-/// emptied, then counted again.
+/// emptied, then counted again. The timeline keeps no past deadlines, so a decision taken
+/// before a resubmission is counted here against the application's latest deadline; from the
+/// migration on, each decision is counted against the deadline in force when it was taken.
 pub fn recount(backend: DbBackend) -> [String; 4] {
     // The China month of a decision, as `persistence::counters::month_key` writes it.
     let month = match backend {
