@@ -1,13 +1,16 @@
 //! The in-process key-value store of the embedded default: one instance, expiry on read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{KvError, KvStore};
 
-/// In-process store for a single instance. Expired entries are dropped when touched and swept
-/// every few thousand writes so the map cannot grow without bound.
+/// In-process store for a single instance. Expired entries are dropped when touched, and each
+/// write drops those whose time has passed, oldest first, from an index ordered by expiry: the
+/// map cannot grow without bound and no write scans it. (A scan of the whole map every 4,096
+/// writes held the lock for milliseconds once hundreds of thousands of callbacks were waiting
+/// out their five minutes: p99 195 ms under a stream of new messages.)
 #[derive(Default)]
 pub struct MemoryKv {
     inner: Mutex<Inner>,
@@ -16,6 +19,10 @@ pub struct MemoryKv {
 #[derive(Default)]
 struct Inner {
     entries: HashMap<String, (String, Instant)>,
+    /// (expiry, write number) → key, for every write. An entry written again later, or deleted,
+    /// leaves its old index row behind; the row is dropped when its time comes and removes
+    /// nothing unless the entry it names has expired too.
+    expiries: BTreeMap<(Instant, u64), String>,
     writes: u64,
 }
 
@@ -29,9 +36,16 @@ impl Inner {
 
     fn insert(&mut self, key: &str, value: String, expires: Instant, now: Instant) {
         self.writes += 1;
-        if self.writes % 4096 == 0 {
-            self.entries.retain(|_, (_, exp)| *exp > now);
+        while let Some(oldest) = self.expiries.first_entry() {
+            if oldest.key().0 > now {
+                break;
+            }
+            let old = oldest.remove();
+            if self.entries.get(&old).is_some_and(|(_, exp)| *exp <= now) {
+                self.entries.remove(&old);
+            }
         }
+        self.expiries.insert((expires, self.writes), key.to_string());
         self.entries.insert(key.to_string(), (value, expires));
     }
 }
@@ -110,5 +124,30 @@ impl KvStore for MemoryKv {
 
     async fn ping(&self) -> Result<(), KvError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_drops_what_has_expired_and_keeps_what_was_renewed() {
+        let kv = MemoryKv::new();
+        let start = Instant::now();
+        let mut inner = kv.lock();
+        inner.insert("short", "1".into(), start + Duration::from_secs(1), start);
+        inner.insert("renewed", "1".into(), start + Duration::from_secs(1), start);
+        inner.insert("renewed", "2".into(), start + Duration::from_secs(60), start);
+        inner.insert("long", "1".into(), start + Duration::from_secs(60), start);
+        assert_eq!(inner.entries.len(), 3);
+        // Two seconds on: the next write drops "short" and the stale row of "renewed" only.
+        let later = start + Duration::from_secs(2);
+        inner.insert("new", "1".into(), later + Duration::from_secs(60), later);
+        let mut keys: Vec<&str> = inner.entries.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["long", "new", "renewed"]);
+        assert_eq!(inner.entries["renewed"].0, "2");
+        assert_eq!(inner.expiries.len(), 3);
     }
 }
