@@ -11,9 +11,19 @@ use super::{KvError, KvStore};
 /// map cannot grow without bound and no write scans it. (A scan of the whole map every 4,096
 /// writes held the lock for milliseconds once hundreds of thousands of callbacks were waiting
 /// out their five minutes: p99 195 ms under a stream of new messages.)
-#[derive(Default)]
+///
+/// The keys are spread over shards, each with its own lock and map: a map growing past a
+/// power of two rehashes one shard's entries, not every entry with every request waiting.
 pub struct MemoryKv {
-    inner: Mutex<Inner>,
+    shards: Vec<Mutex<Inner>>,
+}
+
+const SHARDS: usize = 32;
+
+impl Default for MemoryKv {
+    fn default() -> Self {
+        MemoryKv { shards: (0..SHARDS).map(|_| Mutex::default()).collect() }
+    }
 }
 
 #[derive(Default)]
@@ -50,33 +60,42 @@ impl Inner {
     }
 }
 
+/// Which shard a key lives in needs no secret: the maps inside keep their own random hashing.
+static SHARD_HASH: std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher> =
+    std::hash::BuildHasherDefault::new();
+
 impl MemoryKv {
     pub fn new() -> MemoryKv {
         MemoryKv::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    /// The shard holding `key`, locked.
+    fn lock(&self, key: &str) -> std::sync::MutexGuard<'_, Inner> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut hasher = SHARD_HASH.build_hasher();
+        key.hash(&mut hasher);
+        let shard = &self.shards[(hasher.finish() as usize) % SHARDS];
         // A poisoned lock only means another thread panicked mid-operation; the map itself
         // is still consistent for these single-step operations.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        shard.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 #[async_trait::async_trait]
 impl KvStore for MemoryKv {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        Ok(self.lock().live(key, Instant::now()).map(|(v, _)| v.clone()))
+        Ok(self.lock(key).live(key, Instant::now()).map(|(v, _)| v.clone()))
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), KvError> {
         let now = Instant::now();
-        self.lock().insert(key, value.to_string(), now + ttl, now);
+        self.lock(key).insert(key, value.to_string(), now + ttl, now);
         Ok(())
     }
 
     async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError> {
         let now = Instant::now();
-        let mut inner = self.lock();
+        let mut inner = self.lock(key);
         if inner.live(key, now).is_some() {
             return Ok(false);
         }
@@ -86,7 +105,7 @@ impl KvStore for MemoryKv {
 
     async fn claim(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>, KvError> {
         let now = Instant::now();
-        let mut inner = self.lock();
+        let mut inner = self.lock(key);
         if let Some((v, _)) = inner.live(key, now) {
             return Ok(Some(v.clone()));
         }
@@ -95,7 +114,7 @@ impl KvStore for MemoryKv {
     }
 
     async fn compare_and_delete(&self, key: &str, expected: &str) -> Result<bool, KvError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock(key);
         match inner.live(key, Instant::now()) {
             Some((v, _)) if v == expected => {
                 inner.entries.remove(key);
@@ -107,7 +126,7 @@ impl KvStore for MemoryKv {
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, KvError> {
         let now = Instant::now();
-        let mut inner = self.lock();
+        let mut inner = self.lock(key);
         if let Some((v, _)) = inner.live(key, now) {
             let n = v.parse::<i64>().map_err(|_| KvError::Protocol(format!("{key} is not a counter")))? + 1;
             *v = n.to_string();
@@ -118,7 +137,7 @@ impl KvStore for MemoryKv {
     }
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.lock().entries.remove(key);
+        self.lock(key).entries.remove(key);
         Ok(())
     }
 
@@ -133,9 +152,8 @@ mod tests {
 
     #[test]
     fn a_write_drops_what_has_expired_and_keeps_what_was_renewed() {
-        let kv = MemoryKv::new();
         let start = Instant::now();
-        let mut inner = kv.lock();
+        let mut inner = Inner::default();
         inner.insert("short", "1".into(), start + Duration::from_secs(1), start);
         inner.insert("renewed", "1".into(), start + Duration::from_secs(1), start);
         inner.insert("renewed", "2".into(), start + Duration::from_secs(60), start);
