@@ -71,10 +71,8 @@ impl MemoryKv {
 
     /// The shard holding `key`, locked.
     fn lock(&self, key: &str) -> std::sync::MutexGuard<'_, Inner> {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut hasher = SHARD_HASH.build_hasher();
-        key.hash(&mut hasher);
-        let shard = &self.shards[(hasher.finish() as usize) % SHARDS];
+        use std::hash::BuildHasher;
+        let shard = &self.shards[(SHARD_HASH.hash_one(key) as usize) % SHARDS];
         // A poisoned lock only means another thread panicked mid-operation; the map itself
         // is still consistent for these single-step operations.
         shard.lock().unwrap_or_else(|p| p.into_inner())
