@@ -2,8 +2,8 @@
 //! equality on an indexed column (a blind index for ID numbers, never a scan of decrypted rows),
 //! always within one institution.
 
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement, SimpleExpr, UnionType};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::applications::{application_from, Application};
 use super::entities::{application, certificate, delivery_record, parent, shipment};
@@ -21,64 +21,89 @@ pub struct SearchKeys<'a> {
 }
 
 /// The matches, newest first, at most `limit`.
+///
+/// A common name matches thousands of cases (province scale: 5,000 for one name in one
+/// institution). So the query first ranks the matches by `(id, created_at)` alone, which the name
+/// indexes (`ix_parents_name_application (name, application_id)`,
+/// `ix_delivery_records_mother_name_id (mother_name, id)`) answer without reading the rows they point at, and reads whole rows only
+/// for the `limit` it keeps.
 pub async fn search(
     db: &impl ConnectionTrait,
     institution: &str,
     keys: &SearchKeys<'_>,
     limit: u64,
 ) -> Result<Vec<Application>, PersistenceError> {
-    // `column IN (SELECT out FROM table WHERE ...)`, one per place a key can be found.
-    use sea_orm::sea_query::{Expr, SelectStatement, UnionType};
-    // Each key names application ids; one IN over their UNION lets the database look each key up
-    // by its index and fetch the few cases by primary key (an OR of IN-subqueries scans the
-    // applications table instead).
-    fn ids_of<T: EntityTrait>(table: T, out: T::Column, key: impl ColumnTrait, value: &str) -> SelectStatement {
-        Query::select().column(out).from(table).and_where(key.eq(value)).to_owned()
-    }
-    fn ids_by_record(key: delivery_record::Column, value: &str, institution: &str) -> SelectStatement {
+    let app = |c: application::Column| Expr::col((application::Entity, c));
+    // The institution's applications meeting `condition`, as (id, created_at).
+    let matches = |condition: SimpleExpr| -> SelectStatement {
         Query::select()
             .column((application::Entity, application::Column::Id))
+            .column((application::Entity, application::Column::CreatedAt))
             .from(application::Entity)
-            .inner_join(
-                delivery_record::Entity,
-                Expr::col((delivery_record::Entity, delivery_record::Column::Id))
-                    .equals((application::Entity, application::Column::DeliveryId)),
-            )
-            .and_where(Expr::col((delivery_record::Entity, key)).eq(value))
-            .and_where(Expr::col((delivery_record::Entity, delivery_record::Column::InstitutionCode)).eq(institution))
+            .and_where(app(application::Column::InstitutionCode).eq(institution))
+            .and_where(condition)
             .to_owned()
+    };
+    // An application whose id `table.out` names where `table.key = value`.
+    fn named_in<T: EntityTrait>(table: T, out: T::Column, key: T::Column, value: &str) -> SelectStatement {
+        Query::select().column(out).from(table).and_where(key.eq(value)).to_owned()
     }
+    let by_id = |table: SelectStatement| app(application::Column::Id).in_subquery(table);
+    // An application whose delivery record has `key = value`.
+    let by_record = |key: delivery_record::Column, value: &str| {
+        app(application::Column::DeliveryId).in_subquery(named_in(
+            delivery_record::Entity,
+            delivery_record::Column::Id,
+            key,
+            value,
+        ))
+    };
     let mut parts: Vec<SelectStatement> = Vec::new();
     if let Some(id) = keys.case_reference {
-        parts.push(ids_of(application::Entity, application::Column::Id, application::Column::Id, id));
+        parts.push(matches(app(application::Column::Id).eq(id)));
     }
     if let Some(name) = keys.name {
-        parts.push(ids_of(parent::Entity, parent::Column::ApplicationId, parent::Column::Name, name));
-        parts.push(ids_by_record(delivery_record::Column::MotherName, name, institution));
+        parts.push(matches(by_id(named_in(parent::Entity, parent::Column::ApplicationId, parent::Column::Name, name))));
+        parts.push(matches(by_record(delivery_record::Column::MotherName, name)));
     }
     if let Some(bidx) = keys.id_number_bidx {
-        parts.push(ids_of(parent::Entity, parent::Column::ApplicationId, parent::Column::IdNumberBidx, bidx));
-        parts.push(ids_by_record(delivery_record::Column::MotherIdNumberBidx, bidx, institution));
+        parts.push(matches(by_id(named_in(
+            parent::Entity,
+            parent::Column::ApplicationId,
+            parent::Column::IdNumberBidx,
+            bidx,
+        ))));
+        parts.push(matches(by_record(delivery_record::Column::MotherIdNumberBidx, bidx)));
     }
     if let Some(number) = keys.number {
-        parts.push(ids_of(
+        parts.push(matches(by_id(named_in(
             certificate::Entity,
             certificate::Column::ApplicationId,
             certificate::Column::Number,
             number,
-        ));
-        parts.push(ids_of(shipment::Entity, shipment::Column::ApplicationId, shipment::Column::TrackingNumber, number));
+        ))));
+        parts.push(matches(by_id(named_in(
+            shipment::Entity,
+            shipment::Column::ApplicationId,
+            shipment::Column::TrackingNumber,
+            number,
+        ))));
     }
     let mut parts = parts.into_iter();
-    let Some(mut ids) = parts.next() else { return Ok(Vec::new()) };
+    let Some(mut union) = parts.next() else { return Ok(Vec::new()) };
     for part in parts {
-        ids.union(UnionType::Distinct, part);
+        union.union(UnionType::Distinct, part);
     }
-    application::Entity::find()
-        .filter(application::Column::InstitutionCode.eq(institution))
-        .filter(application::Column::Id.in_subquery(ids))
-        .order_by_desc(application::Column::CreatedAt)
+    let ranked = Alias::new("ranked");
+    let newest = Query::select()
+        .column((ranked.clone(), application::Column::Id))
+        .from_subquery(union, ranked.clone())
+        .order_by((ranked, application::Column::CreatedAt), Order::Desc)
         .limit(limit)
+        .to_owned();
+    application::Entity::find()
+        .filter(application::Column::Id.in_subquery(newest))
+        .order_by_desc(application::Column::CreatedAt)
         .all(db)
         .await?
         .into_iter()

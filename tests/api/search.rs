@@ -49,6 +49,17 @@ async fn one_box_finds_a_case_by_name_id_certificate_tracking_number_or_referenc
     let (_, by_name) = search(&app, &officer, MOTHER).await;
     assert_eq!(by_name["items"].as_array().map(Vec::len), Some(2), "{by_name}");
     assert!(by_name["items"].as_array().expect("items").iter().any(|i| i["id"] == other.as_str()));
+    // Newest first, and at most the limit: the two newest of three when two are asked for.
+    let (_, newest) = app.documents_uploaded().await;
+    let (_, by_name) = search(&app, &officer, MOTHER).await;
+    let order: Vec<&str> =
+        by_name["items"].as_array().expect("items").iter().filter_map(|i| i["id"].as_str()).collect();
+    assert_eq!(order, [newest.as_str(), other.as_str(), app_id.as_str()], "{by_name}");
+    use birthcert::persistence::search::{search as find, SearchKeys};
+    let keys = SearchKeys { name: Some(MOTHER), ..SearchKeys::default() };
+    let two: Vec<String> =
+        find(&app.state.db, "PY-RMYY", &keys, 2).await.expect("search").into_iter().map(|a| a.id).collect();
+    assert_eq!(two, [newest.clone(), other.clone()]);
 
     // Nothing of it for another institution's officer, whatever the term.
     let elsewhere = app.officer_token("PY-ZYY");
@@ -64,7 +75,7 @@ async fn one_box_finds_a_case_by_name_id_certificate_tracking_number_or_referenc
     let entries =
         birthcert::persistence::audit::entries_about(&app.state.db, "institution", "PY-RMYY").await.expect("audit");
     let searches: Vec<_> = entries.iter().filter(|e| e.action == "search").collect();
-    assert_eq!(searches.len(), 9);
+    assert_eq!(searches.len(), 10);
     assert!(searches.iter().all(|e| !e.detail.contains(&mother_id()) && !e.detail.contains(MOTHER)), "{searches:?}");
 }
 
