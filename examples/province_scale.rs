@@ -25,6 +25,9 @@
 //! builds the indexes again and analyses: how a bulk load is done, and the same indexes the
 //! migrations made.
 //!
+//! `rename` draws every name again by the rule above, in place (for a database generated before
+//! names came from the application id).
+//!
 //! `measure` starts the service in this process on that database and reports, per call, p50 and
 //! p99: four officers at once paging the review queue and opening cases; the search; the month's
 //! first-issuance register streamed as CSV (with this process's peak memory before and after);
@@ -54,6 +57,30 @@ const CHUNK: i64 = 250_000;
 const PASSWORD: &str = "province-scale-pass-1";
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// 100 common surnames and 60 given-name characters: 360,000 names.
+const SURNAMES: &str = "(ARRAY['王','李','张','刘','陈','杨','黄','赵','吴','周','徐','孙','马','朱','胡','郭','何','高','林','罗','郑','梁','谢','宋','唐','许','韩','冯','邓','曹','彭','曾','肖','田','董','袁','潘','于','蒋','蔡','余','杜','叶','程','苏','魏','吕','丁','任','沈','姚','卢','姜','崔','钟','谭','陆','汪','范','金','石','廖','贾','夏','韦','付','方','白','邹','孟','熊','秦','邱','江','尹','薛','闫','段','雷','侯','龙','史','陶','黎','贺','顾','毛','郝','龚','邵','万','钱','严','覃','武','戴','莫','孔','向','汤'])";
+const GIVEN: &str = "(ARRAY['伟','芳','娜','秀','英','敏','静','丽','强','磊','军','洋','勇','艳','杰','娟','涛','明','超','兰','霞','平','刚','桂','华','文','辉','玉','萍','红','建','国','志','宏','鹏','飞','斌','莉','婷','雪','琳','晶','慧','颖','倩','欣','悦','宇','浩','然','子','涵','梓','轩','一','诺','思','雨','佳','怡'])";
+
+/// A name drawn from the application's id (so the same case gets the same name wherever its id
+/// is known): 360,000 names, each about 14 times in five million cases.
+fn name_sql(application_id: &str, salt: &str) -> String {
+    let h = format!("('x' || substr(md5({application_id} || '{salt}'), 1, 7))::bit(28)::int");
+    format!("{SURNAMES}[1 + {h} % 100] || {GIVEN}[1 + {h} / 100 % 60] || {GIVEN}[1 + {h} / 6000 % 60]")
+}
+
+/// The mother's name; one mother in a thousand is 王静.
+fn mother_name_sql(application_id: &str) -> String {
+    format!(
+        "CASE WHEN ('x' || substr(md5({application_id} || 'w'), 1, 7))::bit(28)::int % 1000 = 0 THEN '王静' \
+         ELSE {} END",
+        name_sql(application_id, "m")
+    )
+}
+
+fn father_name_sql(application_id: &str) -> String {
+    name_sql(application_id, "f")
+}
 
 fn resident_id(body: &str) -> String {
     format!("{body}{}", check_char(body.as_bytes()))
@@ -200,22 +227,24 @@ async fn generate(n: i64) -> Result<(), Error> {
         &format!(
             "CREATE UNLOGGED TABLE gen_cases AS \
              WITH g AS (SELECT i, now() - ({n} - i) * interval '{span_secs} seconds' AS created_at \
-                        FROM generate_series(1::bigint, {n}) AS i) \
-             SELECT i, i % {TEMPLATES} AS k, created_at, \
+                        FROM generate_series(1::bigint, {n}) AS i), \
+             c AS (SELECT i, i % {TEMPLATES} AS k, created_at, \
                (lpad(to_hex((extract(epoch FROM created_at) * 1000)::bigint), 12, '0') || '7' || \
-                substr(md5('app' || i), 1, 3) || '8' || substr(md5('app' || i), 4, 15))::uuid::text AS app_id, md5('user' || i)::uuid::text AS user_id, \
+                substr(md5('app' || i), 1, 3) || '8' || substr(md5('app' || i), 4, 15))::uuid::text AS app_id \
+               FROM g) \
+             SELECT c.*, md5('user' || i)::uuid::text AS user_id, \
                md5('delivery' || i)::uuid::text AS delivery_id, md5('card' || i)::uuid::text AS card_id, \
                md5('cert' || i)::uuid::text AS cert_id, 'R' || lpad(i::text, 9, '0') AS number, \
                created_at - interval '2 days' AS birth_at, \
-               CASE WHEN i % 1000 = 0 THEN '王静' ELSE \
-                 (ARRAY['王','李','张','刘','陈','杨','黄','赵','吴','周','徐','孙','马','朱','胡','郭','何','高','林','罗','郑','梁','谢','宋','唐','许','韩','冯','邓','曹','彭','曾','肖','田','董','袁','潘','于','蒋','蔡','余','杜','叶','程','苏','魏','吕','丁','任','沈','姚','卢','姜','崔','钟','谭','陆','汪','范','金','石','廖','贾','夏','韦','付','方','白','邹','孟','熊','秦','邱','江','尹','薛','闫','段','雷','侯','龙','史','陶','黎','贺','顾','毛','郝','龚','邵','万','钱','严','覃','武','戴','莫','孔','向','汤'])[1 + (i * 7919) % 100] || (ARRAY['伟','芳','娜','秀','英','敏','静','丽','强','磊','军','洋','勇','艳','杰','娟','涛','明','超','兰','霞','平','刚','桂','华','文','辉','玉','萍','红','建','国','志','宏','鹏','飞','斌','莉','婷','雪','琳','晶','慧','颖','倩','欣','悦','宇','浩','然','子','涵','梓','轩','一','诺','思','雨','佳','怡'])[1 + (i * 31) % 60] || (ARRAY['伟','芳','娜','秀','英','敏','静','丽','强','磊','军','洋','勇','艳','杰','娟','涛','明','超','兰','霞','平','刚','桂','华','文','辉','玉','萍','红','建','国','志','宏','鹏','飞','斌','莉','婷','雪','琳','晶','慧','颖','倩','欣','悦','宇','浩','然','子','涵','梓','轩','一','诺','思','雨','佳','怡'])[1 + (i * 17 + 3) % 60] END AS mother_name, \
-               (ARRAY['王','李','张','刘','陈','杨','黄','赵','吴','周','徐','孙','马','朱','胡','郭','何','高','林','罗','郑','梁','谢','宋','唐','许','韩','冯','邓','曹','彭','曾','肖','田','董','袁','潘','于','蒋','蔡','余','杜','叶','程','苏','魏','吕','丁','任','沈','姚','卢','姜','崔','钟','谭','陆','汪','范','金','石','廖','贾','夏','韦','付','方','白','邹','孟','熊','秦','邱','江','尹','薛','闫','段','雷','侯','龙','史','陶','黎','贺','顾','毛','郝','龚','邵','万','钱','严','覃','武','戴','莫','孔','向','汤'])[1 + (i * 104729) % 100] || (ARRAY['伟','芳','娜','秀','英','敏','静','丽','强','磊','军','洋','勇','艳','杰','娟','涛','明','超','兰','霞','平','刚','桂','华','文','辉','玉','萍','红','建','国','志','宏','鹏','飞','斌','莉','婷','雪','琳','晶','慧','颖','倩','欣','悦','宇','浩','然','子','涵','梓','轩','一','诺','思','雨','佳','怡'])[1 + (i * 13 + 5) % 60] || (ARRAY['伟','芳','娜','秀','英','敏','静','丽','强','磊','军','洋','勇','艳','杰','娟','涛','明','超','兰','霞','平','刚','桂','华','文','辉','玉','萍','红','建','国','志','宏','鹏','飞','斌','莉','婷','雪','琳','晶','慧','颖','倩','欣','悦','宇','浩','然','子','涵','梓','轩','一','诺','思','雨','佳','怡'])[1 + (i * 29 + 7) % 60] AS father_name, \
+               {mother} AS mother_name, {father} AS father_name, \
                CASE WHEN created_at > now() - interval '3 days' THEN \
                       (ARRAY['submitted','submitted','submitted','submitted','returned','awaiting_payment', \
                              'parents_entered','signed','issued','documents_uploaded'])[i % 10 + 1] \
                     WHEN created_at > now() - interval '10 days' THEN 'shipped' \
                     WHEN i % 200 = 0 THEN 'withdrawn' ELSE 'delivered' END AS state \
-             FROM g"
+             FROM c",
+            mother = mother_name_sql("c.app_id"),
+            father = father_name_sql("c.app_id"),
         ),
     )
     .await?;
@@ -706,12 +735,33 @@ async fn plans(db: &DatabaseConnection) -> Result<(), Error> {
     Ok(())
 }
 
+/// Draws every name again by the rule `generate` uses now, in place: for a database generated
+/// before names came from the application id (that rule repeated 300 names 16,667 times each).
+async fn rename() -> Result<(), Error> {
+    let db = birthcert::persistence::connect(&settings()?).await?;
+    let (mother, father) = (mother_name_sql("a.id"), father_name_sql("a.id"));
+    let statements = [
+        format!("UPDATE delivery_records d SET mother_name = {mother} FROM applications a WHERE a.delivery_id = d.id"),
+        format!("UPDATE health_cards h SET name = {mother} FROM applications a WHERE a.health_card_id = h.id"),
+        format!(
+            "UPDATE parents p SET name = CASE p.role WHEN 'mother' THEN {mother} ELSE {father} END \
+             FROM applications a WHERE a.id = p.application_id"
+        ),
+        "VACUUM (ANALYZE) delivery_records, health_cards, parents".to_string(),
+    ];
+    for sql in statements {
+        timed(&db, sql.split(" SET ").next().unwrap_or(&sql), &sql).await?;
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         Some("generate") => generate(args.next().and_then(|a| a.parse().ok()).unwrap_or(5_000_000)).await,
+        Some("rename") => rename().await,
         Some("measure") => measure(args.next().and_then(|a| a.parse().ok()).unwrap_or(30)).await,
-        _ => Err("usage: province_scale generate [N] | measure [SECONDS]".into()),
+        _ => Err("usage: province_scale generate [N] | rename | measure [SECONDS]".into()),
     }
 }
