@@ -73,7 +73,6 @@ impl ApplicationState {
         ApplicationState::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// What the family reads, with what to do next where there is something to do.
     /// The officer's review decision: a move out of `submitted` that returns or issues (what
     /// the deadline statistics count; a referral ends the case online and is not counted).
     pub fn is_review_decision(from: ApplicationState, to: ApplicationState) -> bool {

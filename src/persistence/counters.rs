@@ -24,7 +24,8 @@ pub enum Total {
 impl Total {
     /// A review decision taken at `at` against the deadline `due` in force then.
     pub fn decision(at: DateTime<Utc>, due: DateTime<Utc>) -> Total {
-        Total::Decision { met: at <= due, month: month_key(at) }
+        // Met unless the case was already overdue when decided: the queue's rule, applied then.
+        Total::Decision { met: !ApplicationState::Submitted.is_overdue(Some(due), at), month: month_key(at) }
     }
 
     /// The stored name: `state:submitted`, `met:2026-12`, `missed:2026-12`.

@@ -89,7 +89,8 @@ pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
                     return Err(XmlError::Root);
                 }
                 // The root holds a message's dozen fields: room for them at once, not four
-                // reallocations while they arrive (two fifths of the parse in a profile of the callback).
+                // reallocations while they arrive (two fifths of the parse in a profile of the
+                // callback).
                 let children = if stack.is_empty() { Vec::with_capacity(ROOT_FIELDS) } else { Vec::new() };
                 stack.push(Element { name, children, ..Element::default() });
             }
