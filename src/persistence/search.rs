@@ -3,7 +3,7 @@
 //! always within one institution.
 
 use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement, SimpleExpr, UnionType};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select};
 
 use super::applications::{application_from, Application};
 use super::entities::{application, certificate, delivery_record, parent, shipment};
@@ -21,18 +21,25 @@ pub struct SearchKeys<'a> {
 }
 
 /// The matches, newest first, at most `limit`.
-///
-/// A common name matches thousands of cases (province scale: 5,000 for one name in one
-/// institution). So the query first ranks the matches by `(id, created_at)` alone, which the name
-/// indexes (`ix_parents_name_application (name, application_id)`,
-/// `ix_delivery_records_mother_name_id (mother_name, id)`) answer without reading the rows they point at, and reads whole rows only
-/// for the `limit` it keeps.
 pub async fn search(
     db: &impl ConnectionTrait,
     institution: &str,
     keys: &SearchKeys<'_>,
     limit: u64,
 ) -> Result<Vec<Application>, PersistenceError> {
+    let Some(query) = query(institution, keys, limit) else { return Ok(Vec::new()) };
+    query.all(db).await?.into_iter().map(application_from).collect()
+}
+
+/// The search's statement (None when no key is given); `examples/province_scale` prints its plan.
+///
+/// A common name matches thousands of cases (province scale: 5,000 for one name in one
+/// institution). The name indexes (`ix_parents_name_application (name, application_id)`,
+/// `ix_delivery_records_mother_name_id (mother_name, id)`) say which applications match without
+/// reading the rows they point at; each match is then looked up once for its institution and
+/// date, the matches are ranked on `(id, created_at)` alone, and whole rows are read only for the
+/// `limit` kept.
+pub fn query(institution: &str, keys: &SearchKeys<'_>, limit: u64) -> Option<Select<application::Entity>> {
     let app = |c: application::Column| Expr::col((application::Entity, c));
     // The institution's applications meeting `condition`, as (id, created_at).
     let matches = |condition: SimpleExpr| -> SelectStatement {
@@ -44,53 +51,49 @@ pub async fn search(
             .and_where(condition)
             .to_owned()
     };
-    // An application whose id `table.out` names where `table.key = value`.
+    // `table.out` where `table.key = value`.
     fn named_in<T: EntityTrait>(table: T, out: T::Column, key: T::Column, value: &str) -> SelectStatement {
         Query::select().column(out).from(table).and_where(key.eq(value)).to_owned()
     }
-    let by_id = |table: SelectStatement| app(application::Column::Id).in_subquery(table);
-    // An application whose delivery record has `key = value`.
+    // The applications a row of `table` names by `application_id` where `key = value`.
+    let linked = |names: SelectStatement| matches(app(application::Column::Id).in_subquery(names));
+    // The applications whose delivery record has `key = value`.
     let by_record = |key: delivery_record::Column, value: &str| {
-        app(application::Column::DeliveryId).in_subquery(named_in(
+        matches(app(application::Column::DeliveryId).in_subquery(named_in(
             delivery_record::Entity,
             delivery_record::Column::Id,
             key,
             value,
-        ))
+        )))
     };
     let mut parts: Vec<SelectStatement> = Vec::new();
     if let Some(id) = keys.case_reference {
         parts.push(matches(app(application::Column::Id).eq(id)));
     }
     if let Some(name) = keys.name {
-        parts.push(matches(by_id(named_in(parent::Entity, parent::Column::ApplicationId, parent::Column::Name, name))));
-        parts.push(matches(by_record(delivery_record::Column::MotherName, name)));
+        parts.push(linked(named_in(parent::Entity, parent::Column::ApplicationId, parent::Column::Name, name)));
+        parts.push(by_record(delivery_record::Column::MotherName, name));
     }
     if let Some(bidx) = keys.id_number_bidx {
-        parts.push(matches(by_id(named_in(
-            parent::Entity,
-            parent::Column::ApplicationId,
-            parent::Column::IdNumberBidx,
-            bidx,
-        ))));
-        parts.push(matches(by_record(delivery_record::Column::MotherIdNumberBidx, bidx)));
+        parts.push(linked(named_in(parent::Entity, parent::Column::ApplicationId, parent::Column::IdNumberBidx, bidx)));
+        parts.push(by_record(delivery_record::Column::MotherIdNumberBidx, bidx));
     }
     if let Some(number) = keys.number {
-        parts.push(matches(by_id(named_in(
+        parts.push(linked(named_in(
             certificate::Entity,
             certificate::Column::ApplicationId,
             certificate::Column::Number,
             number,
-        ))));
-        parts.push(matches(by_id(named_in(
+        )));
+        parts.push(linked(named_in(
             shipment::Entity,
             shipment::Column::ApplicationId,
             shipment::Column::TrackingNumber,
             number,
-        ))));
+        )));
     }
     let mut parts = parts.into_iter();
-    let Some(mut union) = parts.next() else { return Ok(Vec::new()) };
+    let mut union = parts.next()?;
     for part in parts {
         union.union(UnionType::Distinct, part);
     }
@@ -101,12 +104,9 @@ pub async fn search(
         .order_by((ranked, application::Column::CreatedAt), Order::Desc)
         .limit(limit)
         .to_owned();
-    application::Entity::find()
-        .filter(application::Column::Id.in_subquery(newest))
-        .order_by_desc(application::Column::CreatedAt)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(application_from)
-        .collect()
+    Some(
+        application::Entity::find()
+            .filter(application::Column::Id.in_subquery(newest))
+            .order_by_desc(application::Column::CreatedAt),
+    )
 }
