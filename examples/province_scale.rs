@@ -25,9 +25,6 @@
 //! builds the indexes again and analyses: how a bulk load is done, and the same indexes the
 //! migrations made.
 //!
-//! `rename` draws every name again by the rule above, in place (for a database generated before
-//! names came from the application id).
-//!
 //! `measure` starts the service in this process on that database and reports, per call, p50 and
 //! p99: four officers at once paging the review queue and opening cases; the search; the month's
 //! first-issuance register streamed as CSV (with this process's peak memory before and after);
@@ -49,7 +46,7 @@ use birthcert::crypto::{Field, PersonalDataCipher};
 use birthcert::domain::audit::{chain_hash, AuditContent};
 use birthcert::domain::registration_form::{FormParent, RegistrationForm};
 use birthcert::domain::resident_id::check_char;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryTrait, Statement};
 
 const INSTITUTION: &str = "PY-RMYY";
 const TEMPLATES: usize = 64;
@@ -717,40 +714,24 @@ async fn plans(db: &DatabaseConnection) -> Result<(), Error> {
         ("the case's parents", format!("SELECT * FROM parents WHERE application_id = '{case}'")),
         ("the case's timeline", format!("SELECT * FROM application_events WHERE application_id = '{case}' ORDER BY seq")),
         ("a month's first-issuance register", "SELECT * FROM first_issuance_register WHERE institution_code = 'PY-RMYY' AND issued_at >= now() - interval '45 days' AND issued_at < now() - interval '15 days' ORDER BY issued_at".to_string()),
-        ("the dashboard's counts per state", "SELECT state, COUNT(*) FROM applications WHERE institution_code = 'PY-RMYY' GROUP BY state".to_string()),
-        ("the dashboard's decisions this month", "SELECT SUM(CASE WHEN e.at <= a.review_due_at THEN 1 ELSE 0 END) FROM application_events e JOIN applications a ON a.id = e.application_id WHERE a.institution_code = 'PY-RMYY' AND e.from_state = 'submitted' AND e.to_state IN ('returned', 'issued') AND a.review_due_at IS NOT NULL AND e.at >= now() - interval '30 days'".to_string()),
-        ("search by a common name (persistence::search)", "SELECT * FROM applications WHERE id IN (SELECT ranked.id FROM (SELECT a.id, a.created_at FROM applications a WHERE a.institution_code = 'PY-RMYY' AND a.id IN (SELECT application_id FROM parents WHERE name = '王静') UNION SELECT a.id, a.created_at FROM applications a WHERE a.institution_code = 'PY-RMYY' AND a.delivery_id IN (SELECT id FROM delivery_records WHERE mother_name = '王静')) AS ranked ORDER BY ranked.created_at DESC LIMIT 50) ORDER BY created_at DESC".to_string()),
         ("outbox: due messages", "SELECT seq FROM notification_outbox WHERE state = 'pending' AND next_attempt_at <= now() ORDER BY seq LIMIT 64".to_string()),
     ];
-    for (what, sql) in queries {
-        println!("\n-- {what}\nEXPLAIN (ANALYZE, BUFFERS) {sql}");
-        let rows = db
-            .query_all(Statement::from_string(db.get_database_backend(), format!("EXPLAIN (ANALYZE, BUFFERS) {sql}")))
-            .await?;
-        for r in rows {
+    let backend = db.get_database_backend();
+    let mut statements: Vec<(&str, Statement)> =
+        queries.into_iter().map(|(what, sql)| (what, Statement::from_string(backend, sql))).collect();
+    // The search as the service builds it (the dashboard reads running totals: nothing to plan).
+    use birthcert::persistence::search::{query, SearchKeys};
+    let common = SearchKeys { name: Some("王静"), ..SearchKeys::default() };
+    if let Some(search) = query(INSTITUTION, &common, 50) {
+        statements.push(("the search for a common name (persistence::search)", search.build(backend)));
+    }
+    for (what, statement) in statements {
+        println!("\n-- {what}\nEXPLAIN (ANALYZE, BUFFERS) {statement}");
+        let explain = Statement { sql: format!("EXPLAIN (ANALYZE, BUFFERS) {}", statement.sql), ..statement };
+        for r in db.query_all(explain).await? {
             let line: String = r.try_get_by_index(0)?;
             println!("  {line}");
         }
-    }
-    Ok(())
-}
-
-/// Draws every name again by the rule `generate` uses now, in place: for a database generated
-/// before names came from the application id (that rule repeated 300 names 16,667 times each).
-async fn rename() -> Result<(), Error> {
-    let db = birthcert::persistence::connect(&settings()?).await?;
-    let (mother, father) = (mother_name_sql("a.id"), father_name_sql("a.id"));
-    let statements = [
-        format!("UPDATE delivery_records d SET mother_name = {mother} FROM applications a WHERE a.delivery_id = d.id"),
-        format!("UPDATE health_cards h SET name = {mother} FROM applications a WHERE a.health_card_id = h.id"),
-        format!(
-            "UPDATE parents p SET name = CASE p.role WHEN 'mother' THEN {mother} ELSE {father} END \
-             FROM applications a WHERE a.id = p.application_id"
-        ),
-        "VACUUM (ANALYZE) delivery_records, health_cards, parents".to_string(),
-    ];
-    for sql in statements {
-        timed(&db, sql.split(" SET ").next().unwrap_or(&sql), &sql).await?;
     }
     Ok(())
 }
@@ -760,8 +741,7 @@ async fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         Some("generate") => generate(args.next().and_then(|a| a.parse().ok()).unwrap_or(5_000_000)).await,
-        Some("rename") => rename().await,
         Some("measure") => measure(args.next().and_then(|a| a.parse().ok()).unwrap_or(30)).await,
-        _ => Err("usage: province_scale generate [N] | rename | measure [SECONDS]".into()),
+        _ => Err("usage: province_scale generate [N] | measure [SECONDS]".into()),
     }
 }
