@@ -140,39 +140,11 @@ pub async fn push(
         }
     }
 
-    let reply_xml = match dedupe(&state, &message).await {
-        Seen::First(key_name) => {
-            let reply = match tokio::time::timeout(REPLY_BUDGET, state.official_account.handle(&message)).await {
-                Ok(Ok(reply)) => reply,
-                Ok(Err(e)) => {
-                    // Answering anything but success would make WeChat retry a message we could
-                    // not handle; log it instead.
-                    tracing::error!(error = %e, "callback handling failed");
-                    None
-                }
-                Err(_) => {
-                    tracing::warn!("callback handling exceeded its budget; answered success");
-                    None
-                }
-            };
-            let xml = reply.map(|r| render(&r, &message, wechat.original_id.as_str()));
-            // Kept for WeChat's retries, which come seconds later: the answer does not wait for
-            // the store, so a first delivery costs one awaited round trip (the claim). A plain
-            // `success` needs nothing stored: a retry finding the claim empty answers it.
-            if let (Some(name), Some(stored)) = (key_name, xml.clone()) {
-                let kv = state.kv.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = kv.set(&name, &stored, DEDUPE_TTL).await {
-                        tracing::warn!(error = %e, "could not store callback reply for retries");
-                    }
-                });
-            }
-            xml
-        }
-        Seen::Before(previous) => {
-            tracing::info!("duplicate callback; answered with the first reply");
-            previous.filter(|p| p != reply::SUCCESS)
-        }
+    let key_name = format!("wechat:callback:{}", message.dedupe_key());
+    let reply_xml = if state.official_account.only_answers(&message) {
+        answer_then_claim(&state, &message, key_name).await
+    } else {
+        claim_then_handle(&state, &message, key_name).await
     };
 
     let Some(xml) = reply_xml else {
@@ -194,25 +166,67 @@ fn render(reply: &Reply, message: &Inbound, account: &str) -> String {
     reply.to_xml(&h.from_user, from, chrono::Utc::now().timestamp())
 }
 
-enum Seen {
-    /// Not seen before; the key to store the reply under (None when the store is down).
-    First(Option<String>),
-    /// Seen; the stored reply once the first delivery finished.
-    Before(Option<String>),
+/// The reply XML to `message` (None: answer `success`), worked out inside WeChat's deadline.
+async fn answer(state: &AppState, message: &Inbound) -> Option<String> {
+    let reply = match tokio::time::timeout(REPLY_BUDGET, state.official_account.handle(message)).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => {
+            // Answering anything but success would make WeChat retry a message we could not
+            // handle; log it instead.
+            tracing::error!(error = %e, "callback handling failed");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("callback handling exceeded its budget; answered success");
+            None
+        }
+    };
+    reply.map(|r| render(&r, message, state.settings.wechat.original_id.as_str()))
 }
 
-async fn dedupe(state: &AppState, message: &Inbound) -> Seen {
-    let key = format!("wechat:callback:{}", message.dedupe_key());
-    // One round trip whether this is the first delivery or a retry: the claim answers the
-    // reply stored by the first (empty while the first is still being handled).
-    match state.kv.claim(&key, "", DEDUPE_TTL).await {
-        Ok(None) => Seen::First(Some(key)),
-        Ok(Some(v)) if !v.is_empty() => Seen::Before(Some(v)),
-        Ok(Some(_)) => Seen::Before(None),
+/// A message that only asks: answered first, then claimed together with its answer, so a first
+/// delivery costs one store write and one awaited round trip, and a retry gets the first answer
+/// (not a new one) from the claim. An empty value is "answer success".
+async fn answer_then_claim(state: &AppState, message: &Inbound, key_name: String) -> Option<String> {
+    let xml = answer(state, message).await;
+    match state.kv.claim(&key_name, xml.as_deref().unwrap_or(""), DEDUPE_TTL).await {
+        Ok(None) => xml,
+        Ok(Some(first)) => first_reply(first),
+        Err(e) => {
+            tracing::warn!(error = %e, "dedupe store unavailable; answered without dedupe");
+            xml
+        }
+    }
+}
+
+/// A message with an effect: claimed first (one round trip, whether first delivery or retry),
+/// handled only by the delivery that claimed it. Its reply is kept for WeChat's retries, which
+/// come seconds later, without the answer waiting for the store; a retry arriving while the
+/// first is still being handled finds the claim empty and answers `success`.
+async fn claim_then_handle(state: &AppState, message: &Inbound, key_name: String) -> Option<String> {
+    let key_name = match state.kv.claim(&key_name, "", DEDUPE_TTL).await {
+        Ok(None) => Some(key_name),
+        Ok(Some(first)) => return first_reply(first),
         Err(e) => {
             // Without the store a retry may be handled twice; every effect is idempotent.
             tracing::warn!(error = %e, "dedupe store unavailable; handling without dedupe");
-            Seen::First(None)
+            None
         }
+    };
+    let xml = answer(state, message).await;
+    if let (Some(name), Some(stored)) = (key_name, xml.clone()) {
+        let kv = state.kv.clone();
+        tokio::spawn(async move {
+            if let Err(e) = kv.set(&name, &stored, DEDUPE_TTL).await {
+                tracing::warn!(error = %e, "could not store callback reply for retries");
+            }
+        });
     }
+    xml
+}
+
+/// What a retry answers: the first delivery's stored reply, or `success` when it had none (yet).
+fn first_reply(stored: String) -> Option<String> {
+    tracing::info!("duplicate callback; answered with the first reply");
+    Some(stored).filter(|p| !p.is_empty() && p != reply::SUCCESS)
 }

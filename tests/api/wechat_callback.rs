@@ -270,6 +270,31 @@ async fn a_callback_delivered_three_times_has_one_effect_and_the_same_reply() {
 }
 
 #[tokio::test]
+async fn a_retried_question_gets_the_first_answer_at_once_even_after_the_answer_changed() {
+    let app = spawn_app().await;
+    let user = app.wechat_user(true).await;
+    let official = user["official_openid"].as_str().expect("openid").to_string();
+    let question = text_xml(&official, "进度", 880101, now());
+    let first = reply_content(app.wechat_callback(&question, false).await["body"].as_str().expect("body"));
+    assert!(first.contains("暂未找到"), "{first}");
+
+    // The follower is linked in between: asked anew, the answer differs.
+    users::link_official_account(&app.state.db, user["unionid"].as_str().expect("unionid"), &official)
+        .await
+        .expect("linked");
+    // WeChat's retry of the first question, with no pause: the answer was kept with the claim,
+    // so the retry gets it (not `success`, not a new answer).
+    for encrypt in [false, true] {
+        let retry = app.wechat_callback(&question, encrypt).await;
+        let xml = if encrypt { retry["reply"]["xml"].as_str() } else { retry["body"].as_str() };
+        assert_eq!(reply_content(xml.expect("a reply")), first);
+    }
+    let asked_again = text_xml(&official, "进度", 880102, now());
+    let second = reply_content(app.wechat_callback(&asked_again, false).await["body"].as_str().expect("body"));
+    assert!(second.contains("还没有出生医学证明申请"), "{second}");
+}
+
+#[tokio::test]
 async fn previous_encoding_aes_key_is_accepted_and_the_reply_uses_it() {
     // The mock still encrypts with the old key; the service has rotated to a new one.
     let app = spawn_app_with(TestOptions {
