@@ -39,7 +39,10 @@ macro_rules! endpoints {
     };
 }
 
+// The router tries these in order: WeChat's callback, the busiest path by far, comes first.
 endpoints!(
+    wechat_callback::push,
+    wechat_callback::verify,
     ops::healthz,
     ops::readyz,
     error_codes::error_codes,
@@ -48,8 +51,6 @@ endpoints!(
     sessions::officer_session,
     sessions::hospital_session,
     auth_login::login,
-    wechat_callback::verify,
-    wechat_callback::push,
     applicant::bind_health_card,
     applicant::list_health_cards,
     applicant::list_deliveries,

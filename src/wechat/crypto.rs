@@ -82,11 +82,9 @@ impl AesKey {
         let pad = BLOCK - buf.len() % BLOCK;
         buf.resize(buf.len() + pad, u8::try_from(pad).unwrap_or(BLOCK as u8));
         let len = buf.len();
-        let encrypted = Encryptor::new(&self.key.into(), &self.iv().into())
-            .encrypt_padded_mut::<NoPadding>(&mut buf, len)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default();
-        base64::engine::general_purpose::STANDARD.encode(encrypted)
+        let encrypted =
+            Encryptor::new(&self.key.into(), &self.iv().into()).encrypt_padded_mut::<NoPadding>(&mut buf, len);
+        base64::engine::general_purpose::STANDARD.encode(encrypted.unwrap_or_default())
     }
 
     /// Decrypts and checks the trailing appid; returns the message and the random prefix.

@@ -2,7 +2,7 @@
 
 use super::crypto::AesKey;
 use super::signature;
-use super::xml::cdata;
+use super::xml::push_cdata;
 
 pub const SUCCESS: &str = "success";
 
@@ -24,36 +24,43 @@ impl Reply {
     /// The reply XML, To and From swapped relative to the message: to the user's openid, from
     /// the account's original id.
     pub fn to_xml(&self, to_user: &str, from_account: &str, create_time: i64) -> String {
-        let head = format!(
-            "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{create_time}</CreateTime>",
-            cdata(to_user),
-            cdata(from_account)
-        );
+        use std::fmt::Write;
+        let body_len = match self {
+            Reply::Text(content) => content.len(),
+            Reply::News(articles) => articles.iter().map(|a| a.title.len() + a.description.len() + 200).sum(),
+        };
+        let mut xml = String::with_capacity(256 + to_user.len() + body_len);
+        xml.push_str("<xml><ToUserName>");
+        push_cdata(&mut xml, to_user);
+        xml.push_str("</ToUserName><FromUserName>");
+        push_cdata(&mut xml, from_account);
+        let _ = write!(xml, "</FromUserName><CreateTime>{create_time}</CreateTime><MsgType>");
         match self {
             Reply::Text(content) => {
-                format!("{head}<MsgType>{}</MsgType><Content>{}</Content></xml>", cdata("text"), cdata(content))
+                push_cdata(&mut xml, "text");
+                xml.push_str("</MsgType><Content>");
+                push_cdata(&mut xml, content);
+                xml.push_str("</Content></xml>");
             }
             Reply::News(articles) => {
-                let items: String = articles
-                    .iter()
-                    .take(8)
-                    .map(|a| {
-                        format!(
-                            "<item><Title>{}</Title><Description>{}</Description><PicUrl>{}</PicUrl><Url>{}</Url></item>",
-                            cdata(&a.title),
-                            cdata(&a.description),
-                            cdata(&a.pic_url),
-                            cdata(&a.url)
-                        )
-                    })
-                    .collect();
-                format!(
-                    "{head}<MsgType>{}</MsgType><ArticleCount>{}</ArticleCount><Articles>{items}</Articles></xml>",
-                    cdata("news"),
-                    articles.len().min(8)
-                )
+                push_cdata(&mut xml, "news");
+                let shown = &articles[..articles.len().min(8)];
+                let _ = write!(xml, "</MsgType><ArticleCount>{}</ArticleCount><Articles>", shown.len());
+                for a in shown {
+                    xml.push_str("<item>");
+                    for (tag, value) in
+                        [("Title", &a.title), ("Description", &a.description), ("PicUrl", &a.pic_url), ("Url", &a.url)]
+                    {
+                        let _ = write!(xml, "<{tag}>");
+                        push_cdata(&mut xml, value);
+                        let _ = write!(xml, "</{tag}>");
+                    }
+                    xml.push_str("</item>");
+                }
+                xml.push_str("</Articles></xml>");
             }
         }
+        xml
     }
 }
 
@@ -63,12 +70,17 @@ pub fn encrypt_reply(plain_xml: &str, key: &AesKey, app_id: &str, token: &str, t
     let encrypted = key.encrypt(plain_xml, app_id);
     let ts = timestamp.to_string();
     let msg_signature = signature::sign(&[token, &ts, nonce, &encrypted]);
-    format!(
-        "<xml><Encrypt>{}</Encrypt><MsgSignature>{}</MsgSignature><TimeStamp>{ts}</TimeStamp><Nonce>{}</Nonce></xml>",
-        cdata(&encrypted),
-        cdata(&msg_signature),
-        cdata(nonce)
-    )
+    let mut xml = String::with_capacity(encrypted.len() + msg_signature.len() + nonce.len() + 160);
+    xml.push_str("<xml><Encrypt>");
+    push_cdata(&mut xml, &encrypted);
+    xml.push_str("</Encrypt><MsgSignature>");
+    push_cdata(&mut xml, &msg_signature);
+    xml.push_str("</MsgSignature><TimeStamp>");
+    xml.push_str(&ts);
+    xml.push_str("</TimeStamp><Nonce>");
+    push_cdata(&mut xml, nonce);
+    xml.push_str("</Nonce></xml>");
+    xml
 }
 
 #[cfg(test)]
@@ -94,7 +106,19 @@ mod tests {
         let x = Reply::News(vec![a.clone(), a]).to_xml("o", "gh", 1);
         let el = xml::parse(&x).expect("well-formed");
         assert_eq!(el.text_of("ArticleCount"), Some("2"));
-        assert_eq!(el.child("Articles").expect("articles").children.len(), 2);
+        let items = &el.child("Articles").expect("articles").children;
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].text_of("Title"), Some("申领"));
+        assert_eq!(items[1].text_of("Url"), Some("https://x/"));
+        // WeChat shows at most eight.
+        let nine = Reply::News(vec![items_of(); 9].concat()).to_xml("o", "gh", 1);
+        let el = xml::parse(&nine).expect("well-formed");
+        assert_eq!(el.text_of("ArticleCount"), Some("8"));
+        assert_eq!(el.child("Articles").expect("articles").children.len(), 8);
+    }
+
+    fn items_of() -> Vec<Article> {
+        vec![Article { title: "t".into(), description: "d".into(), pic_url: "".into(), url: "u".into() }]
     }
 
     #[test]

@@ -141,7 +141,22 @@ pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
 
 /// Writes `value` as CDATA, splitting any `]]>` so the section cannot be closed early.
 pub fn cdata(value: &str) -> String {
-    format!("<![CDATA[{}]]>", value.replace("]]>", "]]]]><![CDATA[>"))
+    let mut out = String::with_capacity(value.len() + 12);
+    push_cdata(&mut out, value);
+    out
+}
+
+/// [`cdata`] appended to `out` (a reply is written into one buffer, not assembled from pieces).
+pub fn push_cdata(out: &mut String, value: &str) {
+    out.push_str("<![CDATA[");
+    let mut rest = value;
+    while let Some(at) = rest.find("]]>") {
+        out.push_str(&rest[..at]);
+        out.push_str("]]]]><![CDATA[>");
+        rest = &rest[at + 3..];
+    }
+    out.push_str(rest);
+    out.push_str("]]>");
 }
 
 #[cfg(test)]
@@ -180,5 +195,9 @@ mod tests {
     fn cdata_cannot_be_broken_out_of() {
         let written = format!("<xml><C>{}</C></xml>", cdata("a]]><b>evil</b>"));
         assert_eq!(parse(&written).expect("parses").text_of("C"), Some("a]]><b>evil</b>"));
+        for value in ["", "]]>", "]]>]]>", "]]]>>", "x]]", "]]>x]]>y", "平阴]]>县"] {
+            let written = format!("<xml><C>{}</C></xml>", cdata(value));
+            assert_eq!(parse(&written).expect("parses").text_of("C").unwrap_or_default(), value, "{value}");
+        }
     }
 }
