@@ -140,7 +140,7 @@ pub async fn push(
         }
     }
 
-    let key_name = format!("wechat:callback:{}", message.dedupe_key());
+    let key_name = message.dedupe_key("wechat:callback:");
     let reply_xml = if state.official_account.only_answers(&message) {
         answer_then_claim(&state, &message, key_name).await
     } else {

@@ -227,18 +227,21 @@ impl Inbound {
 
     /// The key WeChat's retries share: `MsgId + FromUserName + CreateTime` for messages
     /// (MsgId alone has collided between users), `FromUserName + CreateTime + Event + EventKey`
-    /// for events (LOCATION and unsubscribe repeat within one second otherwise).
-    pub fn dedupe_key(&self) -> String {
+    /// for events (LOCATION and unsubscribe repeat within one second otherwise). `namespace`
+    /// goes in front (the store's key space), so the key is written once.
+    pub fn dedupe_key(&self, namespace: &str) -> String {
         let h = self.header();
         match self {
             Inbound::Text { msg_id, .. } | Inbound::Image { msg_id, .. } => {
-                format!("msg:{msg_id}:{}:{}", h.from_user, h.create_time)
+                format!("{namespace}msg:{msg_id}:{}:{}", h.from_user, h.create_time)
             }
-            Inbound::Other { msg_id: Some(msg_id), .. } => format!("msg:{msg_id}:{}:{}", h.from_user, h.create_time),
-            Inbound::Other { msg_type, .. } => format!("msg:{msg_type}:{}:{}", h.from_user, h.create_time),
+            Inbound::Other { msg_id: Some(msg_id), .. } => {
+                format!("{namespace}msg:{msg_id}:{}:{}", h.from_user, h.create_time)
+            }
+            Inbound::Other { msg_type, .. } => format!("{namespace}msg:{msg_type}:{}:{}", h.from_user, h.create_time),
             Inbound::Event { event, .. } => {
                 let (name, key) = event.name_and_key();
-                format!("evt:{}:{}:{name}:{key}", h.from_user, h.create_time)
+                format!("{namespace}evt:{}:{}:{name}:{key}", h.from_user, h.create_time)
             }
         }
     }
@@ -335,7 +338,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(m.dedupe_key(), "msg:1234567890123456:oUser1:1714112445");
+        assert_eq!(m.dedupe_key(""), "msg:1234567890123456:oUser1:1714112445");
     }
 
     #[test]
@@ -448,8 +451,8 @@ mod tests {
                 .expect("parses");
         let b = Inbound::parse(&wrap("<MsgType>event</MsgType><Event>CLICK</Event><EventKey>OTHER</EventKey>"))
             .expect("parses");
-        assert_eq!(a.dedupe_key(), "evt:oUser1:1714112445:CLICK:APPLY_BIRTH_CERT");
-        assert_ne!(a.dedupe_key(), b.dedupe_key());
+        assert_eq!(a.dedupe_key("wechat:callback:"), "wechat:callback:evt:oUser1:1714112445:CLICK:APPLY_BIRTH_CERT");
+        assert_ne!(a.dedupe_key(""), b.dedupe_key(""));
     }
 
     #[test]
