@@ -109,9 +109,13 @@ impl KvStore for MemoryKv {
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), KvError> {
+        self.keep(key, value, ttl);
+        Ok(())
+    }
+
+    fn keep(&self, key: &str, value: &str, ttl: Duration) {
         let now = Instant::now();
         self.lock(key).insert(key, value, ttl, now);
-        Ok(())
     }
 
     async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError> {

@@ -23,6 +23,10 @@ pub enum KvError {
 pub trait KvStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError>;
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), KvError>;
+    /// [`KvStore::set`] without the caller waiting for it: in a background task for Redis (a
+    /// failure is logged), at once in process. For what only helps later requests (the reply a
+    /// retried callback gets).
+    fn keep(&self, key: &str, value: &str, ttl: Duration);
     /// Stores only when the key is absent; true when this call stored it.
     async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError>;
     /// Stores `value` only when the key is absent, in one round trip: None when this call

@@ -82,6 +82,20 @@ impl KvStore for RedisKv {
         bounded(c.pset_ex(self.key(key), value, ttl_ms(ttl))).await
     }
 
+    fn keep(&self, key: &str, value: &str, ttl: Duration) {
+        // The connection is up: the caller has just used it (a claim).
+        let Some(mut c) = self.manager.get().cloned() else {
+            tracing::warn!("key-value store not connected yet; value not kept");
+            return;
+        };
+        let (key, value) = (self.key(key), value.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = bounded(c.pset_ex::<_, _, ()>(key, value, ttl_ms(ttl))).await {
+                tracing::warn!(error = %e, "could not keep a value in the key-value store");
+            }
+        });
+    }
+
     async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError> {
         let mut c = self.conn().await?;
         let reply: Option<String> = bounded(

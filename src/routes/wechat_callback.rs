@@ -140,15 +140,20 @@ pub async fn push(
         }
     }
 
+    // One round trip whether this is the first delivery or a retry: the claim answers what the
+    // first delivery sent (empty while it is still being handled, or when it said `success`).
     let key_name = message.dedupe_key("wechat:callback:");
-    let reply_xml = if state.official_account.only_answers(&message) {
-        answer_then_claim(&state, &message, key_name).await
-    } else {
-        claim_then_handle(&state, &message, key_name).await
+    let claimed = match state.kv.claim(&key_name, "", DEDUPE_TTL).await {
+        Ok(None) => Some(key_name),
+        Ok(Some(first)) => return Ok(first_reply(first, safe_mode)),
+        Err(e) => {
+            // Without the store a retry may be handled twice; every effect is idempotent.
+            tracing::warn!(error = %e, "dedupe store unavailable; handling without dedupe");
+            None
+        }
     };
-
-    let Some(xml) = reply_xml else {
-        return Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(reply::SUCCESS));
+    let Some(xml) = answer(&state, &message).await else {
+        return Ok(success());
     };
     let body = match key {
         Some(key) => {
@@ -157,7 +162,32 @@ pub async fn push(
         }
         None => xml,
     };
-    Ok(HttpResponse::Ok().content_type("application/xml; charset=utf-8").body(body))
+    // Kept as sent, for WeChat's retries (seconds later): a retry gets these very bytes without
+    // handling, rendering or encrypting anything, and the answer does not wait for the store.
+    if let Some(name) = claimed {
+        state.kv.keep(&name, &body, DEDUPE_TTL);
+    }
+    Ok(reply_response(body))
+}
+
+fn success() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(reply::SUCCESS)
+}
+
+fn reply_response(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/xml; charset=utf-8").body(body)
+}
+
+/// What a retry gets: the first delivery's reply as it was sent, or `success` when it had none
+/// (yet). A reply kept in the other mode (the account switched between plaintext and safe mode
+/// in the seconds between the two) is not sent: the retry gets `success`.
+fn first_reply(stored: String, safe_mode: bool) -> HttpResponse {
+    tracing::info!("duplicate callback; answered with the first reply");
+    let kept_encrypted = stored.starts_with(reply::ENVELOPE_START);
+    if stored.is_empty() || stored == reply::SUCCESS || kept_encrypted != safe_mode {
+        return success();
+    }
+    reply_response(stored)
 }
 
 fn render(reply: &Reply, message: &Inbound, account: &str) -> String {
@@ -182,51 +212,4 @@ async fn answer(state: &AppState, message: &Inbound) -> Option<String> {
         }
     };
     reply.map(|r| render(&r, message, state.settings.wechat.original_id.as_str()))
-}
-
-/// A message that only asks: answered first, then claimed together with its answer, so a first
-/// delivery costs one store write and one awaited round trip, and a retry gets the first answer
-/// (not a new one) from the claim. An empty value is "answer success".
-async fn answer_then_claim(state: &AppState, message: &Inbound, key_name: String) -> Option<String> {
-    let xml = answer(state, message).await;
-    match state.kv.claim(&key_name, xml.as_deref().unwrap_or(""), DEDUPE_TTL).await {
-        Ok(None) => xml,
-        Ok(Some(first)) => first_reply(first),
-        Err(e) => {
-            tracing::warn!(error = %e, "dedupe store unavailable; answered without dedupe");
-            xml
-        }
-    }
-}
-
-/// A message with an effect: claimed first (one round trip, whether first delivery or retry),
-/// handled only by the delivery that claimed it. Its reply is kept for WeChat's retries, which
-/// come seconds later, without the answer waiting for the store; a retry arriving while the
-/// first is still being handled finds the claim empty and answers `success`.
-async fn claim_then_handle(state: &AppState, message: &Inbound, key_name: String) -> Option<String> {
-    let key_name = match state.kv.claim(&key_name, "", DEDUPE_TTL).await {
-        Ok(None) => Some(key_name),
-        Ok(Some(first)) => return first_reply(first),
-        Err(e) => {
-            // Without the store a retry may be handled twice; every effect is idempotent.
-            tracing::warn!(error = %e, "dedupe store unavailable; handling without dedupe");
-            None
-        }
-    };
-    let xml = answer(state, message).await;
-    if let (Some(name), Some(stored)) = (key_name, xml.clone()) {
-        let kv = state.kv.clone();
-        tokio::spawn(async move {
-            if let Err(e) = kv.set(&name, &stored, DEDUPE_TTL).await {
-                tracing::warn!(error = %e, "could not store callback reply for retries");
-            }
-        });
-    }
-    xml
-}
-
-/// What a retry answers: the first delivery's stored reply, or `success` when it had none (yet).
-fn first_reply(stored: String) -> Option<String> {
-    tracing::info!("duplicate callback; answered with the first reply");
-    Some(stored).filter(|p| !p.is_empty() && p != reply::SUCCESS)
 }

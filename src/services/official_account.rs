@@ -112,18 +112,6 @@ impl OfficialAccount {
         }
     }
 
-    /// Whether handling `message` only reads and answers (a question, a menu click, an echo): it
-    /// changes nothing, so it may be answered before it is claimed and the answer kept with the
-    /// claim in one store write. A message with an effect (binding, following, a delivery report,
-    /// a consent) is claimed first, so its effect happens once.
-    pub fn only_answers(&self, message: &Inbound) -> bool {
-        match message {
-            Inbound::Text { content, .. } => !content.trim().starts_with(super::digest::BIND_COMMAND),
-            Inbound::Event { event, .. } => matches!(event, Event::Click { .. } | Event::View { .. }),
-            Inbound::Image { .. } | Inbound::Other { .. } => true,
-        }
-    }
-
     async fn on_event(self: &Arc<Self>, from: &str, event: &Event) -> Result<Option<Reply>, PersistenceError> {
         match event {
             Event::Subscribe { .. } => {

@@ -5,6 +5,8 @@ use super::signature;
 use super::xml::push_cdata;
 
 pub const SUCCESS: &str = "success";
+/// How a safe-mode reply begins (a plaintext reply begins `<xml><ToUserName>`).
+pub const ENVELOPE_START: &str = "<xml><Encrypt>";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Article {
@@ -71,7 +73,7 @@ pub fn encrypt_reply(plain_xml: &str, key: &AesKey, app_id: &str, token: &str, t
     let ts = timestamp.to_string();
     let msg_signature = signature::sign(&[token, &ts, nonce, &encrypted]);
     let mut xml = String::with_capacity(encrypted.len() + msg_signature.len() + nonce.len() + 160);
-    xml.push_str("<xml><Encrypt>");
+    xml.push_str(ENVELOPE_START);
     push_cdata(&mut xml, &encrypted);
     xml.push_str("</Encrypt><MsgSignature>");
     push_cdata(&mut xml, &msg_signature);
@@ -125,6 +127,8 @@ mod tests {
     fn encrypted_reply_verifies_and_decrypts() {
         let key = AesKey::from_encoding_aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG").expect("key");
         let wrapped = encrypt_reply("<xml>hi</xml>", &key, "wx1", "tok", 1714112445, "n1");
+        assert!(wrapped.starts_with(ENVELOPE_START));
+        assert!(!Reply::Text("x".into()).to_xml("o", "gh", 1).starts_with(ENVELOPE_START));
         let el = xml::parse(&wrapped).expect("well-formed");
         let enc = el.text_of("Encrypt").expect("Encrypt");
         assert_eq!(el.text_of("TimeStamp"), Some("1714112445"));

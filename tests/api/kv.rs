@@ -30,6 +30,25 @@ async fn get_set_and_delete() {
 }
 
 #[tokio::test]
+async fn a_kept_value_is_stored_without_the_caller_waiting() {
+    for (name, kv) in stores() {
+        // Redis keeps through a connection already made (the callback claims first).
+        kv.ping().await.expect(name);
+        kv.keep("kept", "reply", Duration::from_secs(60));
+        let mut found = None;
+        for _ in 0..50 {
+            found = kv.get("kept").await.expect(name);
+            if found.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(found.as_deref(), Some("reply"), "{name}");
+        assert_eq!(kv.claim("kept", "", Duration::from_secs(60)).await.expect(name).as_deref(), Some("reply"));
+    }
+}
+
+#[tokio::test]
 async fn values_expire_after_their_ttl() {
     for (name, kv) in stores() {
         kv.set("short", "x", Duration::from_millis(150)).await.expect(name);
