@@ -304,6 +304,25 @@ async fn a_retry_gets_the_first_reply_byte_for_byte_even_after_the_answer_change
 }
 
 #[tokio::test]
+async fn a_retry_in_the_other_mode_gets_success_not_the_first_reply() {
+    let app = spawn_app().await;
+    // First delivered in plaintext, retried in safe mode (the account switched in between): the
+    // kept plaintext reply is not sent to a safe-mode request, nor the reverse.
+    for (first_encrypted, msg_id) in [(false, 880301), (true, 880302)] {
+        let question = text_xml("oSwitcher", "咨询", msg_id, now());
+        let first = app.wechat_callback(&question, first_encrypted).await;
+        assert_ne!(first["body"], "success");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let retry = app.wechat_callback(&question, !first_encrypted).await;
+        assert_eq!(retry["status"], 200);
+        assert_eq!(retry["body"], "success");
+        // In its own mode the retry still gets the first reply.
+        let same_mode = app.wechat_callback(&question, first_encrypted).await;
+        assert_eq!(same_mode["body"], first["body"]);
+    }
+}
+
+#[tokio::test]
 async fn previous_encoding_aes_key_is_accepted_and_the_reply_uses_it() {
     // The mock still encrypts with the old key; the service has rotated to a new one.
     let app = spawn_app_with(TestOptions {
