@@ -139,14 +139,8 @@ pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
     root.ok_or_else(|| XmlError::Malformed("empty document".into()))
 }
 
-/// Writes `value` as CDATA, splitting any `]]>` so the section cannot be closed early.
-pub fn cdata(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 12);
-    push_cdata(&mut out, value);
-    out
-}
-
-/// [`cdata`] appended to `out` (a reply is written into one buffer, not assembled from pieces).
+/// Appends `value` to `out` as CDATA, splitting any `]]>` so the section cannot be closed early
+/// (a reply is written into one buffer, not assembled from pieces).
 pub fn push_cdata(out: &mut String, value: &str) {
     out.push_str("<![CDATA[");
     let mut rest = value;
@@ -189,6 +183,12 @@ mod tests {
         assert!(parse("<xml></xml><xml></xml>").is_err());
         let deep = format!("<xml>{}{}</xml>", "<a>".repeat(20), "</a>".repeat(20));
         assert_eq!(parse(&deep), Err(XmlError::TooDeep));
+    }
+
+    fn cdata(value: &str) -> String {
+        let mut out = String::new();
+        push_cdata(&mut out, value);
+        out
     }
 
     #[test]
