@@ -23,10 +23,12 @@ pub enum KvError {
 pub trait KvStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError>;
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), KvError>;
-    /// [`KvStore::set`] without the caller waiting for it: in a background task for Redis (a
-    /// failure is logged), at once in process. For what only helps later requests (the reply a
-    /// retried callback gets).
-    fn keep(&self, key: &str, value: &str, ttl: Duration);
+    /// Replaces the value of a key claimed earlier (see [`KvStore::claim`]), keeping the claim's
+    /// expiry; does nothing when the key is gone (it expired or was deleted: nothing is brought
+    /// back). The caller does not wait: a background task for Redis (`SET XX KEEPTTL`; a failure
+    /// is logged), at once in process. For what only helps later requests (the reply a retried
+    /// callback gets).
+    fn fill_claim(&self, key: &str, value: &str);
     /// Stores only when the key is absent; true when this call stored it.
     async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError>;
     /// Stores `value` only when the key is absent, in one round trip: None when this call

@@ -82,16 +82,18 @@ impl KvStore for RedisKv {
         bounded(c.pset_ex(self.key(key), value, ttl_ms(ttl))).await
     }
 
-    fn keep(&self, key: &str, value: &str, ttl: Duration) {
-        // The connection is up: the caller has just used it (a claim).
+    fn fill_claim(&self, key: &str, value: &str) {
+        // The connection is up: the caller has just used it (the claim).
         let Some(mut c) = self.manager.get().cloned() else {
-            tracing::warn!("key-value store not connected yet; value not kept");
+            tracing::warn!("key-value store not connected yet; claim not filled");
             return;
         };
         let (key, value) = (self.key(key), value.to_string());
         tokio::spawn(async move {
-            if let Err(e) = bounded(c.pset_ex::<_, _, ()>(key, value, ttl_ms(ttl))).await {
-                tracing::warn!(error = %e, "could not keep a value in the key-value store");
+            let mut set = redis::cmd("SET");
+            set.arg(key).arg(value).arg("XX").arg("KEEPTTL");
+            if let Err(e) = bounded(set.query_async::<Option<String>>(&mut c)).await {
+                tracing::warn!(error = %e, "could not fill a claim in the key-value store");
             }
         });
     }

@@ -162,10 +162,11 @@ pub async fn push(
         }
         None => xml,
     };
-    // Kept as sent, for WeChat's retries (seconds later): a retry gets these very bytes without
-    // handling, rendering or encrypting anything, and the answer does not wait for the store.
+    // Kept as sent, in the claim, for WeChat's retries (seconds later): a retry gets these very
+    // bytes without handling, rendering or encrypting anything, and the answer does not wait for
+    // the store.
     if let Some(name) = claimed {
-        state.kv.keep(&name, &body, DEDUPE_TTL);
+        state.kv.fill_claim(&name, &body);
     }
     Ok(reply_response(body))
 }

@@ -30,21 +30,29 @@ async fn get_set_and_delete() {
 }
 
 #[tokio::test]
-async fn a_kept_value_is_stored_without_the_caller_waiting() {
+async fn a_claim_is_filled_without_the_caller_waiting_and_keeps_its_expiry() {
     for (name, kv) in stores() {
-        // Redis keeps through a connection already made (the callback claims first).
-        kv.ping().await.expect(name);
-        kv.keep("kept", "reply", Duration::from_secs(60));
+        assert_eq!(kv.claim("claimed", "", Duration::from_millis(600)).await.expect(name), None, "{name}");
+        kv.fill_claim("claimed", "reply");
         let mut found = None;
-        for _ in 0..50 {
-            found = kv.get("kept").await.expect(name);
+        for _ in 0..25 {
+            found = kv.get("claimed").await.expect(name).filter(|v| !v.is_empty());
             if found.is_some() {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(found.as_deref(), Some("reply"), "{name}");
-        assert_eq!(kv.claim("kept", "", Duration::from_secs(60)).await.expect(name).as_deref(), Some("reply"));
+        assert_eq!(kv.claim("claimed", "", Duration::from_secs(60)).await.expect(name).as_deref(), Some("reply"));
+        // The claim's expiry stands: the reply goes with it, and filling a key that is gone
+        // brings nothing back.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(kv.get("claimed").await.expect(name), None, "{name}");
+        kv.fill_claim("claimed", "late reply");
+        kv.fill_claim("never-claimed", "reply");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(kv.get("claimed").await.expect(name), None, "{name}");
+        assert_eq!(kv.get("never-claimed").await.expect(name), None, "{name}");
     }
 }
 
