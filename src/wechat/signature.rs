@@ -6,20 +6,28 @@ use subtle::ConstantTimeEq;
 
 /// Lower-case hex SHA-1 of the lexicographically sorted, concatenated parts.
 pub fn sign(parts: &[&str]) -> String {
+    hex::encode(digest(parts))
+}
+
+fn digest(parts: &[&str]) -> [u8; 20] {
     let mut sorted: Vec<&str> = parts.to_vec();
     sorted.sort_unstable();
     let mut hasher = Sha1::new();
     for p in sorted {
         hasher.update(p.as_bytes());
     }
-    hex::encode(hasher.finalize())
+    hasher.finalize().into()
 }
 
 /// Constant-time comparison against the expected lower-case hex; WeChat sends lower case, so
-/// upper-case hex is refused rather than normalised.
+/// upper-case hex is refused rather than normalised. The offered hex is decoded (nothing is
+/// formatted): every callback checks one or two of these.
 pub fn verify(expected_parts: &[&str], offered: &str) -> bool {
-    let expected = sign(expected_parts);
-    expected.len() == offered.len() && bool::from(expected.as_bytes().ct_eq(offered.as_bytes()))
+    let lower_hex = offered.len() == 40 && offered.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let mut offered_digest = [0u8; 20];
+    lower_hex
+        && hex::decode_to_slice(offered, &mut offered_digest).is_ok()
+        && bool::from(digest(expected_parts).ct_eq(&offered_digest))
 }
 
 /// Whether a callback stamped `timestamp` (Unix seconds, as WeChat sends it) is within
@@ -81,7 +89,11 @@ mod tests {
         // Missing parameter (an empty nonce) and an empty signature.
         assert!(!verify(&["AAAAA", "1714036504", ""], good));
         assert!(!verify(&["AAAAA", "1714036504", "1514711492"], ""));
-        // Truncated.
-        assert!(!verify(&["AAAAA", "1714036504", "1514711492"], &good[..39]));
+        // Truncated, padded, not hex, or forty bytes that are not forty hex digits.
+        let parts = ["AAAAA", "1714036504", "1514711492"];
+        assert!(!verify(&parts, &good[..39]));
+        assert!(!verify(&parts, &format!("{good} ")) && !verify(&parts, &format!("{good}0")));
+        assert!(!verify(&parts, &format!("g{}", &good[1..])));
+        assert!(!verify(&parts, &format!("签{}", &good[3..])));
     }
 }
