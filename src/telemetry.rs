@@ -14,7 +14,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST_ID: HeaderValue;
 }
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter. Safe to call more
@@ -32,18 +32,25 @@ pub fn init(format: LogFormat, default_filter: &str) {
 
 /// The id of the request being served on this task, if any.
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+    REQUEST_ID.try_with(|id| id.to_str().map(str::to_string).ok()).ok().flatten()
 }
 
 /// A caller's own `X-Request-Id` is kept when it is short and plain (a load balancer's id ties
-/// its log to ours); otherwise a fresh UUID is made.
-fn request_id(req: &ServiceRequest) -> String {
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+/// its log to ours); otherwise a fresh UUID is made. Held as the header value it is echoed in:
+/// made once per request, shared by the span, the error bodies and the response.
+fn request_id(req: &ServiceRequest) -> HeaderValue {
+    let plain = |v: &&HeaderValue| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    };
+    match req.headers().get("x-request-id").filter(plain) {
+        Some(theirs) => theirs.clone(),
+        None => {
+            let mut buf = uuid::Uuid::encode_buffer();
+            let fresh = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+            HeaderValue::from_str(fresh).expect("a UUID is a valid header value")
+        }
+    }
 }
 
 pub async fn request_id_middleware(
@@ -52,9 +59,10 @@ pub async fn request_id_middleware(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     use tracing::Instrument;
     let id = request_id(&req);
+    let id_text = id.to_str().unwrap_or_default();
     let span = tracing::info_span!(
         "request",
-        request_id = %id,
+        request_id = %id_text,
         method = %req.method(),
         path = %req.path(),
         status = tracing::field::Empty,
@@ -70,7 +78,7 @@ pub async fn request_id_middleware(
         let route = res.request().match_pattern().unwrap_or_else(|| "UNMATCHED".to_string());
         tracing::info!(
             target: "access",
-            request_id = %id,
+            request_id = %id_text,
             method = %method,
             route = %route,
             status = res.status().as_u16(),
@@ -78,8 +86,6 @@ pub async fn request_id_middleware(
             "request"
         );
     }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
-    }
+    res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
     Ok(res)
 }

@@ -237,6 +237,10 @@ async fn a_callers_plain_request_id_is_kept_and_anything_else_replaced() {
     let id = res.headers().get("x-request-id").expect("header").to_str().expect("ascii").to_string();
     assert_ne!(id, "bad id; drop table");
     assert!(uuid::Uuid::parse_str(&id).is_ok());
+    let long = "a".repeat(65);
+    let res = app.client.get(app.url("/healthz")).header("X-Request-Id", &long).send().await.expect("sent");
+    let id = res.headers().get("x-request-id").expect("header").to_str().expect("ascii").to_string();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "a 65-character id is replaced: {id}");
 }
 
 #[tokio::test]
