@@ -156,10 +156,7 @@ pub async fn push(
         return Ok(success());
     };
     let body = match key {
-        Some(key) => {
-            let reply_nonce = uuid::Uuid::new_v4().simple().to_string();
-            reply::encrypt_reply(&xml, &key, &wechat.app_id, token, chrono::Utc::now().timestamp(), &reply_nonce[..16])
-        }
+        Some(key) => reply::seal(&xml, &key, &wechat.app_id, token, chrono::Utc::now().timestamp()),
         None => xml,
     };
     // Kept as sent, in the claim, for WeChat's retries (seconds later): a retry gets these very
@@ -184,7 +181,7 @@ fn reply_response(body: String) -> HttpResponse {
 /// and safe mode in the seconds between the two) is not sent: the retry gets `success`.
 fn first_reply(stored: String, safe_mode: bool) -> HttpResponse {
     tracing::info!("duplicate callback; answered with the first reply");
-    if stored.is_empty() || stored.starts_with(reply::ENVELOPE_START) != safe_mode {
+    if stored.is_empty() || reply::is_envelope(&stored) != safe_mode {
         return success();
     }
     reply_response(stored)

@@ -6,7 +6,13 @@ use super::xml::push_cdata;
 
 pub const SUCCESS: &str = "success";
 /// How a safe-mode reply begins (a plaintext reply begins `<xml><ToUserName>`).
-pub const ENVELOPE_START: &str = "<xml><Encrypt>";
+const ENVELOPE_START: &str = "<xml><Encrypt>";
+
+/// Whether a reply as sent is a safe-mode envelope (made by [`encrypt_reply`]) rather than
+/// plaintext XML: a kept reply goes back only to a request in the same mode.
+pub fn is_envelope(sent: &str) -> bool {
+    sent.starts_with(ENVELOPE_START)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Article {
@@ -64,6 +70,12 @@ impl Reply {
         }
         xml
     }
+}
+
+/// [`encrypt_reply`] with a fresh random nonce (sixteen hex digits, as WeChat's own).
+pub fn seal(plain_xml: &str, key: &AesKey, app_id: &str, token: &str, timestamp: i64) -> String {
+    let nonce = hex::encode(rand::random::<[u8; 8]>());
+    encrypt_reply(plain_xml, key, app_id, token, timestamp, &nonce)
 }
 
 /// Wraps a reply for safe mode: encrypted with the key that decrypted the request, signed, with
@@ -127,12 +139,30 @@ mod tests {
     fn encrypted_reply_verifies_and_decrypts() {
         let key = AesKey::from_encoding_aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG").expect("key");
         let wrapped = encrypt_reply("<xml>hi</xml>", &key, "wx1", "tok", 1714112445, "n1");
-        assert!(wrapped.starts_with(ENVELOPE_START));
-        assert!(!Reply::Text("x".into()).to_xml("o", "gh", 1).starts_with(ENVELOPE_START));
+        assert!(is_envelope(&wrapped));
+        assert!(!is_envelope(&Reply::Text("x".into()).to_xml("o", "gh", 1)));
         let el = xml::parse(&wrapped).expect("well-formed");
         let enc = el.text_of("Encrypt").expect("Encrypt");
         assert_eq!(el.text_of("TimeStamp"), Some("1714112445"));
         assert!(signature::verify(&["tok", "1714112445", "n1", enc], el.text_of("MsgSignature").expect("sig")));
         assert_eq!(key.decrypt(enc, "wx1").expect("decrypts"), "<xml>hi</xml>");
+    }
+
+    #[test]
+    fn a_sealed_reply_has_its_own_nonce_and_verifies() {
+        let key = AesKey::from_encoding_aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG").expect("key");
+        let nonce_of = |sealed: &str| {
+            let el = xml::parse(sealed).expect("well-formed");
+            let (enc, nonce) = (el.text_of("Encrypt").expect("Encrypt"), el.text_of("Nonce").expect("Nonce"));
+            assert!(signature::verify(&["tok", "1714112445", nonce, enc], el.text_of("MsgSignature").expect("sig")));
+            assert_eq!(key.decrypt(enc, "wx1").expect("decrypts"), "<xml>hi</xml>");
+            nonce.to_string()
+        };
+        let (a, b) = (
+            nonce_of(&seal("<xml>hi</xml>", &key, "wx1", "tok", 1714112445)),
+            nonce_of(&seal("<xml>hi</xml>", &key, "wx1", "tok", 1714112445)),
+        );
+        assert_ne!(a, b);
+        assert!(a.len() == 16 && a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
     }
 }
