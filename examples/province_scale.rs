@@ -294,6 +294,10 @@ async fn generate(n: i64) -> Result<(), Error> {
                CASE r.role WHEN 'mother' THEN t.mother_masked ELSE t.father_masked END, '中国', '汉族', c.created_at \
              FROM gen_cases c JOIN gen_templates t USING (k) CROSS JOIN (VALUES ('mother'), ('father')) AS r(role) \
              WHERE RANGE".into()),
+        ("search_names", "INSERT INTO search_names (application_id, source, institution_code, name, created_at) \
+             SELECT c.app_id, r.source, 'PY-RMYY', CASE r.source WHEN 'father' THEN c.father_name ELSE c.mother_name END, \
+               c.created_at \
+             FROM gen_cases c CROSS JOIN (VALUES ('mother'), ('father'), ('record')) AS r(source) WHERE RANGE".into()),
         ("payments", format!("INSERT INTO payments (id, application_id, out_trade_no, amount_fen, state, prepay_id, \
                transaction_id, created_at, paid_at, platform_attempts) \
              SELECT md5('pay' || c.i)::uuid::text, c.app_id, 'BC' || lpad(c.i::text, 12, '0'), 1200, 'paid', \

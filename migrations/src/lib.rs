@@ -18,6 +18,7 @@ mod m20261202_000012_province_reports;
 mod m20261203_000013_institution_counters;
 mod m20261203_000014_applications_delivery;
 mod m20261203_000015_search_covering;
+mod m20261203_000016_search_names;
 
 pub use m20261126_000002_audit_head::GENESIS as AUDIT_GENESIS;
 pub use m20261203_000013_institution_counters::recount as recount_institution_totals;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_institution_counters::Migration),
             Box::new(m20261203_000014_applications_delivery::Migration),
             Box::new(m20261203_000015_search_covering::Migration),
+            Box::new(m20261203_000016_search_names::Migration),
         ]
     }
 }

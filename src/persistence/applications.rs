@@ -119,6 +119,9 @@ pub async fn create_application(
         Err(e) => return Err(CreateError::Other(e.into())),
     }
     add_event(db, &id, "created", None, Some(ApplicationState::Draft), None).await.map_err(CreateError::Other)?;
+    super::search::add_name(db, &id, super::search::RECORD, &delivery.record.mother_name)
+        .await
+        .map_err(CreateError::Other)?;
     let institution = &delivery.record.institution_code;
     super::counters::add(db, institution, &[(Total::State(ApplicationState::Draft), 1)])
         .await

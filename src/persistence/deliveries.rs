@@ -126,7 +126,7 @@ pub async fn update_delivery(db: &impl ConnectionTrait, id: &str, d: &DeliveryRe
         .filter(delivery_record::Column::Id.eq(id))
         .exec(db)
         .await?;
-    Ok(())
+    super::search::rename_record(db, id, &d.mother_name).await
 }
 
 /// At most 5000 records, oldest birth first: a hospital asking for more narrows the range.

@@ -4,7 +4,7 @@ use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::entities::parent;
-use super::{new_id, PersistenceError, StoredNumber};
+use super::{new_id, search, PersistenceError, StoredNumber};
 use crate::crypto::Sealed;
 
 #[derive(Debug, Clone)]
@@ -74,6 +74,12 @@ pub async fn save_parents(
     }
     if !inserts.is_empty() {
         parent::Entity::insert_many(inserts).exec_without_returning(db).await?;
+    }
+    // The search finds the case by the parents it has now.
+    let changed_roles: Vec<&str> = changed.iter().map(String::as_str).collect();
+    search::remove_names(db, application_id, &changed_roles).await?;
+    for p in parents.iter().filter(|p| changed.contains(&p.role)) {
+        search::add_name(db, application_id, &p.role, &p.name).await?;
     }
     Ok(changed)
 }

@@ -101,6 +101,7 @@ pub async fn erase_case(
         .exec(txn)
         .await?;
     parent::Entity::delete_many().filter(parent::Column::ApplicationId.eq(application_id)).exec(txn).await?;
+    super::search::remove_names(txn, application_id, &super::search::PARENTS).await?;
     modification_request::Entity::delete_many()
         .filter(modification_request::Column::ApplicationId.eq(application_id))
         .exec(txn)

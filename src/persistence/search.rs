@@ -2,11 +2,11 @@
 //! equality on an indexed column (a blind index for ID numbers, never a scan of decrypted rows),
 //! always within one institution.
 
-use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement, SimpleExpr, UnionType};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, Order, Query, SelectStatement, SimpleExpr, UnionType};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select};
 
 use super::applications::{application_from, Application};
-use super::entities::{application, certificate, delivery_record, parent, shipment};
+use super::entities::{application, certificate, delivery_record, parent, search_name, shipment};
 use super::PersistenceError;
 
 /// What to look for; each present key is matched, the union is answered.
@@ -34,11 +34,12 @@ pub async fn search(
 /// The search's statement (None when no key is given); `examples/province_scale` prints its plan.
 ///
 /// A common name matches thousands of cases (province scale: 5,000 for one name in one
-/// institution). The name indexes (`ix_parents_name_application (name, application_id)`,
-/// `ix_delivery_records_mother_name_id (mother_name, id)`) say which applications match without
-/// reading the rows they point at; each match is then looked up once for its institution and
-/// date, the matches are ranked on `(id, created_at)` alone, and whole rows are read only for the
-/// `limit` kept.
+/// institution). Names are looked up in `search_names`, whose index is ordered as the search asks
+/// (institution, name, newest first): the newest matches are the first entries of one index
+/// range, however many share the name. A case can be there up to three times under one name
+/// (mother, father, the hospital's record), so `SOURCES` times the limit are taken before the
+/// union makes them distinct. The other keys are rare by nature (a blind index, a number) and
+/// are looked up through their own indexes. Whole rows are read only for the `limit` kept.
 pub fn query(institution: &str, keys: &SearchKeys<'_>, limit: u64) -> Option<Select<application::Entity>> {
     let app = |c: application::Column| Expr::col((application::Entity, c));
     // The institution's applications meeting `condition`, as (id, created_at).
@@ -71,8 +72,20 @@ pub fn query(institution: &str, keys: &SearchKeys<'_>, limit: u64) -> Option<Sel
         parts.push(matches(app(application::Column::Id).eq(id)));
     }
     if let Some(name) = keys.name {
-        parts.push(linked(named_in(parent::Entity, parent::Column::ApplicationId, parent::Column::Name, name)));
-        parts.push(by_record(delivery_record::Column::MotherName, name));
+        let newest_named = Query::select()
+            .expr_as(Expr::col(search_name::Column::ApplicationId), application::Column::Id)
+            .column(search_name::Column::CreatedAt)
+            .from(search_name::Entity)
+            .and_where(search_name::Column::InstitutionCode.eq(institution))
+            .and_where(search_name::Column::Name.eq(name))
+            .order_by(search_name::Column::CreatedAt, Order::Desc)
+            .limit(limit.saturating_mul(SOURCES.len() as u64))
+            .to_owned();
+        // A subquery, because neither database takes a LIMIT inside one arm of a UNION; distinct,
+        // because it may be the only arm.
+        parts.push(
+            Query::select().distinct().column(Asterisk).from_subquery(newest_named, Alias::new("named")).to_owned(),
+        );
     }
     if let Some(bidx) = keys.id_number_bidx {
         parts.push(linked(named_in(parent::Entity, parent::Column::ApplicationId, parent::Column::IdNumberBidx, bidx)));
@@ -109,4 +122,75 @@ pub fn query(institution: &str, keys: &SearchKeys<'_>, limit: u64) -> Option<Sel
             .filter(application::Column::Id.in_subquery(newest))
             .order_by_desc(application::Column::CreatedAt),
     )
+}
+
+/// Where a name the search finds a case by comes from: the parents' form, by role, or the
+/// hospital's delivery record (the mother as recorded).
+pub const SOURCES: [&str; 3] = [PARENTS[0], PARENTS[1], RECORD];
+/// The parents' form, by role.
+pub const PARENTS: [&str; 2] = ["mother", "father"];
+/// The delivery record's mother.
+pub const RECORD: &str = "record";
+
+/// The case is found by `name` from `source` from now on (in the caller's transaction, beside
+/// the write of the name itself). Its institution and date are copied from the application.
+pub(super) async fn add_name(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    source: &str,
+    name: &str,
+) -> Result<(), PersistenceError> {
+    use search_name::Column as S;
+    let from_application = Query::select()
+        .column(application::Column::Id)
+        .expr(Expr::val(source))
+        .column(application::Column::InstitutionCode)
+        .expr(Expr::val(name))
+        .column(application::Column::CreatedAt)
+        .from(application::Entity)
+        .and_where(application::Column::Id.eq(application_id))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(search_name::Entity)
+        .columns([S::ApplicationId, S::Source, S::InstitutionCode, S::Name, S::CreatedAt])
+        .select_from(from_application)
+        .map_err(|e| sea_orm::DbErr::Custom(format!("search name: {e}")))?
+        .to_owned();
+    db.execute(db.get_database_backend().build(&insert)).await?;
+    Ok(())
+}
+
+/// The case is no longer found by the names from `sources` (a parent replaced or erased).
+pub(super) async fn remove_names(
+    db: &impl ConnectionTrait,
+    application_id: &str,
+    sources: &[&str],
+) -> Result<(), PersistenceError> {
+    search_name::Entity::delete_many()
+        .filter(search_name::Column::ApplicationId.eq(application_id))
+        .filter(search_name::Column::Source.is_in(sources.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The hospital corrected the mother's name on a delivery record: every case made from it is
+/// found by the new name.
+pub(super) async fn rename_record(
+    db: &impl ConnectionTrait,
+    delivery_id: &str,
+    name: &str,
+) -> Result<(), PersistenceError> {
+    let of_delivery = Query::select()
+        .column(application::Column::Id)
+        .from(application::Entity)
+        .and_where(application::Column::DeliveryId.eq(delivery_id))
+        .to_owned();
+    search_name::Entity::update_many()
+        .col_expr(search_name::Column::Name, Expr::value(name))
+        .filter(search_name::Column::Source.eq(RECORD))
+        .filter(search_name::Column::ApplicationId.in_subquery(of_delivery))
+        .exec(db)
+        .await?;
+    Ok(())
 }

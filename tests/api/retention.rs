@@ -79,6 +79,17 @@ async fn an_unfinished_case_is_erased_after_the_retention_period_and_what_is_kep
     assert!(!blob_exists(&app, &own_sha), "its own image is gone");
     let issued_docs = birthcert::persistence::documents::current_documents(&app.state.db, &issued).await.expect("docs");
     assert!(issued_docs.iter().all(|d| blob_exists(&app, &d.sha256)), "the images it shared are kept");
+    // The parents' names no longer find it; the hospital's record (kept) still does.
+    use birthcert::persistence::search::{search, SearchKeys};
+    let db = &app.state.db;
+    let found = |name: &'static str| async move {
+        let keys = SearchKeys { name: Some(name), ..SearchKeys::default() };
+        let found = search(db, "PY-RMYY", &keys, 10).await.expect("search");
+        found.into_iter().map(|a| a.id).collect::<Vec<_>>()
+    };
+    assert!(!found(crate::helpers::FATHER_NAME).await.contains(&withdrawn), "the father's name is erased");
+    assert!(found(crate::helpers::MOTHER).await.contains(&withdrawn), "the delivery record is kept");
+    assert!(found(crate::helpers::FATHER_NAME).await.contains(&issued));
     let sql = format!("SELECT COUNT(*) FROM applications WHERE id = '{withdrawn}' AND erased_at IS NOT NULL AND delivery_address IS NULL AND form_snapshot IS NULL");
     assert_eq!(count(&app, &sql).await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM idempotency_keys").await, 1);

@@ -15,6 +15,7 @@ const TABLES: &[&str] = &[
     "applications",
     "application_events",
     "parents",
+    "search_names",
     "identity_verifications",
     "documents",
     "modification_requests",

@@ -2,9 +2,10 @@
 //! a certificate number, a tracking number or a case reference finds the case — only within the
 //! officer's institution, and every search is in the audit log without the term itself.
 
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{json, Value};
 
-use crate::helpers::{father_id, mother_id, spawn_app, TestApp, FATHER_NAME, MOTHER};
+use crate::helpers::{father_id, mother_id, parents, spawn_app, TestApp, FATHER_NAME, MOTHER};
 
 async fn search(app: &TestApp, token: &str, q: &str) -> (u16, Value) {
     let url = reqwest::Url::parse_with_params(&app.url("/api/v1/officer/search"), &[("q", q)]).expect("url");
@@ -94,4 +95,60 @@ async fn absurd_terms_and_other_roles_are_refused() {
     let entries =
         birthcert::persistence::audit::entries_about(&app.state.db, "institution", "PY-RMYY").await.expect("audit");
     assert!(entries.iter().all(|e| e.action != "search"), "a refused search reads nothing");
+}
+
+/// The ids a name finds, newest first.
+async fn found_by(app: &TestApp, token: &str, name: &str) -> Vec<String> {
+    let (status, found) = search(app, token, name).await;
+    assert_eq!(status, 200, "{found}");
+    found["items"].as_array().expect("items").iter().filter_map(|i| i["id"].as_str().map(str::to_string)).collect()
+}
+
+#[tokio::test]
+async fn a_name_finds_the_case_by_the_names_it_has_now() {
+    let app = spawn_app().await;
+    let officer = app.officer_token("PY-RMYY");
+    let (token, app_id) = app.application_with_parents().await;
+    let mine = vec![app_id.clone()];
+    assert_eq!(found_by(&app, &officer, FATHER_NAME).await, mine);
+
+    // The family corrects the father's name before confirming: the old name no longer finds it.
+    let mut corrected = parents(&mother_id(), "resident_id", &father_id());
+    corrected["father"]["name"] = json!("张维");
+    let path = format!("/api/v1/applications/{app_id}/parents");
+    let (status, body) = app.send(Method::PUT, &path, &token, Some(corrected.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(found_by(&app, &officer, FATHER_NAME).await.is_empty());
+    assert_eq!(found_by(&app, &officer, "张维").await, mine);
+    // The same parents given again change nothing.
+    let (status, _) = app.send(Method::PUT, &path, &token, Some(corrected)).await;
+    assert_eq!(status, 200);
+    assert_eq!(found_by(&app, &officer, "张维").await, mine);
+
+    // The hospital corrects the mother's name on its record: found by the recorded name and, as
+    // long as the family's form says so, by the name the family entered.
+    let (_, detail) = app.send(Method::GET, &format!("/api/v1/officer/applications/{app_id}"), &officer, None).await;
+    let delivery = detail["delivery"]["id"].as_str().expect("delivery id");
+    let record = json!({
+        "mother_name": "李玫", "mother_id_type": "resident_id", "mother_id_number": mother_id(),
+        "baby_sex": "female", "birth_at": (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339(),
+        "birth_place": "平阴县人民医院", "gestational_weeks": 39, "weight_g": 3300, "length_cm": 50,
+        "health_status": "good", "midwife_name": "王芳"
+    });
+    let hospital = app.hospital_token("PY-RMYY");
+    let (status, body) =
+        app.send(Method::PUT, &format!("/api/v1/hospital/deliveries/{delivery}"), &hospital, Some(record)).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(found_by(&app, &officer, "李玫").await, mine);
+    assert_eq!(found_by(&app, &officer, MOTHER).await, mine, "the form's mother");
+
+    // Migrated from the data already there (the names are filled from the parents and the
+    // records by the migration), the search answers the same.
+    use migrations::MigratorTrait;
+    migrations::Migrator::down(&app.state.db, Some(1)).await.expect("down");
+    migrations::Migrator::up(&app.state.db, None).await.expect("up");
+    for name in [MOTHER, "李玫", "张维"] {
+        assert_eq!(found_by(&app, &officer, name).await, mine, "{name}");
+    }
+    assert!(found_by(&app, &officer, FATHER_NAME).await.is_empty());
 }

@@ -24,6 +24,7 @@ pub mod online_issuance_register;
 pub mod parent;
 pub mod payment;
 pub mod province_report;
+pub mod search_name;
 pub mod shipment;
 pub mod signature;
 pub mod subscription_consent;
