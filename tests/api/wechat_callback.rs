@@ -447,3 +447,30 @@ async fn the_menu_is_synced_with_a_mini_program_button_and_its_replies_open_the_
     );
     assert!(!out.success && out.stderr.contains("40027"), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn percent_encoded_query_values_are_read_decoded_and_a_broken_query_is_refused() {
+    let app = spawn_app().await;
+    // WeChat's values are plain digits and letters; a value that arrives percent-encoded is
+    // signed over its decoded form, as any URL decoder reads it.
+    let (ts, nonce) = (now().to_string(), "n 0+ce/中");
+    let mut q = signed_query(&ts, nonce);
+    q.push(("openid".into(), "oUser C".into()));
+    let res = post_raw(&app, &q, text_xml("oUser C", "咨询", 7201, now())).await;
+    assert_eq!(res.status(), 200);
+    assert!(reply_content(&res.text().await.expect("body")).contains("电话"), "answered");
+    // The same signature over the encoded form does not verify.
+    let encoded = "n%200%2Bce%2F%E4%B8%AD";
+    let wrong = [
+        ("signature".to_string(), mock_sign(&[TOKEN, &ts, encoded])),
+        ("timestamp".to_string(), ts.clone()),
+        ("nonce".to_string(), nonce.to_string()),
+    ];
+    assert_eq!(post_raw(&app, &wrong, text_xml("oUser C", "咨询", 7202, now())).await.status(), 403);
+    // A query that names a field twice is not WeChat's: refused before anything is read.
+    let url = format!("{}?timestamp={ts}&timestamp={ts}&nonce=1&signature=x", app.url("/wechat/callback"));
+    let res = app.client.post(url).body(text_xml("oUserC", "咨询", 7203, now())).send().await.expect("sent");
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["code"], "invalid_query");
+}
