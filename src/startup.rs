@@ -160,6 +160,10 @@ impl Application {
         let face: Arc<dyn FaceVerifier> = Arc::new(WechatFaceVerifier(wechat.clone()));
         let blobs = BlobStore::new(settings.blobs.dir.clone(), cipher.clone());
         let metrics = prometheus::Registry::new();
+        let http_metrics = Arc::new(
+            crate::telemetry::HttpMetrics::register("birthcert", &metrics)
+                .map_err(|e| StartupError::Metrics(e.to_string()))?,
+        );
         let gauges = Arc::new(
             crate::workers::gauges::BusinessGauges::register(&metrics)
                 .map_err(|e| StartupError::Metrics(e.to_string()))?,
@@ -176,6 +180,7 @@ impl Application {
             sms,
             province,
             metrics,
+            http_metrics,
             gauges,
             print_font: Arc::new(PrintFont::new(settings.pdf.font_path.clone())),
             jwt: JwtKeys::new(&settings.jwt),
@@ -408,21 +413,13 @@ fn warn_about_calendar_gaps(calendar: &Calendar) {
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
     let settings = state.settings.clone();
-    let metrics = actix_web_prom::PrometheusMetricsBuilder::new("birthcert")
-        .registry(state.metrics.clone())
-        .endpoint("/metrics")
-        // Unknown paths share one label so scanners cannot blow up the series count.
-        .mask_unmatched_patterns("UNMATCHED")
-        .build()
-        .map_err(|e| StartupError::Metrics(e.to_string()))?;
     let openapi = routes::ApiDoc::openapi();
     let json_limit = settings.server.json_limit_bytes;
     let payload_limit = settings.server.payload_limit_bytes;
     let workers = settings.server.workers;
     let mut server = HttpServer::new(move || {
         App::new()
-            .wrap(middleware::from_fn(telemetry::request_id_middleware))
-            .wrap(metrics.clone())
+            .wrap(middleware::from_fn(telemetry::middleware))
             .app_data(state.clone())
             .app_data(json_config(json_limit))
             .app_data(web::PayloadConfig::new(payload_limit))

@@ -46,6 +46,8 @@ pub struct AppState {
     pub print_font: Arc<PrintFont>,
     /// What `/metrics` renders: the HTTP metrics and the business gauges.
     pub metrics: prometheus::Registry,
+    /// Requests and their latency per route (registered in `metrics`).
+    pub http_metrics: Arc<crate::telemetry::HttpMetrics>,
     pub gauges: Arc<crate::workers::gauges::BusinessGauges>,
     pub face: Arc<dyn FaceVerifier>,
     pub blobs: BlobStore,

@@ -1,12 +1,16 @@
-//! Logging and request ids. Every request runs inside a `request` span carrying `request_id`,
-//! method, path and status; the same id is echoed in `X-Request-Id` and in error bodies. The
-//! span's fields are only evaluated when the span is enabled, so a quiet production log costs
-//! almost nothing per request (the callback's throughput depends on it).
+//! Logging, request ids and HTTP metrics. Every request runs inside a `request` span carrying
+//! `request_id`, method, path and status; the same id is echoed in `X-Request-Id` and in error
+//! bodies, and the request is counted and timed per route for `/metrics`. The span's fields are
+//! only evaluated when the span is enabled, and a route without parameters finds its metrics
+//! by its path, so a quiet production log and the metrics cost almost nothing per request (the
+//! callback's throughput depends on it).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
+use actix_web::web;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -53,7 +57,8 @@ fn request_id(req: &ServiceRequest) -> HeaderValue {
     }
 }
 
-pub async fn request_id_middleware(
+/// The request's id, span, metrics and access-log line.
+pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -67,25 +72,111 @@ pub async fn request_id_middleware(
         path = %req.path(),
         status = tracing::field::Empty,
     );
-    let method = req.method().clone();
+    let metrics = req.app_data::<web::Data<crate::state::AppState>>().map(|state| state.http_metrics.clone());
     let started = std::time::Instant::now();
     let mut res = REQUEST_ID.scope(id.clone(), next.call(req).instrument(span.clone())).await?;
+    let elapsed = started.elapsed();
     span.record("status", res.status().as_u16());
+    if let Some(metrics) = metrics {
+        metrics.observe(res.request(), res.status(), elapsed);
+    }
     // The access log: one line per request, by route template (no ids, no query string: a
     // query may carry a token), filterable on its own target (`RUST_LOG=access=off`). The
     // route is looked up only when the line will be written.
     if tracing::enabled!(target: "access", tracing::Level::INFO) {
-        let route = res.request().match_pattern().unwrap_or_else(|| "UNMATCHED".to_string());
+        let route = res.request().match_pattern().unwrap_or_else(|| UNMATCHED.to_string());
         tracing::info!(
             target: "access",
             request_id = %id_text,
-            method = %method,
+            method = %res.request().method(),
             route = %route,
             status = res.status().as_u16(),
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
             "request"
         );
     }
     res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
     Ok(res)
+}
+
+/// The route label of a path no route matched: scanners cannot grow the series count.
+const UNMATCHED: &str = "UNMATCHED";
+
+type LabelHandles = (prometheus::IntCounter, prometheus::Histogram);
+type FoldMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// A fixed route's label handles by (method, status).
+type RouteHandles = FoldMap<(&'static str, u16), LabelHandles>;
+
+/// `<namespace>_http_requests_total` and `<namespace>_http_requests_duration_seconds`, labelled
+/// `endpoint` (the route pattern, `UNMATCHED` for none), `method`, `status`. The duration runs
+/// from the request's arrival until its response head is ready (a streamed body — a register
+/// download — is not included).
+///
+/// Finding a route's pattern walks the router and builds a string, and labelled lookups hash
+/// their labels: per request that was a few per cent of the callback's time. A route without
+/// parameters has its path as its pattern, so its label handles are kept by path once seen.
+/// Only such paths are kept (at most one entry per fixed route, method and status), whatever
+/// paths clients send.
+pub struct HttpMetrics {
+    requests: prometheus::IntCounterVec,
+    durations: prometheus::HistogramVec,
+    fixed_routes: std::sync::RwLock<FoldMap<Box<str>, RouteHandles>>,
+}
+
+impl HttpMetrics {
+    pub fn register(namespace: &str, registry: &prometheus::Registry) -> Result<HttpMetrics, prometheus::Error> {
+        let labels = ["endpoint", "method", "status"];
+        let requests = prometheus::IntCounterVec::new(
+            prometheus::Opts::new("http_requests_total", "Total number of HTTP requests").namespace(namespace),
+            &labels,
+        )?;
+        let durations = prometheus::HistogramVec::new(
+            prometheus::HistogramOpts::new(
+                "http_requests_duration_seconds",
+                "HTTP request duration in seconds for all requests",
+            )
+            .namespace(namespace),
+            &labels,
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(durations.clone()))?;
+        Ok(HttpMetrics { requests, durations, fixed_routes: Default::default() })
+    }
+
+    /// Counts and times one request.
+    pub fn observe(&self, req: &actix_web::HttpRequest, status: StatusCode, elapsed: std::time::Duration) {
+        let (method, path) = (method_label(req.method()), req.path());
+        let key = (method, status.as_u16());
+        let read = self.fixed_routes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((count, time)) = read.get(path).and_then(|statuses| statuses.get(&key)) {
+            count.inc();
+            time.observe(elapsed.as_secs_f64());
+            return;
+        }
+        drop(read);
+        let pattern = req.match_pattern();
+        let labels = [pattern.as_deref().unwrap_or(UNMATCHED), method, status.as_str()];
+        let handles = (self.requests.with_label_values(&labels), self.durations.with_label_values(&labels));
+        handles.0.inc();
+        handles.1.observe(elapsed.as_secs_f64());
+        if pattern.as_deref() == Some(path) {
+            let mut write = self.fixed_routes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            write.entry(path.into()).or_default().insert(key, handles);
+        }
+    }
+}
+
+/// The method as a label: the standard ones by name, any other as `OTHER` (a client can send
+/// any token as a method; each must not become a series).
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
 }

@@ -45,6 +45,7 @@ endpoints!(
     wechat_callback::verify,
     ops::healthz,
     ops::readyz,
+    ops::metrics,
     error_codes::error_codes,
     institutions::list_institutions,
     verify::verify,

@@ -69,3 +69,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::ServiceUnavailable().json(body)
     }
 }
+
+/// Prometheus' text format: requests and latency per route, and the business gauges.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    use prometheus::Encoder;
+    let mut text = Vec::new();
+    match prometheus::TextEncoder::new().encode(&state.metrics.gather(), &mut text) {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics could not be rendered");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}

@@ -209,6 +209,50 @@ async fn metrics_count_requests_and_latency_per_route() {
     assert!(text.contains("birthcert_http_requests_duration_seconds_bucket{endpoint=\"/api/v1/institutions\""));
     // Unknown paths are folded into one label.
     assert!(!text.contains("/no/such/route/12345"));
+    assert!(text.contains("endpoint=\"UNMATCHED\",method=\"GET\",status=\"404\"} 1"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_label_routes_by_pattern_and_any_odd_method_as_one() {
+    let app = spawn_app().await;
+    let (token, app_id) = app.new_application().await;
+    let officer = app.officer_token("PY-RMYY");
+    // Two cases' pages: one series for the route, whatever the id.
+    for id in [app_id.as_str(), "01a23be3-9187-7598-a8ac-388948326c30"] {
+        app.client.get(app.url(&format!("/api/v1/applications/{id}"))).bearer_auth(&token).send().await.expect("sent");
+    }
+    app.client
+        .get(app.url(&format!("/api/v1/officer/applications/{app_id}")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .expect("sent");
+    // The same fixed route answering differently is counted apart; made-up methods share a label.
+    for method in ["BREW", "PROPFIND", "X-SCAN"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        app.client.request(method, app.url("/healthz")).send().await.expect("sent");
+    }
+    app.get("/healthz").await;
+    let text = app.get("/metrics").await.text().await.expect("text");
+    let count = |labels: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("birthcert_http_requests_total{{{labels}}}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    assert_eq!(count(r#"endpoint="/api/v1/applications/{id}",method="GET",status="200""#), Some(1), "{text}");
+    assert_eq!(count(r#"endpoint="/api/v1/applications/{id}",method="GET",status="404""#), Some(1), "{text}");
+    assert_eq!(count(r#"endpoint="/api/v1/officer/applications/{id}",method="GET",status="200""#), Some(1), "{text}");
+    assert!(!text.contains(&app_id), "no id becomes a label");
+    assert_eq!(count(r#"endpoint="/healthz",method="GET",status="200""#), Some(1), "{text}");
+    let odd: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("birthcert_http_requests_total") && l.contains(r#"method="OTHER""#))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(odd, 3, "{text}");
+    assert!(!text.contains("BREW") && !text.contains("PROPFIND"), "{text}");
+    assert_eq!(app.get("/metrics").await.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
 }
 
 #[tokio::test]
