@@ -63,6 +63,8 @@ pub async fn verify(state: web::Data<AppState>, query: web::Query<VerifyQuery>) 
 /// WeChat's are not): the callback is the busiest path, and six copies per message were a
 /// measurable share of its time.
 #[derive(Deserialize, utoipa::IntoParams)]
+// Read from the query string by hand (below), so the document must be told where they are.
+#[into_params(parameter_in = Query)]
 pub struct PushQuery<'a> {
     #[serde(borrow)]
     signature: Option<Cow<'a, str>>,
