@@ -5,6 +5,8 @@
 //! by its path, so a quiet production log and the metrics cost almost nothing per request (the
 //! callback's throughput depends on it).
 
+use std::borrow::Cow;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -72,19 +74,18 @@ pub async fn middleware(
         path = %req.path(),
         status = tracing::field::Empty,
     );
-    let metrics = req.app_data::<web::Data<crate::state::AppState>>().map(|state| state.http_metrics.clone());
     let started = std::time::Instant::now();
     let mut res = REQUEST_ID.scope(id.clone(), next.call(req).instrument(span.clone())).await?;
     let elapsed = started.elapsed();
     span.record("status", res.status().as_u16());
-    if let Some(metrics) = metrics {
-        metrics.observe(res.request(), res.status(), elapsed);
-    }
+    let route = match res.request().app_data::<web::Data<crate::state::AppState>>() {
+        Some(state) => state.http_metrics.observe(res.request(), res.status(), elapsed),
+        None => route_of(res.request()),
+    };
     // The access log: one line per request, by route template (no ids, no query string: a
-    // query may carry a token), filterable on its own target (`RUST_LOG=access=off`). The
-    // route is looked up only when the line will be written.
+    // query may carry a token), filterable on its own target (`RUST_LOG=access=off`); the route
+    // is the one the metrics found.
     if tracing::enabled!(target: "access", tracing::Level::INFO) {
-        let route = res.request().match_pattern().unwrap_or_else(|| UNMATCHED.to_string());
         tracing::info!(
             target: "access",
             request_id = %id_text,
@@ -101,6 +102,11 @@ pub async fn middleware(
 
 /// The route label of a path no route matched: scanners cannot grow the series count.
 const UNMATCHED: &str = "UNMATCHED";
+
+/// The request's route pattern (walks the router and builds a string), or [`UNMATCHED`].
+fn route_of(req: &actix_web::HttpRequest) -> Cow<'static, str> {
+    req.match_pattern().map_or(Cow::Borrowed(UNMATCHED), Cow::Owned)
+}
 
 type LabelHandles = (prometheus::IntCounter, prometheus::Histogram);
 type FoldMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -143,26 +149,32 @@ impl HttpMetrics {
         Ok(HttpMetrics { requests, durations, fixed_routes: Default::default() })
     }
 
-    /// Counts and times one request.
-    pub fn observe(&self, req: &actix_web::HttpRequest, status: StatusCode, elapsed: std::time::Duration) {
+    /// Counts and times one request → its route label (the pattern, or [`UNMATCHED`]).
+    pub fn observe<'r>(
+        &self,
+        req: &'r actix_web::HttpRequest,
+        status: StatusCode,
+        elapsed: std::time::Duration,
+    ) -> Cow<'r, str> {
         let (method, path) = (method_label(req.method()), req.path());
         let key = (method, status.as_u16());
         let read = self.fixed_routes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((count, time)) = read.get(path).and_then(|statuses| statuses.get(&key)) {
             count.inc();
             time.observe(elapsed.as_secs_f64());
-            return;
+            return Cow::Borrowed(path);
         }
         drop(read);
-        let pattern = req.match_pattern();
-        let labels = [pattern.as_deref().unwrap_or(UNMATCHED), method, status.as_str()];
+        let route = route_of(req);
+        let labels = [route.as_ref(), method, status.as_str()];
         let handles = (self.requests.with_label_values(&labels), self.durations.with_label_values(&labels));
         handles.0.inc();
         handles.1.observe(elapsed.as_secs_f64());
-        if pattern.as_deref() == Some(path) {
+        if route == path {
             let mut write = self.fixed_routes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             write.entry(path.into()).or_default().insert(key, handles);
         }
+        route
     }
 }
 

@@ -75,11 +75,13 @@ pub async fn save_parents(
     if !inserts.is_empty() {
         parent::Entity::insert_many(inserts).exec_without_returning(db).await?;
     }
-    // The search finds the case by the parents it has now.
-    let changed_roles: Vec<&str> = changed.iter().map(String::as_str).collect();
-    search::remove_names(db, application_id, &changed_roles).await?;
-    for p in parents.iter().filter(|p| changed.contains(&p.role)) {
-        search::add_name(db, application_id, &p.role, &p.name).await?;
+    // The search finds the case by the parents it has now (unchanged parents keep their rows).
+    if !changed.is_empty() {
+        let changed_roles: Vec<&str> = changed.iter().map(String::as_str).collect();
+        search::remove_names(db, application_id, &changed_roles).await?;
+        for p in parents.iter().filter(|p| changed.contains(&p.role)) {
+            search::add_name(db, application_id, &p.role, &p.name).await?;
+        }
     }
     Ok(changed)
 }

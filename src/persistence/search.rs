@@ -126,11 +126,11 @@ pub fn query(institution: &str, keys: &SearchKeys<'_>, limit: u64) -> Option<Sel
 
 /// Where a name the search finds a case by comes from: the parents' form, by role, or the
 /// hospital's delivery record (the mother as recorded).
-pub const SOURCES: [&str; 3] = [PARENTS[0], PARENTS[1], RECORD];
+const SOURCES: [&str; 3] = [PARENTS[0], PARENTS[1], RECORD];
 /// The parents' form, by role.
-pub const PARENTS: [&str; 2] = ["mother", "father"];
+pub(super) const PARENTS: [&str; 2] = ["mother", "father"];
 /// The delivery record's mother.
-pub const RECORD: &str = "record";
+pub(super) const RECORD: &str = "record";
 
 /// The case is found by `name` from `source` from now on (in the caller's transaction, beside
 /// the write of the name itself). Its institution and date are copied from the application.

@@ -371,6 +371,23 @@ async fn each_request_leaves_one_access_line_by_route_without_its_query() {
         assert!(lines[0].contains(field), "{field} in {}", lines[0]);
     }
     assert!(!log.contains(&secret), "a query string is never logged");
+    // A route with a parameter is logged by its template (twice: the second from the metrics'
+    // label handles), a path no route has as UNMATCHED.
+    let case = "01a23be3-9187-7598-a8ac-388948326c30";
+    for (path, route) in [
+        (format!("/api/v1/officer/applications/{case}"), "route=/api/v1/officer/applications/{id}"),
+        (format!("/api/v1/officer/applications/{case}"), "route=/api/v1/officer/applications/{id}"),
+        ("/no/such/route".to_string(), "route=UNMATCHED"),
+        ("/healthz".to_string(), "route=/healthz"),
+        ("/healthz".to_string(), "route=/healthz"),
+    ] {
+        let res = app.get(&path).await;
+        let request_id = res.headers()["x-request-id"].to_str().expect("id").to_string();
+        let log = crate::helpers::logged();
+        let line = log.lines().find(|l| l.contains(&request_id) && l.contains("access")).expect("an access line");
+        assert!(line.contains(route), "{route} in {line}");
+        assert!(!line.contains(case), "no id in {line}");
+    }
 }
 
 #[tokio::test]
