@@ -230,20 +230,28 @@ impl Inbound {
     /// for events (LOCATION and unsubscribe repeat within one second otherwise). `namespace`
     /// goes in front (the store's key space), so the key is written once.
     pub fn dedupe_key(&self, namespace: &str) -> String {
+        use std::fmt::Write;
         let h = self.header();
-        match self {
+        // Sized up front: `format!` starts from the literal pieces' length and grew this key
+        // four times per message (2 % of the callback's samples with new messages).
+        let mut key = String::with_capacity(namespace.len() + h.from_user.len() + 64);
+        let written = match self {
             Inbound::Text { msg_id, .. } | Inbound::Image { msg_id, .. } => {
-                format!("{namespace}msg:{msg_id}:{}:{}", h.from_user, h.create_time)
+                write!(key, "{namespace}msg:{msg_id}:{}:{}", h.from_user, h.create_time)
             }
             Inbound::Other { msg_id: Some(msg_id), .. } => {
-                format!("{namespace}msg:{msg_id}:{}:{}", h.from_user, h.create_time)
+                write!(key, "{namespace}msg:{msg_id}:{}:{}", h.from_user, h.create_time)
             }
-            Inbound::Other { msg_type, .. } => format!("{namespace}msg:{msg_type}:{}:{}", h.from_user, h.create_time),
+            Inbound::Other { msg_type, .. } => {
+                write!(key, "{namespace}msg:{msg_type}:{}:{}", h.from_user, h.create_time)
+            }
             Inbound::Event { event, .. } => {
-                let (name, key) = event.name_and_key();
-                format!("{namespace}evt:{}:{}:{name}:{key}", h.from_user, h.create_time)
+                let (name, event_key) = event.name_and_key();
+                write!(key, "{namespace}evt:{}:{}:{name}:{event_key}", h.from_user, h.create_time)
             }
-        }
+        };
+        written.expect("writing to a String cannot fail");
+        key
     }
 }
 
