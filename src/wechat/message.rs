@@ -236,14 +236,12 @@ impl Inbound {
         // four times per message (2 % of the callback's samples with new messages).
         let mut key = String::with_capacity(namespace.len() + h.from_user.len() + 64);
         let written = match self {
-            Inbound::Text { msg_id, .. } | Inbound::Image { msg_id, .. } => {
-                write!(key, "{namespace}msg:{msg_id}:{}:{}", h.from_user, h.create_time)
-            }
-            Inbound::Other { msg_id: Some(msg_id), .. } => {
-                write!(key, "{namespace}msg:{msg_id}:{}:{}", h.from_user, h.create_time)
-            }
-            Inbound::Other { msg_type, .. } => {
-                write!(key, "{namespace}msg:{msg_type}:{}:{}", h.from_user, h.create_time)
+            // A message without MsgId (rare kinds) is keyed by its type instead.
+            Inbound::Text { msg_id: id, .. }
+            | Inbound::Image { msg_id: id, .. }
+            | Inbound::Other { msg_id: Some(id), .. }
+            | Inbound::Other { msg_type: id, msg_id: None, .. } => {
+                write!(key, "{namespace}msg:{id}:{}:{}", h.from_user, h.create_time)
             }
             Inbound::Event { event, .. } => {
                 let (name, event_key) = event.name_and_key();
@@ -450,6 +448,15 @@ mod tests {
             Inbound::parse(&wrap("<MsgType>voice</MsgType><MediaId>m</MediaId><Format>amr</Format><MsgId>9</MsgId>"))
                 .expect("parses");
         assert!(matches!(voice, Inbound::Other { ref msg_type, .. } if msg_type == "voice"));
+    }
+
+    #[test]
+    fn other_messages_are_keyed_by_msg_id_or_else_by_type() {
+        let voice =
+            Inbound::parse(&wrap("<MsgType>voice</MsgType><MediaId>m</MediaId><MsgId>9</MsgId>")).expect("parses");
+        assert_eq!(voice.dedupe_key("k:"), "k:msg:9:oUser1:1714112445");
+        let bare = Inbound::parse(&wrap("<MsgType>shortvideo</MsgType><MediaId>m</MediaId>")).expect("parses");
+        assert_eq!(bare.dedupe_key("k:"), "k:msg:shortvideo:oUser1:1714112445");
     }
 
     #[test]
