@@ -154,6 +154,24 @@ pub struct WechatSettings {
     /// Refuse plaintext callbacks (403 `safe_mode_required`): for an account set to safe mode,
     /// where a plaintext post can only be forged or replayed.
     pub safe_mode_only: bool,
+    /// When a callback whose reply needs no lookup and has no effect (echoed text, the
+    /// how-to-apply menu) renders that reply: before claiming the message, so the claim stores
+    /// it in the same command, or after, filling the claim with a second command. See
+    /// [`ReplyFirst`].
+    pub callback_reply_first: ReplyFirst,
+}
+
+/// `wechat.callback_reply_first`. Replying first saves the second store command of every new
+/// message and costs a rendered (in safe mode, sealed) reply for every retry, which is then
+/// thrown away for the first delivery's.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyFirst {
+    /// With Redis, where the second command is another request to the server; not with the
+    /// in-process store, where filling the claim is a map write.
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

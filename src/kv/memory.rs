@@ -168,6 +168,10 @@ impl KvStore for MemoryKv {
         Ok(())
     }
 
+    fn is_remote(&self) -> bool {
+        false
+    }
+
     async fn ping(&self) -> Result<(), KvError> {
         Ok(())
     }

@@ -39,6 +39,9 @@ pub trait KvStore: Send + Sync + 'static {
     /// Adds one and returns the new count; the TTL starts when the key is created.
     async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, KvError>;
     async fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// True when every command is a request to another server (Redis), false in process: what
+    /// a second command costs decides whether a callback renders its reply before claiming.
+    fn is_remote(&self) -> bool;
     /// Round trip used by `/readyz`.
     async fn ping(&self) -> Result<(), KvError>;
 }

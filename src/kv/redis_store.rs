@@ -139,6 +139,10 @@ impl KvStore for RedisKv {
         bounded(c.del(self.key(key))).await
     }
 
+    fn is_remote(&self) -> bool {
+        true
+    }
+
     async fn ping(&self) -> Result<(), KvError> {
         let mut c = self.conn().await?;
         let pong: String = bounded(redis::cmd("PING").query_async(&mut c)).await?;

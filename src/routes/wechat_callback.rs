@@ -5,7 +5,8 @@
 //! encrypted-mode bug. A post stamped more than `wechat.callback_max_age_secs` from now is a
 //! replay and refused (URL verification is not: it only echoes). Duplicates (WeChat retries
 //! after 5 s) are recognised through the shared store and answered with the first reply,
-//! without repeating the effect.
+//! without repeating the effect. A reply that needs no lookup may be rendered before the claim
+//! and carried by it (`wechat.callback_reply_first`): one store command per new message.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use crate::config::ReplyFirst;
 use crate::routes::error::ApiError;
 use crate::state::AppState;
 use crate::wechat::message::Inbound;
@@ -158,6 +160,24 @@ pub async fn push(
     // One round trip whether this is the first delivery or a retry: the claim answers what the
     // first delivery sent (empty while it is still being handled, or when it said `success`).
     let key_name = message.dedupe_key("wechat:callback:");
+    let sealed = |xml: String| match &key {
+        Some(key) => reply::seal(&xml, key, &wechat.app_id, token, chrono::Utc::now().timestamp()),
+        None => xml,
+    };
+    if reply_first(&state) {
+        if let Some(reply) = state.official_account.immediate_reply(&message) {
+            // The claim carries the reply: no second command to keep it for the retries.
+            let body = reply.map(|r| sealed(render(&r, &message, &wechat.original_id)));
+            return match state.kv.claim(&key_name, body.as_deref().unwrap_or(""), DEDUPE_TTL).await {
+                Ok(Some(first)) => Ok(first_reply(first, safe_mode)),
+                Ok(None) => Ok(body.map_or_else(success, reply_response)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "dedupe store unavailable; answered without dedupe");
+                    Ok(body.map_or_else(success, reply_response))
+                }
+            };
+        }
+    }
     let claimed = match state.kv.claim(&key_name, "", DEDUPE_TTL).await {
         Ok(None) => Some(key_name),
         Ok(Some(first)) => return Ok(first_reply(first, safe_mode)),
@@ -170,10 +190,7 @@ pub async fn push(
     let Some(xml) = answer(&state, &message).await else {
         return Ok(success());
     };
-    let body = match key {
-        Some(key) => reply::seal(&xml, &key, &wechat.app_id, token, chrono::Utc::now().timestamp()),
-        None => xml,
-    };
+    let body = sealed(xml);
     // Kept as sent, in the claim, for WeChat's retries (seconds later): a retry gets these very
     // bytes without handling, rendering or encrypting anything, and the answer does not wait for
     // the store.
@@ -181,6 +198,16 @@ pub async fn push(
         state.kv.fill_claim(&name, &body);
     }
     Ok(reply_response(body))
+}
+
+/// Whether a reply known without lookups is rendered before the message is claimed
+/// (`wechat.callback_reply_first`).
+fn reply_first(state: &AppState) -> bool {
+    match state.settings.wechat.callback_reply_first {
+        ReplyFirst::Always => true,
+        ReplyFirst::Never => false,
+        ReplyFirst::Auto => state.kv.is_remote(),
+    }
 }
 
 fn success() -> HttpResponse {

@@ -84,15 +84,40 @@ pub async fn sync_menu(
 }
 
 impl OfficialAccount {
+    /// The reply to a message that has no effect and needs nothing looked up (echoed text, the
+    /// how-to-apply menu, images and the like: `Some(None)`, no reply), worked out at once.
+    /// None: the message must go through [`OfficialAccount::handle`]. The callback uses this to
+    /// render such a reply before claiming the message, so the claim carries it (see
+    /// `wechat.callback_reply_first`).
+    pub fn immediate_reply(&self, message: &Inbound) -> Option<Option<Reply>> {
+        match message {
+            Inbound::Text { content, .. } => match content.trim() {
+                "进度" | "咨询" => None,
+                text if text.starts_with(super::digest::BIND_COMMAND) => None,
+                _ if self.echo_unknown_text => Some(Some(Reply::Text(content.clone()))),
+                _ => Some(None),
+            },
+            Inbound::Event { event: Event::Click { key }, .. } if key == APPLY_MENU_KEY => {
+                Some(Some(Reply::Text(format!("{HOW_TO_APPLY}\n{}", self.mini_program.link("点此打开小程序申领")))))
+            }
+            Inbound::Event { .. } => None,
+            Inbound::Image { .. } | Inbound::Other { .. } => Some(None),
+        }
+    }
+
     /// The passive reply, if any. Slow work (asking WeChat who a new follower is) is started in
     /// the background so the reply always leaves inside WeChat's 5 s.
     pub async fn handle(self: &Arc<Self>, message: &Inbound) -> Result<Option<Reply>, PersistenceError> {
+        if let Some(reply) = self.immediate_reply(message) {
+            return Ok(reply);
+        }
         let from = message.header().from_user.clone();
         match message {
             Inbound::Text { content, .. } => match content.trim() {
                 "进度" => Ok(Some(Reply::Text(self.progress(&from).await?))),
                 "咨询" => Ok(Some(Reply::Text(self.consultation().await?))),
-                text if text.starts_with(super::digest::BIND_COMMAND) => {
+                text => {
+                    // The bind command: everything else was answered above.
                     let code = text.trim_start_matches(super::digest::BIND_COMMAND);
                     let bound = super::digest::bind(&self.db, code, &from, Utc::now()).await?;
                     Ok(Some(Reply::Text(
@@ -104,8 +129,6 @@ impl OfficialAccount {
                         .to_string(),
                     )))
                 }
-                _ if self.echo_unknown_text => Ok(Some(Reply::Text(content.clone()))),
-                _ => Ok(None),
             },
             Inbound::Event { event, .. } => self.on_event(&from, event).await,
             Inbound::Image { .. } | Inbound::Other { .. } => Ok(None),
@@ -125,9 +148,6 @@ impl OfficialAccount {
                 let removed = users::unlink_official_account(&self.db, from).await?;
                 tracing::info!(removed, "follower left; official-account link removed");
                 Ok(None)
-            }
-            Event::Click { key } if key == APPLY_MENU_KEY => {
-                Ok(Some(Reply::Text(format!("{HOW_TO_APPLY}\n{}", self.mini_program.link("点此打开小程序申领")))))
             }
             Event::Click { key } if key == CONSULT_MENU_KEY => Ok(Some(Reply::Text(self.consultation().await?))),
             Event::TemplateSendJobFinish { msg_id, status } => {

@@ -1,5 +1,6 @@
 //! The official-account callback through real HTTP, signed and encrypted by the mock's own code.
 
+use birthcert::config::ReplyFirst;
 use birthcert::persistence::users;
 use mock_wechat::mock_sign;
 use serde_json::Value;
@@ -319,6 +320,45 @@ async fn a_retry_in_the_other_mode_gets_success_not_the_first_reply() {
         // In its own mode the retry still gets the first reply.
         let same_mode = app.wechat_callback(&question, first_encrypted).await;
         assert_eq!(same_mode["body"], first["body"]);
+    }
+}
+
+fn app_replying_first(order: ReplyFirst) -> TestOptions {
+    TestOptions {
+        configure: Some(Box::new(move |s| {
+            s.wechat.callback_reply_first = order;
+            s.wechat.echo_unknown_text = true;
+        })),
+        ..TestOptions::default()
+    }
+}
+
+fn apply_click(from: &str) -> String {
+    event_xml(from, "CLICK", "<EventKey><![CDATA[APPLY_BIRTH_CERT]]></EventKey>", now())
+}
+
+#[tokio::test]
+async fn immediate_replies_are_kept_for_retries_whether_rendered_before_or_after_the_claim() {
+    for order in [ReplyFirst::Always, ReplyFirst::Never, ReplyFirst::Auto] {
+        let app = spawn_app_with(app_replying_first(order)).await;
+        for (encrypt, n) in [(false, 1u64), (true, 2)] {
+            let click = apply_click(&format!("oClicker{n}"));
+            let echo = text_xml(&format!("oEchoer{n}"), "你好，平阴", 881_000 + n, now());
+            for (xml, expected) in [(click, "电子健康卡"), (echo, "你好，平阴")] {
+                let first = app.wechat_callback(&xml, encrypt).await;
+                let first_body = first["body"].as_str().expect("body").to_string();
+                let text = if encrypt { first["reply"]["xml"].as_str().expect("reply") } else { &first_body };
+                assert!(reply_content(text).contains(expected), "{order:?}: {text}");
+                // After the claim, the reply is kept by a command the answer does not wait for.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                // In safe mode a new rendering would carry a new nonce and timestamp: equal bytes
+                // are the first delivery's own.
+                let retry = app.wechat_callback(&xml, encrypt).await;
+                assert_eq!(retry["body"].as_str(), Some(first_body.as_str()), "{order:?}");
+                let other_mode = app.wechat_callback(&xml, !encrypt).await;
+                assert_eq!(other_mode["body"], "success", "{order:?}");
+            }
+        }
     }
 }
 
