@@ -193,6 +193,7 @@ impl Application {
             wechat,
             wechat_keys,
             official_account,
+            callback_retries: Default::default(),
         });
         let (stop_workers, stop_rx) = tokio::sync::watch::channel(false);
         let mut workers = Vec::new();

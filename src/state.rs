@@ -38,6 +38,8 @@ pub struct AppState {
     /// Current and previous EncodingAESKey for safe-mode callbacks.
     pub wechat_keys: KeyRing,
     pub official_account: Arc<OfficialAccount>,
+    /// The share of retries among recent callbacks (see `wechat.callback_reply_first`).
+    pub callback_retries: crate::wechat::retries::RetryShare,
     pub health_cards: Arc<dyn HealthCardPlatform>,
     pub courier: Arc<dyn crate::clients::courier::Courier>,
     /// The last way to reach a family (the outbox's fallback).

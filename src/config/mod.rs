@@ -167,8 +167,10 @@ pub struct WechatSettings {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyFirst {
-    /// With Redis, where the second command is another request to the server; not with the
-    /// in-process store, where filling the claim is a map write.
+    /// With Redis, where the second command is another request to the server, while fewer
+    /// than half of the recent callbacks are retries (a flood of them, when the service answers
+    /// too late, is met with the claim alone); never with the in-process store, where filling
+    /// the claim is a map write.
     Auto,
     Always,
     Never,

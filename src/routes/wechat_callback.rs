@@ -169,8 +169,14 @@ pub async fn push(
             // The claim carries the reply: no second command to keep it for the retries.
             let body = reply.map(|r| sealed(render(&r, &message, &wechat.original_id)));
             return match state.kv.claim(&key_name, body.as_deref().unwrap_or(""), DEDUPE_TTL).await {
-                Ok(Some(first)) => Ok(first_reply(first, safe_mode)),
-                Ok(None) => Ok(body.map_or_else(success, reply_response)),
+                Ok(Some(first)) => {
+                    state.callback_retries.record(true);
+                    Ok(first_reply(first, safe_mode))
+                }
+                Ok(None) => {
+                    state.callback_retries.record(false);
+                    Ok(body.map_or_else(success, reply_response))
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "dedupe store unavailable; answered without dedupe");
                     Ok(body.map_or_else(success, reply_response))
@@ -179,8 +185,14 @@ pub async fn push(
         }
     }
     let claimed = match state.kv.claim(&key_name, "", DEDUPE_TTL).await {
-        Ok(None) => Some(key_name),
-        Ok(Some(first)) => return Ok(first_reply(first, safe_mode)),
+        Ok(None) => {
+            state.callback_retries.record(false);
+            Some(key_name)
+        }
+        Ok(Some(first)) => {
+            state.callback_retries.record(true);
+            return Ok(first_reply(first, safe_mode));
+        }
         Err(e) => {
             // Without the store a retry may be handled twice; every effect is idempotent.
             tracing::warn!(error = %e, "dedupe store unavailable; handling without dedupe");
@@ -201,12 +213,13 @@ pub async fn push(
 }
 
 /// Whether a reply known without lookups is rendered before the message is claimed
-/// (`wechat.callback_reply_first`).
+/// (`wechat.callback_reply_first`): by itself, with Redis while most callbacks are first
+/// deliveries (a retry throws the rendered reply away).
 fn reply_first(state: &AppState) -> bool {
     match state.settings.wechat.callback_reply_first {
         ReplyFirst::Always => true,
         ReplyFirst::Never => false,
-        ReplyFirst::Auto => state.kv.is_remote(),
+        ReplyFirst::Auto => state.kv.is_remote() && state.callback_retries.mostly_first_deliveries(),
     }
 }
 

@@ -6,5 +6,6 @@ pub mod message;
 pub mod open_data;
 pub mod pay;
 pub mod reply;
+pub mod retries;
 pub mod signature;
 pub mod xml;
