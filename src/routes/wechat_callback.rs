@@ -168,15 +168,9 @@ pub async fn push(
         if let Some(reply) = state.official_account.immediate_reply(&message) {
             // The claim carries the reply: no second command to keep it for the retries.
             let body = reply.map(|r| sealed(render(&r, &message, &wechat.original_id)));
-            return match state.kv.claim(&key_name, body.as_deref().unwrap_or(""), DEDUPE_TTL).await {
-                Ok(Some(first)) => {
-                    state.callback_retries.record(true);
-                    Ok(first_reply(first, safe_mode))
-                }
-                Ok(None) => {
-                    state.callback_retries.record(false);
-                    Ok(body.map_or_else(success, reply_response))
-                }
+            return match claim(&state, &key_name, body.as_deref().unwrap_or("")).await {
+                Ok(Some(first)) => Ok(first_reply(first, safe_mode)),
+                Ok(None) => Ok(body.map_or_else(success, reply_response)),
                 Err(e) => {
                     tracing::warn!(error = %e, "dedupe store unavailable; answered without dedupe");
                     Ok(body.map_or_else(success, reply_response))
@@ -184,15 +178,9 @@ pub async fn push(
             };
         }
     }
-    let claimed = match state.kv.claim(&key_name, "", DEDUPE_TTL).await {
-        Ok(None) => {
-            state.callback_retries.record(false);
-            Some(key_name)
-        }
-        Ok(Some(first)) => {
-            state.callback_retries.record(true);
-            return Ok(first_reply(first, safe_mode));
-        }
+    let claimed = match claim(&state, &key_name, "").await {
+        Ok(None) => Some(key_name),
+        Ok(Some(first)) => return Ok(first_reply(first, safe_mode)),
         Err(e) => {
             // Without the store a retry may be handled twice; every effect is idempotent.
             tracing::warn!(error = %e, "dedupe store unavailable; handling without dedupe");
@@ -210,6 +198,14 @@ pub async fn push(
         state.kv.fill_claim(&name, &body);
     }
     Ok(reply_response(body))
+}
+
+/// Claims the message with `value` (see [`crate::kv::KvStore::claim`]), counting a retry or a
+/// first delivery for [`reply_first`].
+async fn claim(state: &AppState, key: &str, value: &str) -> Result<Option<String>, crate::kv::KvError> {
+    let claimed = state.kv.claim(key, value, DEDUPE_TTL).await?;
+    state.callback_retries.record(claimed.is_some());
+    Ok(claimed)
 }
 
 /// Whether a reply known without lookups is rendered before the message is claimed

@@ -14,6 +14,9 @@ use crate::wechat::message::{Event, Inbound, SubscribeStatus, TemplateDelivery};
 use crate::wechat::reply::Reply;
 
 pub const APPLY_MENU_KEY: &str = "APPLY_BIRTH_CERT";
+/// The texts a follower sends for the progress of their applications and for whom to call.
+const PROGRESS_TEXT: &str = "进度";
+const CONSULT_TEXT: &str = "咨询";
 
 const WELCOME: &str = "欢迎关注平阴县出生医学证明网上申领。\
 在小程序中即可申请新生儿首次签发的出生医学证明，无需跑腿。\
@@ -92,7 +95,7 @@ impl OfficialAccount {
     pub fn immediate_reply(&self, message: &Inbound) -> Option<Option<Reply>> {
         match message {
             Inbound::Text { content, .. } => match content.trim() {
-                "进度" | "咨询" => None,
+                PROGRESS_TEXT | CONSULT_TEXT => None,
                 text if text.starts_with(super::digest::BIND_COMMAND) => None,
                 _ if self.echo_unknown_text => Some(Some(Reply::Text(content.clone()))),
                 _ => Some(None),
@@ -114,8 +117,8 @@ impl OfficialAccount {
         let from = message.header().from_user.clone();
         match message {
             Inbound::Text { content, .. } => match content.trim() {
-                "进度" => Ok(Some(Reply::Text(self.progress(&from).await?))),
-                "咨询" => Ok(Some(Reply::Text(self.consultation().await?))),
+                PROGRESS_TEXT => Ok(Some(Reply::Text(self.progress(&from).await?))),
+                CONSULT_TEXT => Ok(Some(Reply::Text(self.consultation().await?))),
                 text => {
                     // The bind command: everything else was answered above.
                     let code = text.trim_start_matches(super::digest::BIND_COMMAND);
