@@ -27,10 +27,8 @@ cleanup() { pkill -f "callgrind-out-file=$W/" 2>/dev/null || true; kill "$(cat "
   sleep 1; psql -h 127.0.0.1 -U postgres -qc "drop database if exists $db with (force)" >/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 
-svc_env=(BIRTHCERT__SERVER__WORKERS=2 BIRTHCERT__WECHAT__TOKEN=$WX_TOKEN BIRTHCERT__WECHAT__APP_ID=$WX_APPID
-  BIRTHCERT__WECHAT__ENCODING_AES_KEY=$WX_AES_KEY BIRTHCERT__WECHAT__ECHO_UNKNOWN_TEXT=true
-  BIRTHCERT__SEED__DEMO_ACCOUNTS=false BIRTHCERT__WORKERS__OUTBOX=false RUST_LOG=warn
-  BIRTHCERT__WECHAT__CALLBACK_MAX_AGE_SECS=36000 BIRTHCERT__SERVER__PORT=$port BIRTHCERT__MOCK__PORT=$((port + 1)))
+. "$B/service_env.sh"
+svc_env=("${SVC_ENV[@]}" BIRTHCERT__SERVER__PORT=$port BIRTHCERT__MOCK__PORT=$((port + 1)))
 start() { # TARGET OUTFILE
   local vg=(valgrind --tool=callgrind --cache-sim=yes --dump-instr=no --callgrind-out-file="$2")
   case $1 in
