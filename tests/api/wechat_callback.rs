@@ -201,6 +201,26 @@ async fn bad_signature_malformed_and_oversized_bodies_are_refused_with_nothing_s
 }
 
 #[tokio::test]
+async fn a_query_naming_another_follower_than_the_message_is_refused_before_the_claim() {
+    let app = spawn_app().await;
+    let (ts, created) = (now().to_string(), now());
+    // Signed, but the query's openid is not the message's sender: not from WeChat.
+    let mut q = signed_query(&ts, "n1");
+    q.push(("openid".into(), "oVictim".into()));
+    let res = post_raw(&app, &q, text_xml("oSomeoneElse", "咨询", 7301, created)).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.expect("json")["code"], "invalid_xml");
+
+    // Nothing was claimed: the same message with the right openid is handled as a first
+    // delivery (answered, not taken for a retry of the refused one).
+    let mut q = signed_query(&ts, "n2");
+    q.push(("openid".into(), "oSomeoneElse".into()));
+    let res = post_raw(&app, &q, text_xml("oSomeoneElse", "咨询", 7301, created)).await;
+    assert_eq!(res.status(), 200);
+    assert!(reply_content(&res.text().await.expect("body")).contains("电话"), "answered as a first delivery");
+}
+
+#[tokio::test]
 async fn subscribe_links_through_the_unionid_and_unsubscribe_only_unlinks() {
     let app = spawn_app().await;
     let user = app.wechat_user(true).await;
