@@ -93,7 +93,7 @@ pub async fn audit_read(
         PersonalRead::Archive(id) => ("read_archive", "application", id, json!({})),
         PersonalRead::Unmasked(id) => ("show_unmasked", "application", id, json!({})),
     };
-    crate::persistence::audit::append_alone(db, reader, action, kind, subject, detail).await?;
+    crate::persistence::audit::append_alone(db, entry(reader, action, kind, subject, detail)).await?;
     Ok(())
 }
 
@@ -106,8 +106,24 @@ pub async fn audit_sign_in(
     subject: (&str, &str),
     detail: serde_json::Value,
 ) -> Result<(), ServiceError> {
-    crate::persistence::audit::append_alone(db, actor, action, subject.0, subject.1, detail).await?;
+    crate::persistence::audit::append_alone(db, entry(actor, action, subject.0, subject.1, detail)).await?;
     Ok(())
+}
+
+fn entry(
+    actor: &Actor,
+    action: &str,
+    subject_kind: &str,
+    subject_id: &str,
+    detail: serde_json::Value,
+) -> crate::persistence::audit::NewEntry {
+    crate::persistence::audit::NewEntry {
+        actor: actor.clone(),
+        action: action.to_string(),
+        subject_kind: subject_kind.to_string(),
+        subject_id: subject_id.to_string(),
+        detail,
+    }
 }
 
 /// The registration form as the family confirmed it, opened, with its digest; None before

@@ -174,3 +174,47 @@ async fn on_sqlite_writes_reach_the_database_file_through_the_background_checkpo
     };
     crate::helpers::eventually("the new user in the database file", in_file).await;
 }
+
+#[tokio::test]
+async fn forty_reads_of_a_case_at_once_each_leave_their_own_audit_entry_in_one_whole_chain() {
+    let app = spawn_app().await;
+    let (_, app_id) = app.submitted().await;
+    let officers = [app.officer_token("PY-RMYY"), app.another_officer("PY-RMYY", "officer.wang").await];
+    let path = format!("/api/v1/officer/applications/{app_id}");
+    let reads = (0..40).map(|k| {
+        let (app, path, token) = (&app, &path, officers[k % 2].clone());
+        async move { app.send(Method::GET, path, &token, None).await.0 }
+    });
+    let statuses = futures_util::future::join_all(reads).await;
+    assert!(statuses.iter().all(|s| *s == 200), "every officer got the case: {statuses:?}");
+    let entries =
+        birthcert::persistence::audit::entries_about(&app.state.db, "application", &app_id).await.expect("audit");
+    let read = entries.iter().filter(|e| e.action == "read_application").count();
+    assert_eq!(read, 40, "one entry per read, each before its answer");
+    let out = app.command(&["audit", "verify"], None);
+    assert!(out.success && out.stderr.contains("intact"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn an_audited_read_whose_caller_went_away_is_still_written_and_the_next_one_is_not_held_up() {
+    use birthcert::persistence::audit::{append_alone, entries_about, Actor, NewEntry};
+    use futures_util::FutureExt;
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let entry = |id: &str| NewEntry {
+        actor: Actor::officer("officer-1"),
+        action: "read_application".into(),
+        subject_kind: "application".into(),
+        subject_id: id.into(),
+        detail: json!({}),
+    };
+    // Polled once (queued, its writer started), then dropped, as when a client hangs up.
+    assert!(append_alone(db, entry("gone")).now_or_never().is_none());
+    append_alone(db, entry("next")).await.expect("the next read is audited");
+    // Entries are written in the order they queued: the one whose caller left is in too.
+    for id in ["gone", "next"] {
+        assert_eq!(entries_about(db, "application", id).await.expect("audit").len(), 1, "{id}");
+    }
+    let out = app.command(&["audit", "verify"], None);
+    assert!(out.success && out.stderr.contains("intact"), "{}", out.stderr);
+}
