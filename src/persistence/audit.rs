@@ -58,6 +58,18 @@ pub struct NewEntry {
     pub detail: serde_json::Value,
 }
 
+impl NewEntry {
+    pub fn new(actor: &Actor, action: &str, subject_kind: &str, subject_id: &str, detail: serde_json::Value) -> Self {
+        NewEntry {
+            actor: actor.clone(),
+            action: action.to_string(),
+            subject_kind: subject_kind.to_string(),
+            subject_id: subject_id.to_string(),
+            detail,
+        }
+    }
+}
+
 /// Appends one entry. Updating the head row first makes concurrent appenders queue behind this
 /// transaction, so each entry sees the true previous hash.
 pub async fn append(
@@ -68,14 +80,7 @@ pub async fn append(
     subject_id: &str,
     detail: serde_json::Value,
 ) -> Result<(), PersistenceError> {
-    let entry = NewEntry {
-        actor: actor.clone(),
-        action: action.to_string(),
-        subject_kind: subject_kind.to_string(),
-        subject_id: subject_id.to_string(),
-        detail,
-    };
-    append_all(txn, std::slice::from_ref(&entry)).await
+    append_all(txn, &[NewEntry::new(actor, action, subject_kind, subject_id, detail)]).await
 }
 
 /// Appends `entries` in their order, taking the chain's head once for all of them.

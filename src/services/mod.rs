@@ -21,7 +21,7 @@ pub use error::{FieldError, ServiceError};
 
 use crate::crypto::{Field, PersonalDataCipher, Sealed};
 use crate::domain::masking;
-use crate::persistence::audit::Actor;
+use crate::persistence::audit::{Actor, NewEntry};
 use crate::persistence::StoredNumber;
 
 /// A personal number as it is stored: sealed, blind-indexed and masked.
@@ -93,7 +93,7 @@ pub async fn audit_read(
         PersonalRead::Archive(id) => ("read_archive", "application", id, json!({})),
         PersonalRead::Unmasked(id) => ("show_unmasked", "application", id, json!({})),
     };
-    crate::persistence::audit::append_alone(db, entry(reader, action, kind, subject, detail)).await?;
+    crate::persistence::audit::append_alone(db, NewEntry::new(reader, action, kind, subject, detail)).await?;
     Ok(())
 }
 
@@ -106,24 +106,8 @@ pub async fn audit_sign_in(
     subject: (&str, &str),
     detail: serde_json::Value,
 ) -> Result<(), ServiceError> {
-    crate::persistence::audit::append_alone(db, entry(actor, action, subject.0, subject.1, detail)).await?;
+    crate::persistence::audit::append_alone(db, NewEntry::new(actor, action, subject.0, subject.1, detail)).await?;
     Ok(())
-}
-
-fn entry(
-    actor: &Actor,
-    action: &str,
-    subject_kind: &str,
-    subject_id: &str,
-    detail: serde_json::Value,
-) -> crate::persistence::audit::NewEntry {
-    crate::persistence::audit::NewEntry {
-        actor: actor.clone(),
-        action: action.to_string(),
-        subject_kind: subject_kind.to_string(),
-        subject_id: subject_id.to_string(),
-        detail,
-    }
 }
 
 /// The registration form as the family confirmed it, opened, with its digest; None before
