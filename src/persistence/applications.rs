@@ -488,28 +488,42 @@ pub async fn delivery_address(
     db: &impl ConnectionTrait,
     application_id: &str,
 ) -> Result<Option<DeliveryAddress>, PersistenceError> {
-    let Some(a) = application::Entity::find_by_id(application_id.to_string()).one(db).await? else {
+    Ok(application::Entity::find_by_id(application_id.to_string()).one(db).await?.as_ref().and_then(address_of))
+}
+
+fn address_of(a: &application::Model) -> Option<DeliveryAddress> {
+    match (
+        &a.recipient_name,
+        &a.recipient_phone_enc,
+        &a.recipient_phone_key_id,
+        &a.delivery_region_code,
+        &a.delivery_address,
+    ) {
+        (Some(recipient), Some(ciphertext), Some(key_id), Some(region_code), Some(address)) => Some(DeliveryAddress {
+            recipient: recipient.clone(),
+            phone: crate::crypto::Sealed { key_id: key_id.clone(), ciphertext: ciphertext.clone() },
+            region_code: region_code.clone(),
+            address: address.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// An application with the rest of its row that the case page shows: the delivery address and
+/// the frozen form (sealed) with its digest. One read where there were three.
+pub struct CaseRow {
+    pub application: Application,
+    pub address: Option<DeliveryAddress>,
+    pub frozen_form: Option<(String, String)>,
+}
+
+pub async fn case_row(db: &impl ConnectionTrait, id: &str) -> Result<Option<CaseRow>, PersistenceError> {
+    let Some(model) = application::Entity::find_by_id(id.to_string()).one(db).await? else {
         return Ok(None);
     };
-    Ok(
-        match (
-            a.recipient_name,
-            a.recipient_phone_enc,
-            a.recipient_phone_key_id,
-            a.delivery_region_code,
-            a.delivery_address,
-        ) {
-            (Some(recipient), Some(ciphertext), Some(key_id), Some(region_code), Some(address)) => {
-                Some(DeliveryAddress {
-                    recipient,
-                    phone: crate::crypto::Sealed { key_id, ciphertext },
-                    region_code,
-                    address,
-                })
-            }
-            _ => None,
-        },
-    )
+    let address = address_of(&model);
+    let frozen_form = model.form_snapshot.clone().zip(model.form_digest.clone());
+    Ok(Some(CaseRow { application: application_from(model)?, address, frozen_form }))
 }
 
 /// When the application was (last) submitted, and the order that paid for it.

@@ -173,21 +173,31 @@ pub async fn passed(db: &impl ConnectionTrait, application_id: &str, role: &str)
         > 0)
 }
 
-/// How the current parent in this role was verified, if they were: (method, outcome, when).
-pub async fn result_of(
+/// How each current parent of the application was verified, if they were: the newest result
+/// per parent (method, outcome, when), in one statement for both parents.
+pub async fn results_of_current_parents(
     db: &impl ConnectionTrait,
     application_id: &str,
-    role: &str,
-) -> Result<Option<Verification>, PersistenceError> {
-    Ok(identity_verification::Entity::find()
+) -> Result<Vec<Verification>, PersistenceError> {
+    let parents = sea_orm::sea_query::Query::select()
+        .column(parent::Column::Id)
+        .from(parent::Entity)
+        .and_where(parent::Column::ApplicationId.eq(application_id))
+        .to_owned();
+    let newest_first = identity_verification::Entity::find()
         .filter(identity_verification::Column::ApplicationId.eq(application_id))
-        .filter(identity_verification::Column::ParentRole.eq(role))
         .filter(identity_verification::Column::Outcome.is_in(VERIFIED.into_iter().chain([HANDHELD_REFUSED])))
-        .filter(identity_verification::Column::ParentId.in_subquery(current_parent(application_id, role)))
+        .filter(identity_verification::Column::ParentId.in_subquery(parents))
         .order_by_desc(identity_verification::Column::CreatedAt)
-        .one(db)
-        .await?
-        .map(from))
+        .all(db)
+        .await?;
+    let mut results: Vec<Verification> = Vec::new();
+    for v in newest_first.into_iter().map(from) {
+        if !results.iter().any(|r| r.parent_role == v.parent_role) {
+            results.push(v);
+        }
+    }
+    Ok(results)
 }
 
 /// The officer's verdict on the hand-held photo waiting for review → whether there was one.

@@ -120,10 +120,18 @@ pub async fn frozen_form(
     let Some((stored, digest)) = crate::persistence::applications::frozen_form(db, application_id).await? else {
         return Ok(None);
     };
+    Ok(Some((open_frozen_form(cipher, application_id, &stored)?, digest)))
+}
+
+/// Opens a frozen form as stored (sealed JSON); one that does not open is our fault (500).
+pub fn open_frozen_form(
+    cipher: &PersonalDataCipher,
+    application_id: &str,
+    stored: &str,
+) -> Result<crate::domain::registration_form::RegistrationForm, ServiceError> {
     let broken = |e: anyhow::Error| ServiceError::internal(e.context(format!("frozen form of {application_id}")));
-    let json = cipher.open_form(&stored).map_err(|e| broken(e.into()))?;
-    let form = serde_json::from_str(&json).map_err(|e| broken(e.into()))?;
-    Ok(Some((form, digest)))
+    let json = cipher.open_form(stored).map_err(|e| broken(e.into()))?;
+    serde_json::from_str(&json).map_err(|e| broken(e.into()))
 }
 
 /// Opens a sealed number; a seal that does not open is our fault (500), named by `what`.

@@ -1,6 +1,6 @@
 //! Face verification, the father's hand-held photo, and the ID documents.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{jpeg, mother_id, photo, png, png_with, spawn_app, FATHER_NAME};
 
@@ -235,6 +235,19 @@ async fn a_parent_changed_after_verification_is_verified_again_and_an_unchanged_
     renamed["father"]["name"] = json!("王刚");
     let (status, body) = app.send(reqwest::Method::PUT, &parents_path, &token, Some(renamed)).await;
     assert_eq!((status, body["application"]["state"].as_str()), (200, Some("parents_entered")), "{body}");
+
+    // The officer's case page says the same: the mother verified by face, the renamed father not
+    // (王强's pass is not his).
+    let officer = app.officer_token("PY-RMYY");
+    let case = format!("/api/v1/officer/applications/{app_id}");
+    let (status, detail) = app.send(reqwest::Method::GET, &case, &officer, None).await;
+    assert_eq!(status, 200, "{detail}");
+    let parent = |role: &str| {
+        detail["parents"].as_array().expect("parents").iter().find(|p| p["role"] == role).expect("parent").clone()
+    };
+    assert_eq!(parent("mother")["identity"]["method"], "face", "{detail}");
+    assert_eq!(parent("mother")["identity"]["status"], "passed", "{detail}");
+    assert_eq!((parent("father")["name"].as_str(), &parent("father")["identity"]), (Some("王刚"), &Value::Null));
 }
 
 #[tokio::test]

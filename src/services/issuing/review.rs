@@ -20,11 +20,12 @@ use crate::domain::LifeCycle;
 use crate::persistence::applications::{self, Application, QueueFilter};
 use crate::persistence::audit::{self, Actor};
 use crate::persistence::certificates::{self, Certificate};
+use crate::persistence::province::{self, Report};
 use crate::persistence::{
     deliveries, documents, identity, modifications, parents, payments, shipments, signatures, Db,
 };
 use crate::services::lifecycle::{self, Facts, ModificationDecision, Returned};
-use crate::services::{audit_read, open_number, FieldError, PersonalRead, ServiceError};
+use crate::services::{audit_read, open_frozen_form, open_number, FieldError, PersonalRead, ServiceError};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueItem {
@@ -160,8 +161,10 @@ pub async fn search(
     Ok(SearchResult { read_as: term.kind(), items: queue_items(db, apps, Utc::now()).await? })
 }
 
-/// Everything about one application, unmasked, for the officer; the read is audited first, so
-/// no personal data leaves without its audit entry.
+/// Everything about one application, unmasked, for the officer. The read is audited: its entry
+/// is appended while the case is read, and nothing is returned unless the entry is committed.
+/// The case's rows are read at once (each keyed by the application's own ids), one statement
+/// per table: the case page is what officers open all day.
 #[tracing::instrument(skip_all, fields(application_id = %id))]
 pub async fn detail(
     db: &Db,
@@ -170,56 +173,75 @@ pub async fn detail(
     institution: &str,
     id: &str,
 ) -> Result<Value, ServiceError> {
-    let app = application_in(db, institution, id).await?;
-    audit_read(db, officer, PersonalRead::Application(&app.id)).await?;
-    let delivery =
-        deliveries::delivery(db, &app.delivery_id).await?.ok_or(ServiceError::NotFound("delivery record"))?;
-    let mut parents = Vec::new();
-    for p in parents::parents(db, &app.id).await? {
-        let phone = match &p.phone {
-            Some(s) => Some(open_number(cipher, Field::Phone, &s.sealed, "parent phone")?),
-            None => None,
-        };
-        // How this parent proved who they are (and, for a hand-held photo, whether it is reviewed).
-        let identity = identity::result_of(db, &app.id, &p.role).await?.map(|v| {
-            json!({"method": v.method, "status": v.outcome,
-                   "verified_at": to_china(v.finished_at.unwrap_or(v.created_at))})
-        });
-        parents.push(json!({
-            "role": p.role, "name": p.name, "id_type": p.id_type, "identity": identity,
-            "id_number": open_number(cipher, Field::IdNumber, &p.id_number.sealed, "parent id")?,
-            "nationality": p.nationality, "ethnicity": p.ethnicity, "phone": phone, "address": p.address,
-        }));
-    }
-    let documents: Vec<Value> = documents::current_documents(db, &app.id)
+    let case = applications::case_row(db, id)
         .await?
+        .filter(|c| c.application.institution_code == institution)
+        .ok_or(ServiceError::NotFound("application"))?;
+    let app = &case.application;
+    let reads = async {
+        Ok(tokio::try_join!(
+            deliveries::delivery(db, &app.delivery_id),
+            parents::parents(db, &app.id),
+            identity::results_of_current_parents(db, &app.id),
+            documents::current_documents(db, &app.id),
+            certificates::certificates_of(db, &app.id),
+            shipments::latest_shipment(db, &app.id),
+            applications::timeline(db, &app.id),
+            signatures::signature_of(db, &app.id),
+            payments::of_application(db, &app.id),
+            province::of_case(db, &app.id, &app.delivery_id),
+        )?)
+    };
+    let (
+        (),
+        (delivery, parents, verifications, documents, certificates, shipment, timeline, signature, payments, reports),
+    ) = tokio::try_join!(audit_read(db, officer, PersonalRead::Application(&app.id)), reads)?;
+    let delivery = delivery.ok_or(ServiceError::NotFound("delivery record"))?;
+    let parents = parents
+        .into_iter()
+        .map(|p| {
+            let phone = match &p.phone {
+                Some(s) => Some(open_number(cipher, Field::Phone, &s.sealed, "parent phone")?),
+                None => None,
+            };
+            // How this parent proved who they are (and, for a hand-held photo, whether it is reviewed).
+            let identity = verifications.iter().find(|v| v.parent_role == p.role).map(|v| {
+                json!({"method": v.method, "status": v.outcome,
+                       "verified_at": to_china(v.finished_at.unwrap_or(v.created_at))})
+            });
+            Ok(json!({
+                "role": p.role, "name": p.name, "id_type": p.id_type, "identity": identity,
+                "id_number": open_number(cipher, Field::IdNumber, &p.id_number.sealed, "parent id")?,
+                "nationality": p.nationality, "ethnicity": p.ethnicity, "phone": phone, "address": p.address,
+            }))
+        })
+        .collect::<Result<Vec<Value>, ServiceError>>()?;
+    let documents: Vec<Value> = documents
         .into_iter()
         .map(|d| json!({"kind": d.kind, "sha256": d.sha256, "size": d.size, "content_type": d.content_type}))
         .collect();
-    let address = match applications::delivery_address(db, &app.id).await? {
+    let address = match &case.address {
         Some(a) => Some(json!({
             "recipient": a.recipient, "phone": open_number(cipher, Field::Phone, &a.phone, "recipient phone")?,
             "region_code": a.region_code, "address": a.address,
         })),
         None => None,
     };
-    let certificates: Vec<Value> =
-        certificates::certificates_of(db, &app.id).await?.iter().map(certificate_view).collect();
-    let shipment = shipments::latest_shipment(db, &app.id).await?.map(|s| {
+    let certificates: Vec<Value> = certificates.iter().map(certificate_view).collect();
+    let shipment = shipment.map(|s| {
         json!({"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status.as_str(), "signed_by": s.signed_by})
     });
-    let timeline: Vec<Value> = applications::timeline(db, &app.id)
-        .await?
+    let timeline: Vec<Value> = timeline
         .into_iter()
         .map(|e| json!({"kind": e.kind, "from": e.from_state, "to": e.to_state, "detail": e.detail, "at": to_china(e.at)}))
         .collect();
-    let form = crate::services::frozen_form(db, cipher, &app.id)
-        .await?
-        .map(|(form, _)| serde_json::to_value(form))
-        .transpose()
-        .map_err(ServiceError::internal)?;
-    let signature = signatures::signature_of(db, &app.id)
-        .await?
+    let form = match &case.frozen_form {
+        Some((stored, _)) => {
+            Some(serde_json::to_value(open_frozen_form(cipher, &app.id, stored)?).map_err(ServiceError::internal)?)
+        }
+        None => None,
+    };
+    let signature = signature
         .map(|(sha, digest, at)| json!({"image_sha256": sha, "form_digest": digest, "signed_at": to_china(at)}));
     Ok(json!({
         "id": app.id,
@@ -253,8 +275,8 @@ pub async fn detail(
         "delivery_address": address,
         "certificates": certificates,
         "shipment": shipment,
-        "payment": crate::services::applicant::payment::summary(payments::of_application(db, &app.id).await?),
-        "province_report": province_report(db, &app.id, &delivery.id).await?,
+        "payment": crate::services::applicant::payment::summary(payments),
+        "province_report": province_report(&reports),
         "timeline": timeline,
     }))
 }
@@ -263,10 +285,9 @@ pub async fn detail(
 /// delivery record's, each issuance's, each void's) — `reported` when the province has them all,
 /// `pending` while any waits, `rejected` when one was refused — and `reported_at` the latest
 /// acknowledgement; `null` while there is nothing to report yet.
-async fn province_report(db: &Db, application_id: &str, delivery_id: &str) -> Result<Value, ServiceError> {
-    let reports = crate::persistence::province::of_case(db, application_id, delivery_id).await?;
+fn province_report(reports: &[Report]) -> Value {
     let states: Vec<_> = reports.iter().map(|r| r.state).collect();
-    let Some(status) = crate::domain::province::overall(&states) else { return Ok(Value::Null) };
+    let Some(status) = crate::domain::province::overall(&states) else { return Value::Null };
     let items: Vec<Value> = reports
         .iter()
         .map(|r| {
@@ -274,11 +295,11 @@ async fn province_report(db: &Db, application_id: &str, delivery_id: &str) -> Re
                    "reported_at": r.reported_at.map(to_china), "attempts": r.attempts, "last_error": r.last_error})
         })
         .collect();
-    Ok(json!({
+    json!({
         "status": status.as_str(),
         "reported_at": reports.iter().filter_map(|r| r.reported_at).max().map(to_china),
         "reports": items,
-    }))
+    })
 }
 
 /// The console's "show": the case's ID numbers and phones in full, recorded as such in the audit
