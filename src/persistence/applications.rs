@@ -318,17 +318,15 @@ pub async fn queue(
         Some(false) => q = q.filter(application::Column::ReviewDueAt.gte(f.now)),
         None => {}
     }
-    let total = q.clone().count(db).await?;
     let page = q
+        .clone()
         .order_by_asc(application::Column::ReviewDueAt)
         .order_by_asc(application::Column::CreatedAt)
         .offset(f.offset)
-        .limit(f.limit)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(application_from)
-        .collect::<Result<Vec<_>, _>>()?;
+        .limit(f.limit);
+    // The count and the page at once: the queue is what officers load all day.
+    let (total, page) = tokio::try_join!(q.count(db), page.all(db))?;
+    let page = page.into_iter().map(application_from).collect::<Result<Vec<_>, _>>()?;
     Ok((page, total))
 }
 

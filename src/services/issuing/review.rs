@@ -57,7 +57,7 @@ pub struct QueueQuery {
 }
 
 #[tracing::instrument(skip_all)]
-/// A page of the queue; the read is audited before anything is read.
+/// A page of the queue; the read is audited (nothing is returned before its entry is committed).
 pub async fn queue(db: &Db, reader: &Actor, institution: &str, q: &QueueQuery) -> Result<QueuePage, ServiceError> {
     let states: Vec<&'static str> = match q.state.as_deref() {
         None => vec![S::Submitted.as_str()],
@@ -70,21 +70,21 @@ pub async fn queue(db: &Db, reader: &Actor, institution: &str, q: &QueueQuery) -
     let Page { page, per_page } =
         Page::parse(q.page, q.per_page, 20).map_err(|e| ServiceError::bad_request("invalid_page", e.to_string()))?;
     let read = PersonalRead::Queue { institution, states: &states, overdue: q.overdue, page, per_page };
-    audit_read(db, reader, read).await?;
     let now = Utc::now();
-    let (apps, total) = applications::queue(
-        db,
-        &QueueFilter {
-            institution,
-            states,
-            overdue: q.overdue,
-            now,
-            offset: Page { page, per_page }.offset(),
-            limit: per_page,
-        },
-    )
-    .await?;
-    let items = queue_items(db, apps, now).await?;
+    let filter = QueueFilter {
+        institution,
+        states: states.clone(),
+        overdue: q.overdue,
+        now,
+        offset: Page { page, per_page }.offset(),
+        limit: per_page,
+    };
+    let listing = async {
+        let (apps, total) = applications::queue(db, &filter).await?;
+        Ok((queue_items(db, apps, now).await?, total))
+    };
+    // Read while the entry is appended; returned only once it is committed.
+    let ((), (items, total)) = tokio::try_join!(audit_read(db, reader, read), listing)?;
     Ok(QueuePage { items, total, page, per_page })
 }
 
@@ -92,10 +92,10 @@ pub async fn queue(db: &Db, reader: &Actor, institution: &str, q: &QueueQuery) -
 /// for a modification decision shows that decision's deadline (2 working days) instead.
 async fn queue_items(db: &Db, apps: Vec<Application>, now: DateTime<Utc>) -> Result<Vec<QueueItem>, ServiceError> {
     let ids: Vec<String> = apps.iter().map(|a| a.delivery_id.clone()).collect();
-    let deliveries = deliveries::deliveries_by_ids(db, &ids).await?;
     let waiting: Vec<String> =
         apps.iter().filter(|a| a.state == S::ModificationRequested).map(|a| a.id.clone()).collect();
-    let modification_due = modifications::pending_due(db, &waiting).await?;
+    let (deliveries, modification_due) =
+        tokio::try_join!(deliveries::deliveries_by_ids(db, &ids), modifications::pending_due(db, &waiting))?;
     Ok(apps
         .into_iter()
         .map(|a| {
