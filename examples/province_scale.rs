@@ -717,6 +717,7 @@ async fn plans(db: &DatabaseConnection) -> Result<(), Error> {
         ("the review queue (count)", "SELECT COUNT(*) FROM applications WHERE institution_code = 'PY-RMYY' AND state IN ('submitted')".to_string()),
         ("the case's parents", format!("SELECT * FROM parents WHERE application_id = '{case}'")),
         ("the case's timeline", format!("SELECT * FROM application_events WHERE application_id = '{case}' ORDER BY seq")),
+        ("the case's identity results (both parents)", format!("SELECT * FROM identity_verifications WHERE application_id = '{case}' AND parent_id IN (SELECT id FROM parents WHERE application_id = '{case}') ORDER BY created_at DESC")),
         ("a month's first-issuance register", "SELECT * FROM first_issuance_register WHERE institution_code = 'PY-RMYY' AND issued_at >= now() - interval '45 days' AND issued_at < now() - interval '15 days' ORDER BY issued_at".to_string()),
         ("outbox: due messages", "SELECT seq FROM notification_outbox WHERE state = 'pending' AND next_attempt_at <= now() ORDER BY seq LIMIT 64".to_string()),
     ];
