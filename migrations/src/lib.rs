@@ -19,6 +19,7 @@ mod m20261203_000013_institution_counters;
 mod m20261203_000014_applications_delivery;
 mod m20261203_000015_search_covering;
 mod m20261203_000016_search_names;
+mod m20261204_000017_queue_order;
 
 pub use m20261126_000002_audit_head::GENESIS as AUDIT_GENESIS;
 pub use m20261203_000013_institution_counters::recount as recount_institution_totals;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_applications_delivery::Migration),
             Box::new(m20261203_000015_search_covering::Migration),
             Box::new(m20261203_000016_search_names::Migration),
+            Box::new(m20261204_000017_queue_order::Migration),
         ]
     }
 }

@@ -305,7 +305,8 @@ pub struct QueueFilter<'a> {
 }
 
 /// Earliest deadline first; applications without a deadline (not yet submitted) last, oldest
-/// first. Served by `ix_applications_queue (institution_code, state, review_due_at)`.
+/// first. Served by `ix_applications_queue_order (institution_code, state, review_due_at,
+/// created_at)`, walked in order.
 pub async fn queue(
     db: &impl ConnectionTrait,
     f: &QueueFilter<'_>,
