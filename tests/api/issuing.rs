@@ -477,6 +477,14 @@ async fn every_role_stays_inside_its_own_institution_and_endpoints() {
         let (status, _) = app.send(method.clone(), &path, &stranger, Some(json!({}))).await;
         assert_eq!(status, 404, "{method} {path} from another institution");
     }
+    // Refused before anything was read: no officer's read of the case is in the audit log.
+    let reads =
+        birthcert::persistence::audit::entries_about(&app.state.db, "application", &app_id).await.expect("audit");
+    assert!(
+        reads.iter().all(|e| e.actor_kind != "officer"),
+        "{:?}",
+        reads.iter().map(|e| &e.action).collect::<Vec<_>>()
+    );
     let (_, queue) = app.send(GET, "/api/v1/officer/applications", &stranger, None).await;
     assert_eq!(queue["total"], 0);
     let (status, _) = app
