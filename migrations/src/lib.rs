@@ -50,3 +50,14 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Replaces index `old` by `new` on `on` (`table (columns)`): the new one is created first, so
+/// the table is never without one, then the old one dropped. Under a new name: a name dropped
+/// and created again in one migration can meet a pooled SQLite connection that still has the
+/// old schema ("already exists").
+pub(crate) async fn replace_index(manager: &SchemaManager<'_>, old: &str, new: &str, on: &str) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    db.execute_unprepared(&format!("CREATE INDEX {new} ON {on}")).await?;
+    db.execute_unprepared(&format!("DROP INDEX {old}")).await?;
+    Ok(())
+}

@@ -26,25 +26,18 @@ const INDEXES: [(&str, &str, &str, &str); 2] = [
     ),
 ];
 
-async fn replace(manager: &SchemaManager<'_>, old: &str, new: &str, on: &str) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    db.execute_unprepared(&format!("CREATE INDEX {new} ON {on}")).await?;
-    db.execute_unprepared(&format!("DROP INDEX {old}")).await?;
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (covering, on, plain, _) in INDEXES {
-            replace(manager, plain, covering, on).await?;
+            crate::replace_index(manager, plain, covering, on).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (covering, _, plain, on) in INDEXES {
-            replace(manager, covering, plain, on).await?;
+            crate::replace_index(manager, covering, plain, on).await?;
         }
         Ok(())
     }

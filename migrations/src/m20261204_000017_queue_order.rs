@@ -14,27 +14,18 @@ impl MigrationName for Migration {
     }
 }
 
-const ORDERED: (&str, &str) =
-    ("ix_applications_queue_order", "applications (institution_code, state, review_due_at, created_at)");
-const BY_DEADLINE: (&str, &str) = ("ix_applications_queue", "applications (institution_code, state, review_due_at)");
-
-/// The new index first, then the old one dropped (the queue is never without one); a new name,
-/// as migration 15 did: a name dropped and created again in one migration can meet a pooled
-/// SQLite connection that still has the old schema ("already exists").
-async fn replace(manager: &SchemaManager<'_>, old: (&str, &str), new: (&str, &str)) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    db.execute_unprepared(&format!("CREATE INDEX {} ON {}", new.0, new.1)).await?;
-    db.execute_unprepared(&format!("DROP INDEX {}", old.0)).await?;
-    Ok(())
-}
+const ORDERED: &str = "ix_applications_queue_order";
+const BY_DEADLINE: &str = "ix_applications_queue";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        replace(manager, BY_DEADLINE, ORDERED).await
+        let on = "applications (institution_code, state, review_due_at, created_at)";
+        crate::replace_index(manager, BY_DEADLINE, ORDERED, on).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        replace(manager, ORDERED, BY_DEADLINE).await
+        crate::replace_index(manager, ORDERED, BY_DEADLINE, "applications (institution_code, state, review_due_at)")
+            .await
     }
 }

@@ -296,7 +296,7 @@ pub async fn live_application_of_delivery(
 
 pub struct QueueFilter<'a> {
     pub institution: &'a str,
-    pub states: Vec<&'static str>,
+    pub states: &'a [&'static str],
     /// Only overdue (true) or only on time (false).
     pub overdue: Option<bool>,
     pub now: DateTime<Utc>,

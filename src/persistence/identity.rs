@@ -151,11 +151,15 @@ pub async fn failed_faces(
 
 /// The application's current parent row in this role: what a verification must name to count.
 fn current_parent(application_id: &str, role: &str) -> sea_orm::sea_query::SelectStatement {
+    current_parents(application_id).and_where(parent::Column::Role.eq(role)).to_owned()
+}
+
+/// The application's current parent rows, both roles.
+fn current_parents(application_id: &str) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()
         .column(parent::Column::Id)
         .from(parent::Entity)
         .and_where(parent::Column::ApplicationId.eq(application_id))
-        .and_where(parent::Column::Role.eq(role))
         .to_owned()
 }
 
@@ -179,15 +183,10 @@ pub async fn results_of_current_parents(
     db: &impl ConnectionTrait,
     application_id: &str,
 ) -> Result<Vec<Verification>, PersistenceError> {
-    let parents = sea_orm::sea_query::Query::select()
-        .column(parent::Column::Id)
-        .from(parent::Entity)
-        .and_where(parent::Column::ApplicationId.eq(application_id))
-        .to_owned();
     let newest_first = identity_verification::Entity::find()
         .filter(identity_verification::Column::ApplicationId.eq(application_id))
         .filter(identity_verification::Column::Outcome.is_in(VERIFIED.into_iter().chain([HANDHELD_REFUSED])))
-        .filter(identity_verification::Column::ParentId.in_subquery(parents))
+        .filter(identity_verification::Column::ParentId.in_subquery(current_parents(application_id)))
         .order_by_desc(identity_verification::Column::CreatedAt)
         .all(db)
         .await?;

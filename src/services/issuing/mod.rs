@@ -26,9 +26,14 @@ fn validation(errors: Vec<(&'static str, &'static str)>) -> ServiceError {
 /// found", like any id the caller may not see).
 #[tracing::instrument(skip_all, fields(application_id = %id))]
 async fn application_in(db: &Db, institution: &str, id: &str) -> Result<Application, ServiceError> {
-    applications::application(db, id)
+    Ok(case_in(db, institution, id).await?.application)
+}
+
+/// [`application_in`] with the rest of its row the case page shows (address, frozen form).
+async fn case_in(db: &Db, institution: &str, id: &str) -> Result<applications::CaseRow, ServiceError> {
+    applications::case_row(db, id)
         .await?
-        .filter(|a| a.institution_code == institution)
+        .filter(|c| c.application.institution_code == institution)
         .ok_or(ServiceError::NotFound("application"))
 }
 

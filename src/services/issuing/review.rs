@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::hospital::{input_of, record_of};
-use super::{application_in, validation};
+use super::{application_in, case_in, validation};
 use crate::blobs::BlobStore;
 use crate::crypto::{Field, PersonalDataCipher};
 use crate::domain::application::{Command, DOCUMENT_KINDS, HANDHELD_PHOTO};
@@ -73,7 +73,7 @@ pub async fn queue(db: &Db, reader: &Actor, institution: &str, q: &QueueQuery) -
     let now = Utc::now();
     let filter = QueueFilter {
         institution,
-        states: states.clone(),
+        states: &states,
         overdue: q.overdue,
         now,
         offset: Page { page, per_page }.offset(),
@@ -173,10 +173,7 @@ pub async fn detail(
     institution: &str,
     id: &str,
 ) -> Result<Value, ServiceError> {
-    let case = applications::case_row(db, id)
-        .await?
-        .filter(|c| c.application.institution_code == institution)
-        .ok_or(ServiceError::NotFound("application"))?;
+    let case = case_in(db, institution, id).await?;
     let app = &case.application;
     let reads = async {
         Ok(tokio::try_join!(
