@@ -200,6 +200,34 @@ async fn bad_signature_malformed_and_oversized_bodies_are_refused_with_nothing_s
     assert_eq!(users::user_by_official_openid(&app.state.db, "oUserE").await.expect("query"), None);
 }
 
+/// A body that arrives in pieces (chunked, the second piece later) is read whole: most arrive in
+/// one, which the service keeps without copying, and the rest must still be answered.
+#[tokio::test]
+async fn a_callback_body_sent_in_pieces_is_answered_like_one_sent_whole() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let ts = now().to_string();
+    let query = serde_urlencoded::to_string(signed_query(&ts, "pieces")).expect("query");
+    let body = text_xml("oUserP", "咨询", 7401, now());
+    let (head, tail) = body.split_at(body.len() / 2);
+    let host = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!(
+        "POST /wechat/callback?{query} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/xml\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{head}\r\n",
+        head.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("first piece");
+    stream.flush().await.expect("flush");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stream.write_all(format!("{:x}\r\n{tail}\r\n0\r\n\r\n", tail.len()).as_bytes()).await.expect("second piece");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let reply = response.split_once("\r\n\r\n").expect("a body").1;
+    assert!(reply_content(reply).contains("0531-87888565"), "{reply}");
+}
+
 #[tokio::test]
 async fn a_query_naming_another_follower_than_the_message_is_refused_before_the_claim() {
     let app = spawn_app().await;
