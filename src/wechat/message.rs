@@ -241,7 +241,11 @@ impl Inbound {
             | Inbound::Image { msg_id: id, .. }
             | Inbound::Other { msg_id: Some(id), .. }
             | Inbound::Other { msg_type: id, msg_id: None, .. } => {
-                write!(key, "{namespace}msg:{id}:{}:{}", h.from_user, h.create_time)
+                // Every message has one of these: the pieces appended, only the number formatted.
+                for piece in [namespace, "msg:", id, ":", &h.from_user, ":"] {
+                    key.push_str(piece);
+                }
+                write!(key, "{}", h.create_time)
             }
             Inbound::Event { event, .. } => {
                 let (name, event_key) = event.name_and_key();
