@@ -57,29 +57,17 @@ const ROOT_FIELDS: usize = 16;
 /// splits it at ASCII delimiters, so a piece is a slice of it that begins and ends on character
 /// boundaries: found by its offset in constant time, where validating each piece as UTF-8
 /// again was the largest single cost of parsing a message.
-fn piece_of<'a>(input: &'a str, raw: &[u8]) -> Result<Cow<'a, str>, XmlError> {
+fn piece_of<'a>(input: &'a str, raw: &[u8]) -> Result<&'a str, XmlError> {
     let start = (raw.as_ptr() as usize).checked_sub(input.as_ptr() as usize);
-    match start.and_then(|start| input.get(start..start.checked_add(raw.len())?)) {
-        Some(piece) => Ok(Cow::Borrowed(piece)),
-        // Not a slice of the input (the reader never does this): validated as a copy.
-        None => std::str::from_utf8(raw)
-            .map(|piece| Cow::Owned(piece.to_string()))
-            .map_err(|e| XmlError::Malformed(e.to_string())),
-    }
-}
-
-fn name_of<'a>(input: &'a str, raw: &[u8]) -> Result<&'a str, XmlError> {
-    match piece_of(input, raw)? {
-        Cow::Borrowed(name) => Ok(name),
-        Cow::Owned(_) => Err(XmlError::Malformed("element name outside the document".into())),
-    }
+    start
+        .and_then(|start| input.get(start..start.checked_add(raw.len())?))
+        .ok_or_else(|| XmlError::Malformed("a piece outside the document".into()))
 }
 
 /// Trimmed, keeping the borrow when there is one.
 fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
     match text {
         Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
-        Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
         Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
     }
 }
@@ -97,7 +85,7 @@ pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(XmlError::TooDeep);
                 }
-                let name = name_of(input, start.name().as_ref())?;
+                let name = piece_of(input, start.name().as_ref())?;
                 if stack.is_empty() && name != "xml" {
                     return Err(XmlError::Root);
                 }
@@ -108,7 +96,7 @@ pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
                 stack.push(Element { name, children, ..Element::default() });
             }
             Event::Empty(empty) => {
-                let name = name_of(input, empty.name().as_ref())?;
+                let name = piece_of(input, empty.name().as_ref())?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(Element { name, ..Element::default() }),
                     None if name == "xml" => root = Some(Element { name, ..Element::default() }),
@@ -116,11 +104,8 @@ pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
                 }
             }
             Event::Text(text) => {
-                let value = match piece_of(input, &text)? {
-                    Cow::Borrowed(raw) => quick_xml::escape::unescape(raw),
-                    Cow::Owned(raw) => quick_xml::escape::unescape(&raw).map(|v| Cow::Owned(v.into_owned())),
-                }
-                .map_err(|e| XmlError::Malformed(e.to_string()))?;
+                let value = quick_xml::escape::unescape(piece_of(input, &text)?)
+                    .map_err(|e| XmlError::Malformed(e.to_string()))?;
                 let trimmed = trimmed(value);
                 match stack.last_mut() {
                     Some(el) => el.push_text(trimmed),
@@ -129,7 +114,7 @@ pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
                 }
             }
             Event::CData(data) => {
-                let value = piece_of(input, &data)?;
+                let value = Cow::Borrowed(piece_of(input, &data)?);
                 match stack.last_mut() {
                     Some(el) => el.push_text(value),
                     None => return Err(XmlError::Malformed("CDATA outside the root element".into())),
