@@ -181,6 +181,13 @@ async fn bad_signature_malformed_and_oversized_bodies_are_refused_with_nothing_s
         assert_eq!(res.status(), 400, "{body}");
         assert_eq!(res.json::<Value>().await.expect("json")["code"], "invalid_xml");
     }
+    // Bytes that are not UTF-8 inside an otherwise well-formed message.
+    let mut not_utf8 = text_xml("oUserE", "咨询", 7008, now()).into_bytes();
+    let at = text_xml("oUserE", "咨询", 7008, now()).find('询').expect("询");
+    not_utf8[at + 1] = 0xff;
+    let res = app.client.post(app.url("/wechat/callback")).query(&q).body(not_utf8).send().await.expect("sent");
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.expect("json")["code"], "invalid_xml");
     let huge = text_xml("oUserE", &"x".repeat(70 * 1024), 7006, now());
     let res = post_raw(&app, &q, huge).await;
     assert_eq!(res.status(), 400);
@@ -209,18 +216,21 @@ async fn a_callback_body_sent_in_pieces_is_answered_like_one_sent_whole() {
     let ts = now().to_string();
     let query = serde_urlencoded::to_string(signed_query(&ts, "pieces")).expect("query");
     let body = text_xml("oUserP", "咨询", 7401, now());
-    let (head, tail) = body.split_at(body.len() / 2);
+    // Split inside 咨 (three bytes): the pieces are joined before the text is read.
+    let inside = body.find('咨').expect("咨") + 1;
+    let (head, tail) = body.as_bytes().split_at(inside);
     let host = app.address.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
     let request = format!(
         "POST /wechat/callback?{query} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/xml\r\n\
-         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{head}\r\n",
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n",
         head.len()
     );
-    stream.write_all(request.as_bytes()).await.expect("first piece");
+    stream.write_all(&[request.as_bytes(), head, b"\r\n"].concat()).await.expect("first piece");
     stream.flush().await.expect("flush");
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    stream.write_all(format!("{:x}\r\n{tail}\r\n0\r\n\r\n", tail.len()).as_bytes()).await.expect("second piece");
+    let second = [format!("{:x}\r\n", tail.len()).as_bytes(), tail, b"\r\n0\r\n\r\n"].concat();
+    stream.write_all(&second).await.expect("second piece");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("response");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
