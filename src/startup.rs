@@ -160,10 +160,8 @@ impl Application {
         let face: Arc<dyn FaceVerifier> = Arc::new(WechatFaceVerifier(wechat.clone()));
         let blobs = BlobStore::new(settings.blobs.dir.clone(), cipher.clone());
         let metrics = prometheus::Registry::new();
-        let http_metrics = Arc::new(
-            crate::telemetry::HttpMetrics::register("birthcert", &metrics)
-                .map_err(|e| StartupError::Metrics(e.to_string()))?,
-        );
+        let http_metrics = crate::telemetry::HttpMetrics::register("birthcert", &metrics)
+            .map_err(|e| StartupError::Metrics(e.to_string()))?;
         let gauges = Arc::new(
             crate::workers::gauges::BusinessGauges::register(&metrics)
                 .map_err(|e| StartupError::Metrics(e.to_string()))?,
@@ -419,8 +417,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     let payload_limit = settings.server.payload_limit_bytes;
     let workers = settings.server.workers;
     let mut server = HttpServer::new(move || {
+        // Built once per worker thread: each counts its requests on its own.
+        let http_metrics = std::rc::Rc::new(state.http_metrics.worker());
         App::new()
-            .wrap(middleware::from_fn(telemetry::middleware))
+            .wrap(middleware::from_fn(move |req, next| telemetry::middleware(req, next, http_metrics.clone())))
             .app_data(state.clone())
             .app_data(json_config(json_limit))
             .app_data(web::PayloadConfig::new(payload_limit))

@@ -225,6 +225,30 @@ async fn metrics_count_requests_and_latency_per_route() {
 }
 
 #[tokio::test]
+async fn metrics_count_the_requests_every_worker_served() {
+    let app = spawn_app_with(TestOptions {
+        configure: Some(Box::new(|settings| settings.server.workers = 2)),
+        ..TestOptions::default()
+    })
+    .await;
+    // A new connection for each request: the server hands connections to its workers in turn.
+    for _ in 0..8 {
+        let client = reqwest::Client::new();
+        let res = client.get(app.url("/healthz")).send().await.expect("sent");
+        assert_eq!(res.status(), 200);
+    }
+    let text = app.get("/metrics").await.text().await.expect("text");
+    let line = |prefix: &str| {
+        let mut found = text.lines().filter(|l| l.starts_with(prefix) && l.contains(r#"endpoint="/healthz""#));
+        let line = found.next().unwrap_or_else(|| panic!("no {prefix} for /healthz in\n{text}"));
+        assert!(found.next().is_none(), "one series per label set:\n{text}");
+        line.to_string()
+    };
+    assert!(line("birthcert_http_requests_total{").ends_with(" 8"), "{text}");
+    assert!(line("birthcert_http_requests_duration_seconds_count{").ends_with(" 8"), "{text}");
+}
+
+#[tokio::test]
 async fn metrics_label_routes_by_pattern_and_any_odd_method_as_one() {
     let app = spawn_app().await;
     let (token, app_id) = app.new_application().await;
