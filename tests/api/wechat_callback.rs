@@ -34,7 +34,7 @@ fn signed_query(timestamp: &str, nonce: &str) -> Vec<(String, String)> {
     ]
 }
 
-async fn post_raw(app: &TestApp, query: &[(String, String)], body: String) -> reqwest::Response {
+async fn post_raw(app: &TestApp, query: &[(String, String)], body: impl Into<reqwest::Body>) -> reqwest::Response {
     app.client.post(app.url("/wechat/callback")).query(query).body(body).send().await.expect("sent")
 }
 
@@ -182,10 +182,11 @@ async fn bad_signature_malformed_and_oversized_bodies_are_refused_with_nothing_s
         assert_eq!(res.json::<Value>().await.expect("json")["code"], "invalid_xml");
     }
     // Bytes that are not UTF-8 inside an otherwise well-formed message.
-    let mut not_utf8 = text_xml("oUserE", "咨询", 7008, now()).into_bytes();
-    let at = text_xml("oUserE", "咨询", 7008, now()).find('询').expect("询");
+    let xml = text_xml("oUserE", "咨询", 7008, now());
+    let at = xml.find('询').expect("询");
+    let mut not_utf8 = xml.into_bytes();
     not_utf8[at + 1] = 0xff;
-    let res = app.client.post(app.url("/wechat/callback")).query(&q).body(not_utf8).send().await.expect("sent");
+    let res = post_raw(&app, &q, not_utf8).await;
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.expect("json")["code"], "invalid_xml");
     let huge = text_xml("oUserE", &"x".repeat(70 * 1024), 7006, now());
