@@ -263,8 +263,8 @@ async fn signed_notice(
     let timestamp = now_secs().to_string();
     let header_nonce = random_id("").chars().take(16).collect::<String>();
     let message = format!("{timestamp}\n{header_nonce}\n{body}\n");
-    // Making the forger's key takes milliseconds: off the worker, so other platform calls are
-    // not held up.
+    // RSA signing (and, for a forgery, making the forger's key) takes milliseconds: off the
+    // worker, so other platform calls are not held up.
     let signature = web::block(move || platform_signature(message.as_bytes(), forge))
         .await
         .ok()
