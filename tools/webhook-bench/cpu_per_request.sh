@@ -9,7 +9,7 @@
 # targets only within one sitting, and run it twice.
 #
 #   tools/webhook-bench/cpu_per_request.sh PROJECT_DIR [SCENARIO]   > cpu.tsv
-#   (default scenario post_plain_new; TARGETS among floor floor_memory_reply svc_sqlite; SECS=8)
+#   (default scenario post_plain_new; TARGETS among floor floor_memory_reply[_sharded] svc_sqlite; SECS=8)
 set -euo pipefail
 B=$(cd "$(dirname "$0")" && pwd); P=$(cd "${1:?project dir}" && pwd); S=${2:-post_plain_new}
 BIN=$P/target/release/birthcert; F=$B/actix-floor/target/release/actix-floor
@@ -28,6 +28,7 @@ for t in ${TARGETS:-floor floor_memory_reply svc_sqlite}; do
   case $t in
     floor) WORKERS=2 "$F" $port >/dev/null 2>&1 & pid=$! ;;
     floor_memory_reply) FLOOR_MEMORY_DEDUPE=reply WORKERS=2 "$F" $port >/dev/null 2>&1 & pid=$! ;;
+    floor_memory_reply_sharded) FLOOR_MEMORY_DEDUPE=reply FLOOR_MEMORY_SHARDS=32 WORKERS=2 "$F" $port >/dev/null 2>&1 & pid=$! ;;
     svc_sqlite) mkdir -p "$W/s" && cp -r "$P/config" "$W/s/" && cd "$W/s" &&
       { env "${SVC_ENV[@]}" BIRTHCERT__SERVER__PORT=$port BIRTHCERT__MOCK__PORT=$((port + 1)) "$BIN" serve >"$W/svc.log" 2>&1 & pid=$!; } && cd - >/dev/null ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
