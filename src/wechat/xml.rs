@@ -143,13 +143,21 @@ pub fn parse(input: &str) -> Result<Element<'_>, XmlError> {
 pub fn push_cdata(out: &mut String, value: &str) {
     out.push_str("<![CDATA[");
     let mut rest = value;
-    while let Some(at) = rest.find("]]>") {
+    while let Some(at) = cdata_end(rest) {
         out.push_str(&rest[..at]);
         out.push_str("]]]]><![CDATA[>");
         rest = &rest[at + 3..];
     }
     out.push_str(rest);
     out.push_str("]]>");
+}
+
+/// Where `]]>` first starts in `value`. A byte scan: a reply's values are a few dozen bytes, and
+/// building `str::find`'s searcher for each of them cost more than the search (685 of a plain
+/// callback's 52,000 instructions under callgrind).
+fn cdata_end(value: &str) -> Option<usize> {
+    let b = value.as_bytes();
+    (2..b.len()).find(|&i| b[i] == b'>' && b[i - 1] == b']' && b[i - 2] == b']').map(|i| i - 2)
 }
 
 #[cfg(test)]
@@ -198,6 +206,14 @@ mod tests {
         let mut out = String::new();
         push_cdata(&mut out, value);
         out
+    }
+
+    #[test]
+    fn the_cdata_end_is_found_where_str_find_finds_it() {
+        for value in ["", "]", "]]", "]]>", "a]]>", "]]]>", "]]]]>>", "]>]]", "x]]>y]]>z", "中]]>文", "文]]", "> ]] >"]
+        {
+            assert_eq!(cdata_end(value), value.find("]]>"), "{value:?}");
+        }
     }
 
     #[test]
