@@ -32,9 +32,7 @@ svc_env=("${SVC_ENV[@]}" BIRTHCERT__SERVER__PORT=$port BIRTHCERT__MOCK__PORT=$((
 start() { # TARGET OUTFILE
   local vg=(valgrind --tool=callgrind --cache-sim=yes --dump-instr=no --callgrind-out-file="$2")
   case $1 in
-    floor) WORKERS=2 "${vg[@]}" "$F" $port ;;
-    floor_memory_reply) FLOOR_MEMORY_DEDUPE=reply WORKERS=2 "${vg[@]}" "$F" $port ;;
-    floor_redis) FLOOR_REDIS_URL=redis://127.0.0.1:$RP WORKERS=2 "${vg[@]}" "$F" $port ;;
+    floor*) env $(FLOOR_REDIS=redis://127.0.0.1:$RP floor_env "$1") "${vg[@]}" "$F" $port ;;
     svc_sqlite) mkdir -p "$W/sqlite" && cp -r "$P/config" "$W/sqlite/" && cd "$W/sqlite" && env "${svc_env[@]}" "${vg[@]}" "$BIN" serve ;;
     svc_pg_redis) mkdir -p "$W/pg" && cp -r "$P/config" "$W/pg/" && cd "$W/pg" && env "${svc_env[@]}" \
       BIRTHCERT__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db BIRTHCERT__REDIS__URL=redis://127.0.0.1:$RP \

@@ -26,9 +26,7 @@ printf 'scenario\ttarget\trequests\treq_s\tcpu_us\tuser_us\tsys_us\tcontext_swit
 for t in ${TARGETS:-floor floor_memory_reply svc_sqlite}; do
   path=/wechat; [[ $t == svc* ]] && path=/wechat/callback
   case $t in
-    floor) WORKERS=2 "$F" $port >/dev/null 2>&1 & pid=$! ;;
-    floor_memory_reply) FLOOR_MEMORY_DEDUPE=reply WORKERS=2 "$F" $port >/dev/null 2>&1 & pid=$! ;;
-    floor_memory_reply_sharded) FLOOR_MEMORY_DEDUPE=reply FLOOR_MEMORY_SHARDS=32 WORKERS=2 "$F" $port >/dev/null 2>&1 & pid=$! ;;
+    floor*) env $(floor_env $t) "$F" $port >/dev/null 2>&1 & pid=$! ;;
     svc_sqlite) mkdir -p "$W/s" && cp -r "$P/config" "$W/s/" && cd "$W/s" &&
       { env "${SVC_ENV[@]}" BIRTHCERT__SERVER__PORT=$port BIRTHCERT__MOCK__PORT=$((port + 1)) "$BIN" serve >"$W/svc.log" 2>&1 & pid=$!; } && cd - >/dev/null ;;
     *) echo "unknown target $t" >&2; exit 2 ;;

@@ -6,3 +6,15 @@ SVC_ENV=(BIRTHCERT__SERVER__WORKERS=2 BIRTHCERT__WECHAT__TOKEN=$WX_TOKEN BIRTHCE
   BIRTHCERT__WECHAT__ENCODING_AES_KEY=$WX_AES_KEY BIRTHCERT__WECHAT__ECHO_UNKNOWN_TEXT=true
   BIRTHCERT__SEED__DEMO_ACCOUNTS=false BIRTHCERT__WORKERS__OUTBOX=false RUST_LOG=warn
   BIRTHCERT__WECHAT__CALLBACK_MAX_AGE_SECS=3600)
+# Each named floor is the one actix-floor binary with this environment (FLOOR_REDIS: the Redis
+# URL for floor_redis). Every script that runs floors takes them from here.
+floor_env() { # TARGET
+  case $1 in
+    floor) echo WORKERS=2 ;;
+    floor_memory) echo WORKERS=2 FLOOR_MEMORY_DEDUPE=1 ;;
+    floor_memory_reply) echo WORKERS=2 FLOOR_MEMORY_DEDUPE=reply ;;
+    floor_memory_reply_sharded) echo WORKERS=2 FLOOR_MEMORY_DEDUPE=reply FLOOR_MEMORY_SHARDS=32 ;;
+    floor_redis) echo WORKERS=2 "FLOOR_REDIS_URL=${FLOOR_REDIS:?set FLOOR_REDIS for floor_redis}" ;;
+    *) echo "unknown floor $1" >&2; return 1 ;;
+  esac
+}
