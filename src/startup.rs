@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use secrecy::ExposeSecret;
 use utoipa::OpenApi;
 
@@ -417,10 +417,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     let payload_limit = settings.server.payload_limit_bytes;
     let workers = settings.server.workers;
     let mut server = HttpServer::new(move || {
-        // Built once per worker thread: each counts its requests on its own.
-        let http_metrics = std::rc::Rc::new(state.http_metrics.worker());
         App::new()
-            .wrap(middleware::from_fn(move |req, next| telemetry::middleware(req, next, http_metrics.clone())))
+            .wrap(telemetry::RequestTelemetry::new(state.http_metrics.clone()))
             .app_data(state.clone())
             .app_data(json_config(json_limit))
             .app_data(web::PayloadConfig::new(payload_limit))

@@ -8,11 +8,16 @@
 
 use std::borrow::Cow;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -84,45 +89,129 @@ impl std::fmt::Display for RequestId {
     }
 }
 
-/// The request's id, span, metrics and access-log line. `metrics` are the serving worker's own
-/// (see [`HttpMetrics::worker`]).
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-    metrics: std::rc::Rc<WorkerHttpMetrics>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    use tracing::Instrument;
-    let id = RequestId::of(&req);
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %req.method(),
-        path = %req.path(),
-        status = tracing::field::Empty,
-    );
-    let started = std::time::Instant::now();
-    let call = REQUEST_ID.scope(id.clone(), next.call(req));
-    // A quiet log disables the span: then nothing enters and leaves it at every poll.
-    let mut res = if span.is_disabled() { call.await? } else { call.instrument(span.clone()).await? };
-    let elapsed = started.elapsed();
-    span.record("status", res.status().as_u16());
-    let route = metrics.observe(res.request(), res.status(), elapsed);
-    // The access log: one line per request, by route template (no ids, no query string: a
-    // query may carry a token), filterable on its own target (`RUST_LOG=access=off`); the route
-    // is the one the metrics found.
-    if tracing::enabled!(target: "access", tracing::Level::INFO) {
-        tracing::info!(
-            target: "access",
-            request_id = %id,
-            method = %res.request().method(),
-            route = %route,
-            status = res.status().as_u16(),
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        );
+/// The request's id, span, metrics and access-log line, wrapped around the whole app
+/// (`App::wrap`), each worker counting into its own series ([`HttpMetrics::worker`]).
+///
+/// Written out rather than with `middleware::from_fn`, which boxes the service it wraps: every
+/// request then paid one more allocation and a dynamic call before reaching the router, on the
+/// callback's path, the busiest there is. Here the inner future is held in this one's own.
+pub struct RequestTelemetry {
+    metrics: Arc<HttpMetrics>,
+}
+
+impl RequestTelemetry {
+    pub fn new(metrics: Arc<HttpMetrics>) -> RequestTelemetry {
+        RequestTelemetry { metrics }
     }
-    res.headers_mut().insert(HeaderName::from_static("x-request-id"), id.into_header());
-    Ok(res)
+}
+
+impl<S, B> Transform<S, ServiceRequest> for RequestTelemetry
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = RequestTelemetryService<S>;
+    type InitError = ();
+    type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
+
+    /// Called once per worker thread, where its app is built: the worker's own series.
+    fn new_transform(&self, service: S) -> Self::Future {
+        std::future::ready(Ok(RequestTelemetryService { service, metrics: Rc::new(self.metrics.worker()) }))
+    }
+}
+
+pub struct RequestTelemetryService<S> {
+    service: S,
+    metrics: Rc<WorkerHttpMetrics>,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestTelemetryService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = Telemetered<S::Future>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let id = RequestId::of(&req);
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %req.path(),
+            status = tracing::field::Empty,
+        );
+        // A quiet log disables the span: then nothing enters and leaves it at every poll.
+        let span = (!span.is_disabled()).then_some(span);
+        Telemetered {
+            call: REQUEST_ID.scope(id.clone(), self.service.call(req)),
+            span,
+            id: Some(id),
+            started: std::time::Instant::now(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request being served inside its id's scope and its span (when enabled).
+    pub struct Telemetered<F> {
+        #[pin]
+        call: tokio::task::futures::TaskLocalFuture<RequestId, F>,
+        span: Option<tracing::Span>,
+        // Taken when the response is ready: it becomes the response's header.
+        id: Option<RequestId>,
+        started: std::time::Instant,
+        metrics: Rc<WorkerHttpMetrics>,
+    }
+}
+
+impl<F, B> Future for Telemetered<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let polled = {
+            let _entered = this.span.as_ref().map(tracing::Span::enter);
+            this.call.poll(cx)
+        };
+        let mut res = match polled {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(res)) => res,
+        };
+        let elapsed = this.started.elapsed();
+        if let Some(span) = this.span {
+            span.record("status", res.status().as_u16());
+        }
+        let route = this.metrics.observe(res.request(), res.status(), elapsed);
+        let Some(id) = this.id.take() else { return Poll::Ready(Ok(res)) };
+        // The access log: one line per request, by route template (no ids, no query string: a
+        // query may carry a token), filterable on its own target (`RUST_LOG=access=off`); the
+        // route is the one the metrics found.
+        if tracing::enabled!(target: "access", tracing::Level::INFO) {
+            tracing::info!(
+                target: "access",
+                request_id = %id,
+                method = %res.request().method(),
+                route = %route,
+                status = res.status().as_u16(),
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                "request"
+            );
+        }
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), id.into_header());
+        Poll::Ready(Ok(res))
+    }
 }
 
 /// The route label of a path no route matched: scanners cannot grow the series count.
@@ -182,11 +271,8 @@ pub struct HttpMetrics {
 }
 
 impl HttpMetrics {
-    pub fn register(
-        namespace: &str,
-        registry: &prometheus::Registry,
-    ) -> Result<std::sync::Arc<HttpMetrics>, prometheus::Error> {
-        let metrics = std::sync::Arc::new(HttpMetrics {
+    pub fn register(namespace: &str, registry: &prometheus::Registry) -> Result<Arc<HttpMetrics>, prometheus::Error> {
+        let metrics = Arc::new(HttpMetrics {
             namespace: namespace.to_string(),
             template: HttpSeries::new(namespace)?,
             workers: Default::default(),
@@ -210,7 +296,7 @@ impl HttpMetrics {
 
 /// The collector `/metrics` reads: every worker's series (and the template's), one metric per
 /// label set, counts and sums added.
-struct SummedOverWorkers(std::sync::Arc<HttpMetrics>);
+struct SummedOverWorkers(Arc<HttpMetrics>);
 
 impl prometheus::core::Collector for SummedOverWorkers {
     fn desc(&self) -> Vec<&prometheus::core::Desc> {
