@@ -68,9 +68,9 @@ impl RequestId {
         }
     }
 
-    fn into_header(self) -> HeaderValue {
+    fn header(&self) -> HeaderValue {
         match self {
-            RequestId::Theirs(value) => value,
+            RequestId::Theirs(value) => value.clone(),
             RequestId::Fresh(id) => {
                 let mut buf = uuid::Uuid::encode_buffer();
                 HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf)).expect("a UUID is a valid header value")
@@ -152,7 +152,7 @@ where
         Telemetered {
             call: REQUEST_ID.scope(id.clone(), self.service.call(req)),
             span,
-            id: Some(id),
+            id,
             started: std::time::Instant::now(),
             metrics: self.metrics.clone(),
         }
@@ -165,8 +165,7 @@ pin_project_lite::pin_project! {
         #[pin]
         call: tokio::task::futures::TaskLocalFuture<RequestId, F>,
         span: Option<tracing::Span>,
-        // Taken when the response is ready: it becomes the response's header.
-        id: Option<RequestId>,
+        id: RequestId,
         started: std::time::Instant,
         metrics: Rc<WorkerHttpMetrics>,
     }
@@ -194,7 +193,7 @@ where
             span.record("status", res.status().as_u16());
         }
         let route = this.metrics.observe(res.request(), res.status(), elapsed);
-        let Some(id) = this.id.take() else { return Poll::Ready(Ok(res)) };
+        let id = &*this.id;
         // The access log: one line per request, by route template (no ids, no query string: a
         // query may carry a token), filterable on its own target (`RUST_LOG=access=off`); the
         // route is the one the metrics found.
@@ -209,7 +208,7 @@ where
                 "request"
             );
         }
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), id.into_header());
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), id.header());
         Poll::Ready(Ok(res))
     }
 }

@@ -58,7 +58,7 @@ async fn malformed_oversized_and_mistyped_bodies_get_4xx_codes() {
 
     // Bodies are read as sent: a compressed one (here gzip of a well-formed sign-in) is not
     // expanded, so nothing can make the service inflate a bomb; it is refused as malformed JSON.
-    let gzip_magic: Vec<u8> = vec![
+    let gzipped_sign_in: Vec<u8> = vec![
         0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x2a, 0x2d, 0x4e, 0x2d, 0xca, 0x4b,
         0xcc, 0x4d, 0x55, 0xb2, 0x52, 0xaa, 0x50, 0xd2, 0x51, 0x2a, 0x48, 0x2c, 0x2e, 0x2e, 0xcf, 0x2f, 0x4a, 0x01,
         0x72, 0x2b, 0x95, 0x6a, 0x01, 0xdd, 0x8a, 0x0f, 0x0d, 0x1f, 0x00, 0x00, 0x00,
@@ -68,7 +68,7 @@ async fn malformed_oversized_and_mistyped_bodies_get_4xx_codes() {
         .post(&url)
         .header("content-type", "application/json")
         .header("content-encoding", "gzip")
-        .body(gzip_magic)
+        .body(gzipped_sign_in)
         .send()
         .await
         .expect("sent");
