@@ -89,6 +89,9 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// Keep this process's heap off transparent huge pages (Linux; see
+    /// [`crate::startup::keep_heap_off_huge_pages`]).
+    pub disable_transparent_huge_pages: bool,
     pub log_format: LogFormat,
     /// Where the public reaches this service (the authenticity check's QR code on printed
     /// certificates points here); absent = `http://host:port`.
