@@ -221,7 +221,9 @@ impl From<persistence::PersistenceError> for CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load()?;
     crate::telemetry::init(settings.server.log_format, "info,sqlx=warn,sea_orm=warn");
-    crate::startup::keep_heap_off_huge_pages(&settings.server);
+    if settings.server.disable_transparent_huge_pages {
+        crate::startup::disable_transparent_huge_pages();
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings).await?;

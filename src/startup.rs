@@ -49,17 +49,14 @@ pub enum StartupError {
     Setting { key: &'static str, reason: String },
 }
 
-/// Turns transparent huge pages off for this whole process when
-/// `server.disable_transparent_huge_pages` is set, as Redis does by default (`disable-thp`).
-/// mimalloc asks for huge pages for its segments (so it gets them where the system setting is
-/// `madvise` too), and under a stream of callbacks the in-process store grows by a few hundred
-/// bytes per message: each fresh 2 MiB page was zeroed inside whichever request first touched
-/// it. Measured with new plaintext messages (wrk -c64): p99 6.0 ms with huge pages, 2.7 without,
-/// the same throughput. Elsewhere than Linux, or on a kernel without the call, it is a log line.
-pub fn keep_heap_off_huge_pages(settings: &crate::config::ServerSettings) {
-    if !settings.disable_transparent_huge_pages {
-        return;
-    }
+/// Turns transparent huge pages off for this whole process (`server.disable_transparent_huge_pages`),
+/// as Redis does by default (`disable-thp`). mimalloc asks for huge pages for its segments (so
+/// it gets them where the system setting is `madvise` too), and under a stream of callbacks the
+/// in-process store grows by a few hundred bytes per message: each fresh 2 MiB page was zeroed
+/// inside whichever request first touched it. Measured with new plaintext messages (wrk -c64):
+/// p99 6.0 ms with huge pages, 2.7 without, the same throughput. Elsewhere than Linux, or on a
+/// kernel without the call, it is a log line.
+pub fn disable_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     match rustix::thread::disable_transparent_huge_pages(true) {
         Ok(()) => tracing::debug!("transparent huge pages off for this process"),
@@ -485,17 +482,11 @@ fn json_config(limit: usize) -> web::JsonConfig {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::*;
-    use crate::config::Environment;
-
-    /// The shipped setting, applied, leaves the process without huge pages (what
-    /// `/proc/<pid>/status` shows as `THP_enabled: 0`).
+    /// Once called, the process has no huge pages (what `/proc/<pid>/status` shows as
+    /// `THP_enabled: 0`); the shipped setting asks for it (`config`'s defaults test).
     #[test]
-    fn the_shipped_setting_turns_huge_pages_off_for_the_process() {
-        let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        let settings = Settings::load_from(&config, Environment::Default).expect("defaults load");
-        assert!(settings.server.disable_transparent_huge_pages);
-        keep_heap_off_huge_pages(&settings.server);
+    fn turning_huge_pages_off_holds_for_the_process() {
+        super::disable_transparent_huge_pages();
         assert_eq!(rustix::thread::transparent_huge_pages_are_disabled().ok(), Some(true));
         let status = std::fs::read_to_string("/proc/self/status").expect("status");
         assert!(status.lines().any(|l| l.split_whitespace().eq(["THP_enabled:", "0"])), "{status}");

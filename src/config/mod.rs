@@ -90,7 +90,7 @@ pub struct ServerSettings {
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
     /// Keep this process's heap off transparent huge pages (Linux; see
-    /// [`crate::startup::keep_heap_off_huge_pages`]).
+    /// [`crate::startup::disable_transparent_huge_pages`]).
     pub disable_transparent_huge_pages: bool,
     pub log_format: LogFormat,
     /// Where the public reaches this service (the authenticity check's QR code on printed
@@ -607,6 +607,7 @@ mod tests {
         assert_eq!(s.server.port, 8080);
         assert_eq!(s.mock.port, 8081);
         assert!(s.redis.url.is_none());
+        assert!(s.server.disable_transparent_huge_pages);
         assert_eq!(s.database_kind().ok(), Some(DatabaseKind::Sqlite));
         assert_eq!(s.base_url(OutsideSystem::Wechat), "http://127.0.0.1:8081");
     }
