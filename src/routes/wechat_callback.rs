@@ -261,26 +261,39 @@ fn render(reply: &Reply, message: &Inbound, account: &str) -> String {
 async fn answer(state: &AppState, message: &Inbound) -> Option<String> {
     // A reply known at once has no lookup to bound: no timer is set for it (a timer per message
     // was about 1 % of the callback's time under new messages).
-    let handled = match state.official_account.immediate_reply(message) {
-        Some(reply) => Ok(Ok(reply)),
-        // Boxed: the lookups' future is nearly 3 KB, and held inline it made every callback's
-        // future that large, copied into the request's box even when no lookup runs.
-        None => tokio::time::timeout(REPLY_BUDGET, Box::pin(state.official_account.handle(message))).await,
+    let reply = match state.official_account.immediate_reply(message) {
+        Some(reply) => reply,
+        None => handle_within_budget(state, message).await,
     };
-    let reply = match handled {
-        Ok(Ok(reply)) => reply,
-        Ok(Err(e)) => {
-            // Answering anything but success would make WeChat retry a message we could not
-            // handle; log it instead.
+    reply.map(|r| render(&r, message, state.settings.wechat.original_id.as_str()))
+}
+
+/// The lookups and effects of `message`, waited for up to [`REPLY_BUDGET`]. They run as a task
+/// of their own, not as a future dropped when the budget runs out: past the budget WeChat gets
+/// `success`, and what the message records (a delivery report, a consent, a follower leaving) is
+/// still written rather than cancelled half-way while its claim tells every retry that it was
+/// handled. (The task also keeps the lookups' future, nearly 3 KB, out of every callback's.)
+async fn handle_within_budget(state: &AppState, message: &Inbound) -> Option<Reply> {
+    let account = state.official_account.clone();
+    let owned = message.clone();
+    let task = tokio::spawn(async move { account.handle(&owned).await });
+    // Answering anything but success would make WeChat retry a message we could not handle (or
+    // are still handling); log it instead.
+    match tokio::time::timeout(REPLY_BUDGET, task).await {
+        Ok(Ok(Ok(reply))) => reply,
+        Ok(Ok(Err(e))) => {
             tracing::error!(error = %e, "callback handling failed");
             None
         }
-        Err(_) => {
-            tracing::warn!("callback handling exceeded its budget; answered success");
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "callback handling stopped");
             None
         }
-    };
-    reply.map(|r| render(&r, message, state.settings.wechat.original_id.as_str()))
+        Err(_) => {
+            tracing::warn!("callback handling exceeded its budget; answered success, still handling");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

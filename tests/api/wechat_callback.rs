@@ -463,6 +463,46 @@ async fn subscribe_message_consent_events_are_recorded() {
     assert_eq!(status("TPL_SUBMITTED").await.as_deref(), Some("reject"));
 }
 
+/// WeChat is answered within its deadline, but an effect that takes longer is finished, not
+/// dropped half-way: here the first consent waits on a lock held past the reply's budget, and the
+/// second is still written after it (a retry would find the message claimed and change nothing).
+#[tokio::test]
+async fn an_event_whose_writes_outlast_the_reply_budget_is_answered_and_still_recorded_whole() {
+    use sea_orm::TransactionTrait;
+    let app = spawn_app().await;
+    let user = app.wechat_user(true).await;
+    let (_, user_id) = app.login(user["code"].as_str().expect("code")).await;
+    let official = user["official_openid"].as_str().expect("openid").to_string();
+    users::link_official_account(&app.state.db, user["unionid"].as_str().expect("unionid"), &official)
+        .await
+        .expect("link");
+
+    // Another writer holds the first template's consent (on SQLite: the database) for 5 s.
+    let blocker = app.state.db.begin().await.expect("begin");
+    users::record_consent(&blocker, &user_id, "TPL_SUBMITTED", "reject").await.expect("held");
+    let popup = "<SubscribeMsgPopupEvent><List><TemplateId><![CDATA[TPL_SUBMITTED]]></TemplateId><SubscribeStatusString><![CDATA[accept]]></SubscribeStatusString><PopupScene>2</PopupScene></List><List><TemplateId><![CDATA[TPL_ISSUED]]></TemplateId><SubscribeStatusString><![CDATA[accept]]></SubscribeStatusString><PopupScene>2</PopupScene></List></SubscribeMsgPopupEvent>";
+    let xml = event_xml(&official, "subscribe_msg_popup_event", popup, now());
+    let (delivered, ()) = tokio::join!(app.wechat_callback(&xml, false), async {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        blocker.commit().await.expect("commit");
+    });
+    // Answered before the lock went, with success, in one attempt.
+    assert_eq!(delivered["attempts"].as_array().map(Vec::len), Some(1), "{delivered}");
+    assert_eq!(delivered["attempts"][0]["status"], 200, "{delivered}");
+    assert_eq!(delivered["body"], "success", "{delivered}");
+
+    let db = app.state.db.clone();
+    eventually("both consents written once the lock is gone", || {
+        let (db, u) = (db.clone(), user_id.clone());
+        async move {
+            let submitted = users::consent_status(&db, &u, "TPL_SUBMITTED").await.expect("q");
+            let issued = users::consent_status(&db, &u, "TPL_ISSUED").await.expect("q");
+            submitted.as_deref() == Some("accept") && issued.as_deref() == Some("accept")
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_signed_callback_stamped_two_days_ago_is_a_replay_and_refused() {
     let app = spawn_app().await;

@@ -339,13 +339,15 @@ where
     }
 }
 
-/// Polls `check` until it is true or 5 s pass.
+/// Polls `check` until it is true or 20 s pass. What it waits for (a platform's callback, a
+/// write after an answer) is usually there within milliseconds; the bound is for a machine busy
+/// with other work, where one write can wait seconds for the disk.
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..100 {
+    for _ in 0..400 {
         if check().await {
             return;
         }
