@@ -438,17 +438,6 @@ async fn previous_encoding_aes_key_is_accepted_and_the_reply_uses_it() {
     assert!(reply_content(answer["reply"]["xml"].as_str().expect("decrypted with the old key")).contains("0531"));
 }
 
-/// A mini-program user who follows the account and is linked to it: (user id, official openid).
-async fn linked_follower(app: &TestApp) -> (String, String) {
-    let user = app.wechat_user(true).await;
-    let (_, user_id) = app.login(user["code"].as_str().expect("code")).await;
-    let official = user["official_openid"].as_str().expect("openid").to_string();
-    users::link_official_account(&app.state.db, user["unionid"].as_str().expect("unionid"), &official)
-        .await
-        .expect("link");
-    (user_id, official)
-}
-
 /// The body of a `subscribe_msg_popup_event`: one entry per (template, choice).
 fn consent_popup(choices: &[(&str, &str)]) -> String {
     let entries: String = choices
@@ -463,10 +452,11 @@ fn consent_popup(choices: &[(&str, &str)]) -> String {
 #[tokio::test]
 async fn subscribe_message_consent_events_are_recorded() {
     let app = spawn_app().await;
-    let (user_id, official) = linked_follower(&app).await;
+    let (user_id, user) = app.follower(false).await;
+    let official = user["official_openid"].as_str().expect("openid");
 
     let popup = consent_popup(&[("TPL_SUBMITTED", "accept"), ("TPL_ISSUED", "reject")]);
-    app.wechat_callback(&event_xml(&official, "subscribe_msg_popup_event", &popup, now()), false).await;
+    app.wechat_callback(&event_xml(official, "subscribe_msg_popup_event", &popup, now()), false).await;
     let status = |t: &'static str| {
         let db = app.state.db.clone();
         let u = user_id.clone();
@@ -476,7 +466,7 @@ async fn subscribe_message_consent_events_are_recorded() {
     assert_eq!(status("TPL_ISSUED").await.as_deref(), Some("reject"));
 
     let change = "<SubscribeMsgChangeEvent><List><TemplateId><![CDATA[TPL_SUBMITTED]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString></List></SubscribeMsgChangeEvent>";
-    app.wechat_callback(&event_xml(&official, "subscribe_msg_change_event", change, now() + 1), false).await;
+    app.wechat_callback(&event_xml(official, "subscribe_msg_change_event", change, now() + 1), false).await;
     assert_eq!(status("TPL_SUBMITTED").await.as_deref(), Some("reject"));
 }
 
@@ -487,13 +477,14 @@ async fn subscribe_message_consent_events_are_recorded() {
 async fn an_event_whose_writes_outlast_the_reply_budget_is_answered_and_still_recorded_whole() {
     use sea_orm::TransactionTrait;
     let app = spawn_app().await;
-    let (user_id, official) = linked_follower(&app).await;
+    let (user_id, user) = app.follower(false).await;
+    let official = user["official_openid"].as_str().expect("openid");
 
     // Another writer holds the first template's consent (on SQLite: the database) for 5 s.
     let blocker = app.state.db.begin().await.expect("begin");
     users::record_consent(&blocker, &user_id, "TPL_SUBMITTED", "reject").await.expect("held");
     let popup = consent_popup(&[("TPL_SUBMITTED", "accept"), ("TPL_ISSUED", "accept")]);
-    let xml = event_xml(&official, "subscribe_msg_popup_event", &popup, now());
+    let xml = event_xml(official, "subscribe_msg_popup_event", &popup, now());
     let (delivered, ()) = tokio::join!(app.wechat_callback(&xml, false), async {
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         blocker.commit().await.expect("commit");
